@@ -1,0 +1,131 @@
+// Package cli implements the spgate command line. Commands are thin: they
+// parse flags, call a package of the library and print the result.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes. Scripts can rely on them.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1 // the operation failed (Amazon refused, a check failed)
+	ExitUsage    = 2 // bad flags or arguments
+	ExitConfig   = 3 // vault missing, locked, corrupted or wrong key
+	ExitInternal = 4
+)
+
+// ExitError carries the exit code a command wants, with its message.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageErr marks err as bad user input (exit code 2).
+func usageErr(format string, a ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
+}
+
+// IO bundles the streams a command reads and writes, so tests can inject them.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// version is set with -ldflags "-X github.com/spgate/spgate/internal/cli.version=…".
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// NewRoot builds the spgate command tree.
+func NewRoot(streams IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "spgate",
+		Short: "Credential and access layer for Amazon's Selling Partner API",
+		Long: `spgate keeps every Selling Partner API credential in one encrypted vault,
+keeps tokens fresh and client secrets rotated, paces and retries every call,
+and serves one gateway URL for Business Central and scripts.
+
+Start with the offline Amazon, which needs no account:
+
+  spgate emulate`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.Err)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	for _, add := range commands {
+		root.AddCommand(add(streams))
+	}
+	root.AddCommand(newVersionCmd(streams))
+	return root
+}
+
+// commands lists the constructors of the top-level verbs; each verb's file
+// appends itself in init so adding a verb touches only its own file.
+var commands []func(IO) *cobra.Command
+
+func newVersionCmd(streams IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print spgate's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(streams.Out, "spgate %s\n", buildVersion())
+			return err
+		},
+	}
+}
+
+// Main runs spgate with args and returns the process exit code.
+func Main(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
+	root := NewRoot(IO{In: in, Out: out, Err: errw})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(errw, "spgate: %v\n", err)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if isUsage(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// isUsage recognises cobra's own argument errors, which it returns unwrapped.
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
