@@ -11,6 +11,7 @@ package operations
 
 import (
 	"strings"
+	"sync"
 )
 
 // Operation describes one SP-API operation as the official model states it.
@@ -95,19 +96,58 @@ func matchTemplate(tmpl, path string) (map[string]string, bool) {
 // over placeholders, so "/orders/v0/orders/{orderId}/orderItems/buyerInfo"
 // never resolves to a template with a placeholder in that position.
 func Lookup(method, path string) (*Operation, map[string]string, bool) {
+	idx := index()
 	var best *Operation
 	var bestParams map[string]string
-	for i := range All {
+	try := func(i int) {
 		op := &All[i]
 		params, ok := op.Match(method, path)
-		if !ok {
-			continue
-		}
-		if best == nil || len(params) < len(bestParams) {
+		if ok && (best == nil || len(params) < len(bestParams)) {
 			best, bestParams = op, params
 		}
 	}
+	for _, i := range idx.byPrefix[prefix(strings.ToUpper(method), path)] {
+		try(i)
+	}
+	for _, i := range idx.other {
+		try(i)
+	}
 	return best, bestParams, best != nil
+}
+
+// lookupIndex narrows Lookup to the operations sharing a request's method
+// and first two path segments (the API and its version).
+type lookupIndex struct {
+	byPrefix map[string][]int
+	other    []int // templates with a placeholder in their first two segments
+}
+
+var index = sync.OnceValue(func() *lookupIndex {
+	idx := &lookupIndex{byPrefix: map[string][]int{}}
+	for i, op := range All {
+		p := prefix(op.Method, op.Path)
+		if strings.Contains(p, "{") {
+			idx.other = append(idx.other, i)
+			continue
+		}
+		idx.byPrefix[p] = append(idx.byPrefix[p], i)
+	}
+	return idx
+})
+
+// prefix is "METHOD /seg1/seg2" of a path.
+func prefix(method, path string) string {
+	n, end := 0, len(path)
+	for i := 1; i < len(path); i++ {
+		if path[i] == '/' {
+			n++
+			if n == 2 {
+				end = i
+				break
+			}
+		}
+	}
+	return method + " " + path[:end]
 }
 
 // ByID returns the operation with the given API family, version and id.

@@ -47,7 +47,6 @@ var restricted = map[string][]string{
 	"orders/v0/getOrderItemsBuyerInfo":                                  nil,
 	"merchant-fulfillment/v0/getShipment":                               nil,
 	"merchant-fulfillment/v0/cancelShipment":                            nil,
-	"merchant-fulfillment/v0/cancelShipmentOld":                         nil,
 	"merchant-fulfillment/v0/createShipment":                            nil,
 	"reports/2021-06-30/getReportDocument":                              nil,
 	"shipment-invoicing/v0/getShipmentDetails":                          nil,

@@ -1,0 +1,77 @@
+package operations
+
+import "testing"
+
+func TestLookup(t *testing.T) {
+	tests := []struct {
+		method, path string
+		wantKey      string
+		wantParams   map[string]string
+	}{
+		{"GET", "/orders/v0/orders", "orders/v0/getOrders", nil},
+		{"GET", "/orders/v0/orders/123-1234567-1234567", "orders/v0/getOrder", map[string]string{"orderId": "123-1234567-1234567"}},
+		{"GET", "/orders/v0/orders/123-1234567-1234567/address", "orders/v0/getOrderAddress", map[string]string{"orderId": "123-1234567-1234567"}},
+		{"GET", "/orders/v0/orders/{orderId}/address", "orders/v0/getOrderAddress", map[string]string{"orderId": "{orderId}"}},
+		{"GET", "/orders/v0/orders/1/orderItems/buyerInfo", "orders/v0/getOrderItemsBuyerInfo", map[string]string{"orderId": "1"}},
+		{"get", "/orders/2026-01-01/orders", "orders/2026-01-01/searchOrders", nil},
+		{"POST", "/tokens/2021-03-01/restrictedDataToken", "tokens/2021-03-01/createRestrictedDataToken", nil},
+		{"POST", "/applications/2023-11-30/clientSecret", "application-management/2023-11-30/rotateApplicationClientSecret", nil},
+	}
+	for _, tt := range tests {
+		op, params, ok := Lookup(tt.method, tt.path)
+		if !ok {
+			t.Fatalf("%s %s: not found", tt.method, tt.path)
+		}
+		if op.Key() != tt.wantKey {
+			t.Errorf("%s %s: got %s, want %s", tt.method, tt.path, op.Key(), tt.wantKey)
+		}
+		for k, v := range tt.wantParams {
+			if params[k] != v {
+				t.Errorf("%s %s: param %s=%q, want %q", tt.method, tt.path, k, params[k], v)
+			}
+		}
+	}
+	for _, bad := range []struct{ m, p string }{
+		{"GET", "/orders/v0/orderz"}, {"DELETE", "/orders/v0/orders"}, {"GET", "/orders/v0/orders/"}, {"GET", ""}, {"GET", "/"},
+	} {
+		if op, _, ok := Lookup(bad.m, bad.p); ok {
+			t.Errorf("%s %q resolved to %s", bad.m, bad.p, op.Key())
+		}
+	}
+}
+
+func TestFacts(t *testing.T) {
+	tests := []struct {
+		api, version, id string
+		rate             float64
+		burst            int
+		restricted       bool
+		grantless        bool
+	}{
+		{"orders", "v0", "getOrders", 0.0167, 20, true, false},
+		{"orders", "v0", "getOrder", 0.5, 30, true, false},
+		{"tokens", "2021-03-01", "createRestrictedDataToken", 1, 10, false, false},
+		{"sellers", "v1", "getMarketplaceParticipations", 0.016, 15, false, false},
+		{"application-management", "2023-11-30", "rotateApplicationClientSecret", 0.0167, 1, false, true},
+	}
+	for _, tt := range tests {
+		op, ok := ByID(tt.api, tt.version, tt.id)
+		if !ok {
+			t.Fatalf("%s missing", tt.id)
+		}
+		if op.Rate != tt.rate || op.Burst != tt.burst || op.Restricted != tt.restricted || op.Grantless != tt.grantless {
+			t.Errorf("%s: got %+v", tt.id, *op)
+		}
+	}
+	for _, op := range All {
+		if op.Rate <= 0 || op.Burst <= 0 {
+			t.Errorf("%s has no usable rate", op.Key())
+		}
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	for b.Loop() {
+		Lookup("GET", "/orders/v0/orders/123-1234567-1234567/address")
+	}
+}
