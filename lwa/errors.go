@@ -3,6 +3,7 @@ package lwa
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -182,14 +183,20 @@ func (e *Error) explain() string {
 	return fmt.Sprintf("LWA refused the request with HTTP %d", e.Status)
 }
 
-// scrub removes every non-empty secret from s, limits its length and drops
-// control characters, so text from the wire can go into errors and logs.
+// tokenShaped matches Amazon credentials by their shape: access, refresh
+// and restricted data tokens, and client secrets.
+var tokenShaped = regexp.MustCompile(`Atz[a-z.]*\|[^\s"',;]*|amzn1\.oa2-cs\.v1\.[0-9A-Za-z]*`)
+
+// scrub removes the given secrets and anything shaped like an Amazon token
+// or client secret from s, limits its length and drops control characters,
+// so text from the wire can go into errors and logs.
 func scrub(s string, secrets []string) string {
 	for _, v := range secrets {
 		if len(v) >= 4 {
 			s = strings.ReplaceAll(s, v, "[redacted]")
 		}
 	}
+	s = tokenShaped.ReplaceAllString(s, "[redacted]")
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
