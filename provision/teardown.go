@@ -1,0 +1,196 @@
+package provision
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// Teardown removes what Setup created, in dependency order: the policy's
+// attachment to the role, the user's inline policies, the user's access
+// keys, the role, the policy (all versions), the user and, with opts.Queue,
+// the queue. Missing pieces are reported as absent, so a re-run is harmless.
+// With opts.DryRun it only reads. Things Setup never creates (other
+// attachments, login profiles) make IAM refuse; the error names them.
+func Teardown(ctx context.Context, opts Options) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	c, err := newClients(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{DryRun: o.DryRun, AccountID: c.account,
+		UserARN:   iamARN(c.partition, c.account, "user", o.UserName),
+		RoleARN:   iamARN(c.partition, c.account, "role", o.RoleName),
+		PolicyARN: iamARN(c.partition, c.account, "policy", o.PolicyName),
+	}
+	add := func(st Step) {
+		r.Steps = append(r.Steps, st)
+		o.Logger.Debug("teardown step", "id", st.ID, "resource", st.Resource, "status", string(st.Status))
+	}
+	// remove runs del unless the dry run is on; a not-found answer means the
+	// thing is already gone.
+	remove := func(st Step, exists func() (bool, error), del func() error) error {
+		ok, err := exists()
+		if err != nil && !isNotFound(err) {
+			return explain(err, "read "+st.Title, "")
+		}
+		switch {
+		case !ok || isNotFound(err):
+			st.Status = Absent
+		case o.DryRun:
+			st.Status = WouldDelete
+		default:
+			if err := del(); err != nil && !isNotFound(err) {
+				return explain(err, "delete "+st.Title, "remove what else uses it (see the error) and run teardown again")
+			}
+			st.Status = Deleted
+		}
+		add(st)
+		return nil
+	}
+
+	steps := []func() error{
+		func() error { // detach
+			return remove(Step{ID: "attach", Title: "policy attachment on role " + o.RoleName, Resource: r.PolicyARN},
+				func() (bool, error) {
+					p := iam.NewListAttachedRolePoliciesPaginator(c.iam, &iam.ListAttachedRolePoliciesInput{RoleName: &o.RoleName})
+					for p.HasMorePages() {
+						page, err := p.NextPage(ctx)
+						if err != nil {
+							return false, err
+						}
+						for _, a := range page.AttachedPolicies {
+							if aws.ToString(a.PolicyArn) == r.PolicyARN {
+								return true, nil
+							}
+						}
+					}
+					return false, nil
+				},
+				func() error {
+					_, err := c.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: &o.RoleName, PolicyArn: &r.PolicyARN})
+					return err
+				})
+		},
+	}
+	for _, name := range []string{o.InlinePolicyName, o.QueueReadPolicyName} {
+		steps = append(steps, func() error {
+			id := "inline-policy"
+			if name == o.QueueReadPolicyName {
+				id = "queue-read-policy"
+			}
+			return remove(Step{ID: id, Title: "inline policy " + name + " of " + o.UserName},
+				func() (bool, error) {
+					_, err := c.iam.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: &o.UserName, PolicyName: &name})
+					return err == nil, err
+				},
+				func() error {
+					_, err := c.iam.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: &o.UserName, PolicyName: &name})
+					return err
+				})
+		})
+	}
+	steps = append(steps,
+		func() error { // access keys
+			out, err := c.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: &o.UserName})
+			if isNotFound(err) {
+				add(Step{ID: "access-key", Title: "access keys of " + o.UserName, Status: Absent})
+				return nil
+			}
+			if err != nil {
+				return explain(err, "list access keys of "+o.UserName, "")
+			}
+			if len(out.AccessKeyMetadata) == 0 {
+				add(Step{ID: "access-key", Title: "access keys of " + o.UserName, Status: Absent})
+			}
+			for _, k := range out.AccessKeyMetadata {
+				err := remove(Step{ID: "access-key", Title: "access key of " + o.UserName, Resource: aws.ToString(k.AccessKeyId)},
+					func() (bool, error) { return true, nil },
+					func() error {
+						_, err := c.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &o.UserName, AccessKeyId: k.AccessKeyId})
+						return err
+					})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error {
+			return remove(Step{ID: "role", Title: "role " + o.RoleName, Resource: r.RoleARN},
+				func() (bool, error) {
+					_, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &o.RoleName})
+					return err == nil, err
+				},
+				func() error {
+					_, err := c.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: &o.RoleName})
+					return err
+				})
+		},
+		func() error {
+			return remove(Step{ID: "policy", Title: "managed policy " + o.PolicyName, Resource: r.PolicyARN},
+				func() (bool, error) {
+					_, err := c.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &r.PolicyARN})
+					return err == nil, err
+				},
+				func() error {
+					vs, err := c.iam.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: &r.PolicyARN})
+					if err != nil {
+						return err
+					}
+					for _, v := range vs.Versions {
+						if v.IsDefaultVersion {
+							continue
+						}
+						if _, err := c.iam.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: &r.PolicyARN, VersionId: v.VersionId}); err != nil && !isNotFound(err) {
+							return err
+						}
+					}
+					_, err = c.iam.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: &r.PolicyARN})
+					return err
+				})
+		},
+		func() error {
+			return remove(Step{ID: "user", Title: "IAM user " + o.UserName, Resource: r.UserARN},
+				func() (bool, error) {
+					_, err := c.iam.GetUser(ctx, &iam.GetUserInput{UserName: &o.UserName})
+					return err == nil, err
+				},
+				func() error {
+					_, err := c.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: &o.UserName})
+					return err
+				})
+		},
+		func() error {
+			if !o.Queue {
+				return nil
+			}
+			var url *string
+			return remove(Step{ID: "queue", Title: "SQS queue " + o.QueueName},
+				func() (bool, error) {
+					out, err := c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &o.QueueName})
+					if err != nil {
+						return false, err
+					}
+					url = out.QueueUrl
+					r.QueueURL = aws.ToString(url)
+					return true, nil
+				},
+				func() error {
+					_, err := c.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: url})
+					return err
+				})
+		},
+	)
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
