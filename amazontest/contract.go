@@ -41,6 +41,10 @@ type call struct {
 	// rdt is non-nil when the access token is a Restricted Data Token; it
 	// lists what the token covers.
 	rdt *rdtGrant
+
+	// refresh is the refresh token the access token came from ("" for
+	// grantless calls); issueRDT ties new RDTs to it so revocation reaches them.
+	refresh string
 }
 
 // rdtGrant records what a Restricted Data Token was issued for.
@@ -77,6 +81,10 @@ type App struct {
 	// NotificationQueueURL is the SQS queue that receives
 	// APPLICATION_OAUTH_CLIENT_NEW_SECRET; empty means the Go channel sink.
 	NotificationQueueURL string
+	// NotEnrolledForRotation marks an app that registered no destination for
+	// rotation notifications: rotateApplicationClientSecret answers 400
+	// InvalidInput, as Amazon does.
+	NotEnrolledForRotation bool
 }
 
 // Restricted roles and what they unlock.
@@ -100,7 +108,8 @@ type Seller struct {
 // The server core provides to handlers:
 //
 //	s.issueRDT(c *call, targetApp *App, res []RestrictedResource) (token string, expiresIn int)
-//	s.orders (the generated data set), s.cfg (the Config)
+//	s.data (the generated data set), s.cfg (the Config), s.now() (emulator time),
+//	s.App(id) (a registered app, e.g. an RDT's targetApplication)
 //	writeJSON / writeError below.
 
 // writeJSON writes v as Amazon does: application/json with the status.
