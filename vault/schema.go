@@ -1,0 +1,158 @@
+package vault
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migration moves the schema from version Version-1 to Version. Migrations
+// run in order, each in its own write transaction together with the
+// PRAGMA user_version bump, so a crash leaves the vault at a whole version.
+type migration struct {
+	Version int
+	Name    string
+	Up      func(ctx context.Context, tx *sql.Conn) error
+}
+
+func execAll(stmts ...string) func(ctx context.Context, c *sql.Conn) error {
+	return func(ctx context.Context, c *sql.Conn) error {
+		for _, s := range stmts {
+			if _, err := c.ExecContext(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// migrations is the ordered schema history. Append; never edit a released one.
+var migrations = []migration{
+	{Version: 1, Name: "initial schema", Up: execAll(
+		`CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)`,
+		`CREATE TABLE apps (
+			name TEXT PRIMARY KEY,
+			app_id TEXT NOT NULL UNIQUE,
+			client_id TEXT NOT NULL UNIQUE,
+			roles TEXT NOT NULL DEFAULT '[]',
+			draft INTEGER NOT NULL DEFAULT 0,
+			region TEXT NOT NULL DEFAULT '',
+			aws_access_key_id TEXT NOT NULL DEFAULT '',
+			role_arn TEXT NOT NULL DEFAULT '',
+			sqs_queue_url TEXT NOT NULL DEFAULT '',
+			signing INTEGER NOT NULL DEFAULT 0,
+			redirect_uri TEXT NOT NULL DEFAULT '',
+			created_at TEXT NOT NULL,
+			updated_at TEXT NOT NULL)`,
+		// One row per encrypted secret. ref names the owner and field
+		// ("app|<app id>|client_secret", "seller|<id>|app|<app id>|refresh_token");
+		// ref, version are bound into the ciphertext as associated data.
+		`CREATE TABLE secrets (
+			ref TEXT NOT NULL,
+			version INTEGER NOT NULL,
+			status TEXT NOT NULL,
+			created_at TEXT NOT NULL,
+			expires_at TEXT,
+			verified_at TEXT,
+			ct BLOB NOT NULL,
+			PRIMARY KEY (ref, version))`,
+		`CREATE TABLE sellers (
+			id TEXT PRIMARY KEY,
+			name TEXT UNIQUE,
+			region TEXT NOT NULL,
+			marketplaces TEXT NOT NULL DEFAULT '[]',
+			created_at TEXT NOT NULL,
+			updated_at TEXT NOT NULL)`,
+		`CREATE TABLE authorizations (
+			seller_id TEXT NOT NULL REFERENCES sellers(id) ON DELETE CASCADE,
+			app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+			authorized_at TEXT NOT NULL,
+			PRIMARY KEY (seller_id, app_id))`,
+		`CREATE TABLE clients (
+			name TEXT PRIMARY KEY,
+			key_hash BLOB NOT NULL UNIQUE,
+			sellers TEXT NOT NULL DEFAULT '[]',
+			operations TEXT NOT NULL DEFAULT '[]',
+			pii INTEGER NOT NULL DEFAULT 0,
+			created_at TEXT NOT NULL,
+			revoked_at TEXT)`,
+		`CREATE TABLE checkpoints (
+			seller TEXT NOT NULL,
+			job TEXT NOT NULL,
+			ct BLOB NOT NULL,
+			updated_at TEXT NOT NULL,
+			PRIMARY KEY (seller, job))`,
+		`CREATE TABLE state (
+			key TEXT PRIMARY KEY,
+			ct BLOB NOT NULL,
+			updated_at TEXT NOT NULL)`,
+		`CREATE TABLE audit (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			at TEXT NOT NULL,
+			actor TEXT NOT NULL,
+			subject TEXT NOT NULL,
+			field TEXT NOT NULL,
+			action TEXT NOT NULL,
+			detail TEXT NOT NULL DEFAULT '')`,
+		`CREATE INDEX audit_subject ON audit(subject, id)`,
+		`CREATE TABLE access_log (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			at TEXT NOT NULL,
+			client TEXT NOT NULL,
+			seller TEXT NOT NULL,
+			operation TEXT NOT NULL,
+			pii INTEGER NOT NULL,
+			status INTEGER NOT NULL,
+			request_id TEXT NOT NULL DEFAULT '')`,
+		`CREATE INDEX access_log_at ON access_log(at)`,
+	)},
+}
+
+// latestVersion is the schema version this code writes.
+func latestVersion(ms []migration) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
+}
+
+func userVersion(ctx context.Context, c *sql.Conn) (int, error) {
+	var v int
+	err := c.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
+	return v, err
+}
+
+// migrate brings the database on c up to the last version in ms. Each step
+// runs in its own BEGIN IMMEDIATE transaction and re-reads the version
+// inside it, so two processes opening an old vault at once do not both
+// migrate.
+func migrate(ctx context.Context, c *sql.Conn, ms []migration) error {
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return fmt.Errorf("internal error: migration %d has version %d", i+1, m.Version)
+		}
+	}
+	for _, m := range ms {
+		err := inTx(ctx, c, func() error {
+			cur, err := userVersion(ctx, c)
+			if err != nil {
+				return err
+			}
+			if cur >= m.Version {
+				return nil
+			}
+			if cur != m.Version-1 {
+				return fmt.Errorf("internal error: vault at schema %d, next migration is %d", cur, m.Version)
+			}
+			if err := m.Up(ctx, c); err != nil {
+				return fmt.Errorf("migrate vault schema to version %d (%s): %w", m.Version, m.Name, err)
+			}
+			_, err = c.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.Version))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package vault
+
+import (
+	"database/sql"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/spgate/spgate/secret"
+)
+
+// Secret statuses.
+const (
+	StatusCurrent  = "current"  // the secret in use
+	StatusPrevious = "previous" // a replaced client secret, valid until its ExpiresAt
+)
+
+// Audit actions.
+const (
+	ActionAdded    = "added"
+	ActionRotated  = "rotated"
+	ActionRemoved  = "removed"
+	ActionVerified = "verified"
+	ActionRevoked  = "revoked"
+	ActionChanged  = "changed"
+)
+
+// MaxClientSecretLifetime is Amazon's limit: a client secret must be rotated
+// at least every 180 days.
+const MaxClientSecretLifetime = 180 * 24 * time.Hour
+
+// Secret is one stored secret with its dates. Value is filled only by calls
+// that say they decrypt (GetApp, GetSeller, RefreshToken, LWACredentials…);
+// List calls leave it zero and fill the rest.
+type Secret struct {
+	Version    int           // increases with every replacement; bound into the ciphertext
+	Status     string        // StatusCurrent or StatusPrevious
+	Value      secret.String // zero when not decrypted
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero when the secret does not expire (refresh tokens, AWS keys)
+	VerifiedAt time.Time // last time it was proven to work (zero: never)
+}
+
+// DaysLeft returns whole days until ExpiresAt (rounded down; negative once
+// expired). It returns math.MaxInt for a secret without an expiry.
+func (s Secret) DaysLeft(now time.Time) int {
+	if s.ExpiresAt.IsZero() {
+		return math.MaxInt
+	}
+	return int(math.Floor(s.ExpiresAt.Sub(now).Hours() / 24))
+}
+
+// Expired reports whether the secret has an expiry at or before now.
+func (s Secret) Expired(now time.Time) bool {
+	return !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt)
+}
+
+func secretAAD(ref string, version int) string {
+	return "secret|" + ref + "|v" + strconv.Itoa(version)
+}
+
+func appSecretRef(appID string) string { return "app|" + appID + "|client_secret" }
+func appAWSRef(appID string) string    { return "app|" + appID + "|aws_secret_key" }
+func tokenRef(sellerID, appID string) string {
+	return "seller|" + sellerID + "|app|" + appID + "|refresh_token"
+}
+
+// putSecret stores a new version of ref and returns its metadata.
+func (t *tx) putSecret(ref, status string, value secret.String, created, expires time.Time) (Secret, error) {
+	var maxV sql.NullInt64
+	if err := t.queryRow(`SELECT max(version) FROM secrets WHERE ref=?`, ref).Scan(&maxV); err != nil {
+		return Secret{}, err
+	}
+	ver := int(maxV.Int64) + 1
+	ct, err := t.v.seal([]byte(value.Reveal()), secretAAD(ref, ver))
+	if err != nil {
+		return Secret{}, err
+	}
+	if created.IsZero() {
+		created = t.now
+	}
+	if _, err := t.exec(`INSERT INTO secrets(ref, version, status, created_at, expires_at, ct) VALUES (?,?,?,?,?,?)`,
+		ref, ver, status, fmtTime(created), fmtTimePtr(expires), ct); err != nil {
+		return Secret{}, err
+	}
+	return Secret{Version: ver, Status: status, CreatedAt: created.UTC(), ExpiresAt: expires.UTC()}, nil
+}
+
+// loadSecrets returns the versions of ref, current first then newest first;
+// decrypt fills Value.
+func (t *tx) loadSecrets(ref string, decrypt bool, onlyCurrent bool) ([]Secret, error) {
+	q := `SELECT version, status, created_at, expires_at, verified_at, ct FROM secrets WHERE ref=?`
+	if onlyCurrent {
+		q += ` AND status='current'`
+	}
+	q += ` ORDER BY status='current' DESC, version DESC`
+	rows, err := t.query(q, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Secret
+	for rows.Next() {
+		var s Secret
+		var created string
+		var expires, verified sql.NullString
+		var ct []byte
+		if err := rows.Scan(&s.Version, &s.Status, &created, &expires, &verified, &ct); err != nil {
+			return nil, err
+		}
+		s.CreatedAt, s.ExpiresAt, s.VerifiedAt = parseTime(created), parseNullTime(expires), parseNullTime(verified)
+		if decrypt {
+			pt, err := t.v.open(ct, secretAAD(ref, s.Version))
+			if err != nil {
+				return nil, err
+			}
+			s.Value = secret.New(string(pt))
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) deleteSecrets(ref string) (int64, error) {
+	res, err := t.exec(`DELETE FROM secrets WHERE ref=?`, ref)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,375 @@
+package vault
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/spgate/spgate/secret"
+)
+
+// Seller is a selling partner and its authorizations.
+type Seller struct {
+	ID           string   // selling partner id (merchant token), e.g. A2VYDBAL8BMVQK
+	Name         string   // optional local handle, unique
+	Region       string   // na, eu or fe
+	Marketplaces []string // marketplace ids, all in Region
+	// Authorizations: one per app the seller authorized, sorted by app name.
+	// RefreshToken.Value is zero unless decrypted (GetSeller).
+	Authorizations []Authorization
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Authorization is a seller's grant to one app.
+type Authorization struct {
+	AppName      string
+	AppID        string
+	AuthorizedAt time.Time
+	RefreshToken Secret
+}
+
+// Authorization returns the seller's grant to app (name or app id).
+func (s Seller) Authorization(app string) (Authorization, bool) {
+	for _, a := range s.Authorizations {
+		if a.AppName == app || a.AppID == app {
+			return a, true
+		}
+	}
+	return Authorization{}, false
+}
+
+func (s *Seller) validate() error {
+	s.Marketplaces = normStrings(s.Marketplaces)
+	errs := []error{ValidateSellerID(s.ID), ValidateRegion(s.Region)}
+	if s.Name != "" {
+		errs = append(errs, ValidateName("seller", s.Name))
+	}
+	if s.Region != "" && ValidateRegion(s.Region) == nil {
+		for _, m := range s.Marketplaces {
+			errs = append(errs, ValidateMarketplace(s.Region, m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+const sellerCols = `id, name, region, marketplaces, created_at, updated_at`
+
+func scanSeller(sc interface{ Scan(...any) error }) (Seller, error) {
+	var s Seller
+	var name sql.NullString
+	var mps, created, updated string
+	if err := sc.Scan(&s.ID, &name, &s.Region, &mps, &created, &updated); err != nil {
+		return s, err
+	}
+	s.Name = name.String
+	_ = json.Unmarshal([]byte(mps), &s.Marketplaces)
+	s.CreatedAt, s.UpdatedAt = parseTime(created), parseTime(updated)
+	return s, nil
+}
+
+func (t *tx) getSeller(ref string) (Seller, error) {
+	s, err := scanSeller(t.queryRow(`SELECT `+sellerCols+` FROM sellers WHERE id=? OR name=? ORDER BY id=? DESC LIMIT 1`, ref, ref, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, newErr(ErrNotFound, "no seller %q in the vault; see spgate seller list", clip(ref))
+	}
+	return s, err
+}
+
+func (t *tx) fillAuthorizations(s *Seller, decrypt bool) error {
+	rows, err := t.query(`SELECT a.name, a.app_id, z.authorized_at FROM authorizations z JOIN apps a ON a.app_id = z.app_id WHERE z.seller_id=? ORDER BY a.name`, s.ID)
+	if err != nil {
+		return err
+	}
+	s.Authorizations = nil
+	for rows.Next() {
+		var z Authorization
+		var at string
+		if err := rows.Scan(&z.AppName, &z.AppID, &at); err != nil {
+			rows.Close()
+			return err
+		}
+		z.AuthorizedAt = parseTime(at)
+		s.Authorizations = append(s.Authorizations, z)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for i := range s.Authorizations {
+		ss, err := t.loadSecrets(tokenRef(s.ID, s.Authorizations[i].AppID), decrypt, true)
+		if err != nil {
+			return err
+		}
+		if len(ss) > 0 {
+			s.Authorizations[i].RefreshToken = ss[0]
+		}
+	}
+	return nil
+}
+
+// AddSeller stores a new seller. Authorizations whose RefreshToken.Value is
+// set are stored too (for import); AppName or AppID names the app.
+func (v *Vault) AddSeller(ctx context.Context, s Seller) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	for _, z := range s.Authorizations {
+		if err := ValidateRefreshToken(z.RefreshToken.Value.Reveal()); err != nil {
+			return err
+		}
+	}
+	return v.write(ctx, "add seller "+s.ID, func(t *tx) error {
+		var n int
+		if err := t.queryRow(`SELECT count(*) FROM sellers WHERE id=? OR (name IS NOT NULL AND name=?)`, s.ID, s.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return newErr(ErrExists, "seller %s (or the name %q) is already in the vault; see spgate seller list", s.ID, s.Name)
+		}
+		if _, err := t.exec(`INSERT INTO sellers(`+sellerCols+`) VALUES (?,?,?,?,?,?)`,
+			s.ID, nullStr(s.Name), s.Region, jsonList(s.Marketplaces), fmtTime(t.now), fmtTime(t.now)); err != nil {
+			return err
+		}
+		if err := t.audit("seller:"+s.ID, "seller", ActionAdded, s.Name); err != nil {
+			return err
+		}
+		for _, z := range s.Authorizations {
+			app := z.AppID
+			if app == "" {
+				app = z.AppName
+			}
+			if err := t.setRefreshToken(s.ID, app, z.RefreshToken.Value, z.AuthorizedAt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetSeller returns the seller (by id or name) with its refresh tokens decrypted.
+func (v *Vault) GetSeller(ctx context.Context, ref string) (Seller, error) {
+	var s Seller
+	err := v.read(ctx, "read seller", func(t *tx) (err error) {
+		if s, err = t.getSeller(ref); err != nil {
+			return err
+		}
+		return t.fillAuthorizations(&s, true)
+	})
+	return s, err
+}
+
+// ListSellers returns every seller sorted by id, with authorization
+// metadata but no refresh tokens decrypted.
+func (v *Vault) ListSellers(ctx context.Context) ([]Seller, error) {
+	var out []Seller
+	err := v.read(ctx, "list sellers", func(t *tx) error {
+		rows, err := t.query(`SELECT ` + sellerCols + ` FROM sellers ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			s, err := scanSeller(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, s)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for i := range out {
+			if err := t.fillAuthorizations(&out[i], false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateSeller lets fn change the seller's name, region and marketplaces.
+// The id cannot change; token changes go through SetRefreshToken.
+func (v *Vault) UpdateSeller(ctx context.Context, ref string, fn func(*Seller) error) error {
+	return v.write(ctx, "update seller", func(t *tx) error {
+		old, err := t.getSeller(ref)
+		if err != nil {
+			return err
+		}
+		s := old
+		s.Marketplaces = append([]string(nil), old.Marketplaces...)
+		if err := fn(&s); err != nil {
+			return err
+		}
+		if s.ID != old.ID {
+			return invalid("the id of seller %s cannot change; add the other seller separately", old.ID)
+		}
+		if err := s.validate(); err != nil {
+			return err
+		}
+		if s.Name != "" {
+			var n int
+			if err := t.queryRow(`SELECT count(*) FROM sellers WHERE id<>? AND name=?`, s.ID, s.Name).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return newErr(ErrExists, "another seller is already named %q", s.Name)
+			}
+		}
+		if _, err := t.exec(`UPDATE sellers SET name=?, region=?, marketplaces=?, updated_at=? WHERE id=?`,
+			nullStr(s.Name), s.Region, jsonList(s.Marketplaces), fmtTime(t.now), s.ID); err != nil {
+			return err
+		}
+		return t.audit("seller:"+s.ID, "seller", ActionChanged, "")
+	})
+}
+
+// RemoveSeller deletes the seller, its refresh tokens and its checkpoints.
+func (v *Vault) RemoveSeller(ctx context.Context, ref string) error {
+	return v.write(ctx, "remove seller", func(t *tx) error {
+		s, err := t.getSeller(ref)
+		if err != nil {
+			return err
+		}
+		if err := t.fillAuthorizations(&s, false); err != nil {
+			return err
+		}
+		for _, z := range s.Authorizations {
+			if _, err := t.deleteSecrets(tokenRef(s.ID, z.AppID)); err != nil {
+				return err
+			}
+			if err := t.audit("seller:"+s.ID, "refresh_token", ActionRemoved, "app "+z.AppName); err != nil {
+				return err
+			}
+		}
+		for _, q := range []string{`DELETE FROM authorizations WHERE seller_id=?`, `DELETE FROM checkpoints WHERE seller=?`, `DELETE FROM sellers WHERE id=?`} {
+			if _, err := t.exec(q, s.ID); err != nil {
+				return err
+			}
+		}
+		return t.audit("seller:"+s.ID, "seller", ActionRemoved, s.Name)
+	})
+}
+
+func (t *tx) setRefreshToken(sellerID, app string, token secret.String, authorizedAt time.Time) error {
+	a, err := t.getApp(app)
+	if err != nil {
+		return err
+	}
+	if authorizedAt.IsZero() {
+		authorizedAt = t.now
+	}
+	ref := tokenRef(sellerID, a.AppID)
+	n, err := t.deleteSecrets(ref)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO authorizations(seller_id, app_id, authorized_at) VALUES (?,?,?)
+		ON CONFLICT(seller_id, app_id) DO UPDATE SET authorized_at=excluded.authorized_at`, sellerID, a.AppID, fmtTime(authorizedAt)); err != nil {
+		return err
+	}
+	if _, err := t.putSecret(ref, StatusCurrent, token, t.now, time.Time{}); err != nil {
+		return err
+	}
+	action := ActionAdded
+	if n > 0 {
+		action = ActionRotated
+	}
+	return t.audit("seller:"+sellerID, "refresh_token", action, "app "+a.Name)
+}
+
+// SetRefreshToken stores the seller's refresh token for app (name, app id or
+// client id), replacing any earlier one. A zero authorizedAt means now.
+func (v *Vault) SetRefreshToken(ctx context.Context, seller, app string, token secret.String, authorizedAt time.Time) error {
+	if err := ValidateRefreshToken(token.Reveal()); err != nil {
+		return err
+	}
+	return v.write(ctx, "set refresh token", func(t *tx) error {
+		s, err := t.getSeller(seller)
+		if err != nil {
+			return err
+		}
+		return t.setRefreshToken(s.ID, app, token, authorizedAt)
+	})
+}
+
+// RefreshToken decrypts the seller's refresh token for app and nothing else.
+func (v *Vault) RefreshToken(ctx context.Context, seller, app string) (secret.String, error) {
+	var out secret.String
+	err := v.read(ctx, "read refresh token", func(t *tx) error {
+		s, err := t.getSeller(seller)
+		if err != nil {
+			return err
+		}
+		a, err := t.getApp(app)
+		if err != nil {
+			return err
+		}
+		ss, err := t.loadSecrets(tokenRef(s.ID, a.AppID), true, true)
+		if err != nil {
+			return err
+		}
+		if len(ss) == 0 {
+			return newErr(ErrNotFound, "seller %s has not authorized app %s (no refresh token); authorize it in Seller Central and run spgate seller add", s.ID, a.Name)
+		}
+		out = ss[0].Value
+		return nil
+	})
+	return out, err
+}
+
+// RemoveRefreshToken deletes the seller's authorization of app.
+func (v *Vault) RemoveRefreshToken(ctx context.Context, seller, app string) error {
+	return v.write(ctx, "remove refresh token", func(t *tx) error {
+		s, err := t.getSeller(seller)
+		if err != nil {
+			return err
+		}
+		a, err := t.getApp(app)
+		if err != nil {
+			return err
+		}
+		res, err := t.exec(`DELETE FROM authorizations WHERE seller_id=? AND app_id=?`, s.ID, a.AppID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return newErr(ErrNotFound, "seller %s has no authorization for app %s", s.ID, a.Name)
+		}
+		if _, err := t.deleteSecrets(tokenRef(s.ID, a.AppID)); err != nil {
+			return err
+		}
+		return t.audit("seller:"+s.ID, "refresh_token", ActionRemoved, "app "+a.Name)
+	})
+}
+
+// MarkRefreshTokenVerified records that the seller's token for app worked.
+func (v *Vault) MarkRefreshTokenVerified(ctx context.Context, seller, app string) error {
+	return v.write(ctx, "mark refresh token verified", func(t *tx) error {
+		s, err := t.getSeller(seller)
+		if err != nil {
+			return err
+		}
+		a, err := t.getApp(app)
+		if err != nil {
+			return err
+		}
+		res, err := t.exec(`UPDATE secrets SET verified_at=? WHERE ref=? AND status='current'`, fmtTime(t.now), tokenRef(s.ID, a.AppID))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return newErr(ErrNotFound, "seller %s has no refresh token for app %s", s.ID, a.Name)
+		}
+		return t.audit("seller:"+s.ID, "refresh_token", ActionVerified, "app "+a.Name)
+	})
+}

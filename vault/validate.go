@@ -1,0 +1,252 @@
+package vault
+
+import (
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Regions of the Selling Partner API.
+const (
+	RegionNA = "na" // North America (and Brazil), sellingpartnerapi-na, us-east-1
+	RegionEU = "eu" // Europe, Middle East, India, South Africa; eu-west-1
+	RegionFE = "fe" // Far East: Japan, Australia, Singapore; us-west-2
+)
+
+// Regions lists the valid region codes.
+func Regions() []string { return []string{RegionNA, RegionEU, RegionFE} }
+
+// Marketplace is one Amazon marketplace.
+type Marketplace struct {
+	ID      string // e.g. ATVPDKIKX0DER
+	Country string // ISO code as Amazon uses it, e.g. US, UK
+	Region  string // na, eu or fe
+}
+
+var marketplaceList = []Marketplace{
+	{"ATVPDKIKX0DER", "US", RegionNA}, {"A2EUQ1WTGCTBG2", "CA", RegionNA},
+	{"A1AM78C64UM0Y8", "MX", RegionNA}, {"A2Q3Y263D00KWC", "BR", RegionNA},
+	{"A1F83G8C2ARO7P", "UK", RegionEU}, {"A1PA6795UKMFR9", "DE", RegionEU},
+	{"A13V1IB3VIYZZH", "FR", RegionEU}, {"APJ6JRA9NG5V4", "IT", RegionEU},
+	{"A1RKKUPIHCS9HS", "ES", RegionEU}, {"A1805IZSGTT6HS", "NL", RegionEU},
+	{"A2NODRKZP88ZB9", "SE", RegionEU}, {"A1C3SOZRARQ6R3", "PL", RegionEU},
+	{"AMEN7PMS3EDWL", "BE", RegionEU}, {"A28R8C7NBKEWEA", "IE", RegionEU},
+	{"A33AVAJ2PDY3EV", "TR", RegionEU}, {"A2VIGQ35RCS4UG", "AE", RegionEU},
+	{"A17E79C6D8DWNP", "SA", RegionEU}, {"ARBP9OOSHTCHU", "EG", RegionEU},
+	{"A21TJRUUN4KGV", "IN", RegionEU}, {"AE08WJ6YKNBMC", "ZA", RegionEU},
+	{"A1VC38T7YXB528", "JP", RegionFE}, {"A39IBJ37TRP1C6", "AU", RegionFE},
+	{"A19VAU5U5O7RUS", "SG", RegionFE},
+}
+
+// Marketplaces returns every known marketplace (a copy).
+func Marketplaces() []Marketplace { return append([]Marketplace(nil), marketplaceList...) }
+
+// LookupMarketplace finds a marketplace by id or by country code (case-insensitive).
+func LookupMarketplace(idOrCountry string) (Marketplace, bool) {
+	for _, m := range marketplaceList {
+		if m.ID == idOrCountry || strings.EqualFold(m.Country, idOrCountry) {
+			return m, true
+		}
+	}
+	return Marketplace{}, false
+}
+
+// RegionOfMarketplace returns the region ("na", "eu", "fe") of a marketplace id.
+func RegionOfMarketplace(id string) (string, error) {
+	for _, m := range marketplaceList {
+		if m.ID == id {
+			return m.Region, nil
+		}
+	}
+	return "", invalid("unknown marketplace id %q: expected one of Amazon's marketplace ids, e.g. ATVPDKIKX0DER (US) or A1PA6795UKMFR9 (DE)", clip(id))
+}
+
+// ValidateRegion checks a region code.
+func ValidateRegion(region string) error {
+	switch region {
+	case RegionNA, RegionEU, RegionFE:
+		return nil
+	}
+	return invalid("unknown region %q: expected na, eu or fe", clip(region))
+}
+
+// ValidateMarketplace checks that id is a known marketplace in region.
+func ValidateMarketplace(region, id string) error {
+	if err := ValidateRegion(region); err != nil {
+		return err
+	}
+	r, err := RegionOfMarketplace(id)
+	if err != nil {
+		return err
+	}
+	if r != region {
+		m, _ := LookupMarketplace(id)
+		return invalid("marketplace %s (%s) is in region %s, not %s: a seller's marketplaces must all be in its region; add the seller once per region", id, m.Country, r, region)
+	}
+	return nil
+}
+
+var (
+	reAppID        = regexp.MustCompile(`^amzn1\.sp\.solution\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	reClientID     = regexp.MustCompile(`^amzn1\.application-oa2-client\.[0-9a-f]{32}$`)
+	reClientSecret = regexp.MustCompile(`^amzn1\.oa2-cs\.v1\.[0-9a-f]{64}$`)
+	reSellerID     = regexp.MustCompile(`^A[0-9A-Z]{9,19}$`)
+	reRoleARN      = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	reAccessKeyID  = regexp.MustCompile(`^(AKIA|ASIA)[0-9A-Z]{16}$`)
+	reName         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// clip shortens a non-secret value for an error message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
+
+// ValidateAppID checks an application id: amzn1.sp.solution.<uuid>.
+func ValidateAppID(s string) error {
+	if reAppID.MatchString(s) {
+		return nil
+	}
+	return invalid("app id %q is not valid: expected amzn1.sp.solution.<uuid> (lower-case hex, e.g. amzn1.sp.solution.1a2b3c4d-…), copied from Develop Apps in Seller Central", clip(s))
+}
+
+// ValidateClientID checks an LWA client id: amzn1.application-oa2-client.<32 hex>.
+func ValidateClientID(s string) error {
+	if reClientID.MatchString(s) {
+		return nil
+	}
+	return invalid("LWA client id %q is not valid: expected amzn1.application-oa2-client. followed by 32 lower-case hex digits (Develop Apps → View → LWA credentials)", clip(s))
+}
+
+// ValidateClientSecret checks an LWA client secret's format:
+// amzn1.oa2-cs.v1.<64 hex>. The message never contains the value.
+func ValidateClientSecret(s string) error {
+	if reClientSecret.MatchString(s) {
+		return nil
+	}
+	what := "has the wrong format"
+	switch {
+	case s == "":
+		what = "is empty"
+	case strings.HasPrefix(s, "amzn1.application-oa2-client."):
+		what = "looks like a client id, not a client secret"
+	case strings.TrimSpace(s) != s:
+		what = "has leading or trailing whitespace"
+	case strings.HasPrefix(s, "amzn1.oa2-cs.v1."):
+		what = "has the right prefix but not 64 lower-case hex digits after it (truncated copy?)"
+	}
+	return invalid("LWA client secret %s (%d characters): expected amzn1.oa2-cs.v1. followed by 64 lower-case hex digits", what, len(s))
+}
+
+// ValidateRefreshToken checks an LWA refresh token: it starts with "Atzr|".
+// The message never contains the value.
+func ValidateRefreshToken(s string) error {
+	what := ""
+	switch {
+	case s == "":
+		what = "is empty"
+	case strings.TrimSpace(s) != s:
+		what = "has leading or trailing whitespace"
+	case strings.HasPrefix(s, "Atza|"):
+		what = "is an access token (Atza|…), which lives one hour; paste the refresh token (Atzr|…) instead"
+	case strings.HasPrefix(s, "Atz.sprdt|"):
+		what = "is a restricted data token, not a refresh token"
+	case !strings.HasPrefix(s, "Atzr|"):
+		what = "does not start with Atzr|"
+	case len(s) < 40:
+		what = "is too short (truncated copy?)"
+	case strings.ContainsAny(s, " \t\r\n\""):
+		what = "contains whitespace or quotes"
+	}
+	if what == "" {
+		return nil
+	}
+	return invalid("refresh token %s (%d characters): expected Atzr|… as shown once by Authorize in Develop Apps or returned by the OAuth code exchange", what, len(s))
+}
+
+// ValidateSellerID checks a selling partner id (merchant token): "A"
+// followed by upper-case letters and digits, typically 13–14 characters in
+// all (e.g. A2VYDBAL8BMVQK). It accepts 10–20 to stay lenient.
+func ValidateSellerID(s string) error {
+	if reSellerID.MatchString(s) {
+		return nil
+	}
+	return invalid("selling partner id %q is not valid: expected A followed by 12–14 upper-case letters and digits, e.g. A2VYDBAL8BMVQK (Seller Central → Settings → Account Info → Merchant Token)", clip(s))
+}
+
+// ValidateRoleARN checks an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>).
+func ValidateRoleARN(s string) error {
+	if reRoleARN.MatchString(s) {
+		return nil
+	}
+	return invalid("role ARN %q is not valid: expected arn:aws:iam::<12-digit account>:role/<name>", clip(s))
+}
+
+// ValidateAccessKeyID checks an AWS access key id (AKIA… or ASIA…, 20 characters).
+func ValidateAccessKeyID(s string) error {
+	if reAccessKeyID.MatchString(s) {
+		return nil
+	}
+	return invalid("AWS access key id %q is not valid: expected 20 upper-case characters starting with AKIA", clip(s))
+}
+
+// ValidateAWSSecretKey checks an AWS secret access key (40 characters of
+// base64 alphabet). The message never contains the value.
+func ValidateAWSSecretKey(s string) error {
+	if len(s) == 40 && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == "" {
+		return nil
+	}
+	return invalid("AWS secret access key has the wrong format (%d characters): expected 40 characters of letters, digits, + and /", len(s))
+}
+
+// ValidateName checks a local handle (app, seller or client name): 1–64
+// letters, digits, '.', '_' or '-', starting with a letter or digit.
+func ValidateName(kind, s string) error {
+	if reName.MatchString(s) {
+		return nil
+	}
+	return invalid("%s name %q is not valid: use 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit", kind, clip(s))
+}
+
+// ValidateQueueURL checks an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>).
+func ValidateQueueURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || strings.Count(strings.Trim(u.Path, "/"), "/") != 1 {
+		return invalid("SQS queue URL %q is not valid: expected https://sqs.<region>.amazonaws.com/<account id>/<queue name>", clip(s))
+	}
+	return nil
+}
+
+// ValidateRedirectURI checks an OAuth redirect URI (absolute https, or http on loopback).
+func ValidateRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	if err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) && u.Fragment == "" {
+		return nil
+	}
+	return invalid("redirect URI %q is not valid: expected an absolute https:// URL (http:// only for localhost) without a #fragment, the same as registered for the app", clip(s))
+}
+
+func isLoopback(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }
+
+// Restricted roles an app can hold (the ones that unlock PII).
+var knownRoles = []string{"Direct-to-Consumer Shipping", "Tax Invoicing", "Tax Remittance"}
+
+// KnownRestrictedRoles lists the restricted role names spgate knows.
+func KnownRestrictedRoles() []string { return append([]string(nil), knownRoles...) }
+
+func normStrings(in []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

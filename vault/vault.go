@@ -1,0 +1,521 @@
+package vault
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/hmac"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/spgate/spgate/clock"
+)
+
+// DefaultBusyTimeout is how long a write waits for another process's write
+// lock before failing with ErrLocked.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Options tune Open. The zero value opens an existing vault with the real
+// clock.
+type Options struct {
+	// Create makes Open create the vault (file mode 0600, directory 0700)
+	// when it does not exist. Without it a missing vault is ErrNoVault.
+	Create bool
+	// Clock supplies created/updated/expiry times; nil means the real clock.
+	Clock clock.Clock
+	// BusyTimeout is how long to wait for another process's lock;
+	// 0 means DefaultBusyTimeout.
+	BusyTimeout time.Duration
+	// Actor is recorded in the audit log for changes made through this
+	// handle ("cli", "gateway", "rotation"); WithActor on the context
+	// overrides it per call. Empty means "spgate".
+	Actor string
+
+	kdfIter    int         // PBKDF2 iterations for new vaults; tests lower it
+	migrations []migration // schema history; tests substitute their own
+}
+
+// Vault is an open vault. It is safe for concurrent use by several
+// goroutines, and several processes may open the same file.
+type Vault struct {
+	db      *sql.DB
+	path    string
+	clk     clock.Clock
+	actor   string
+	busy    time.Duration
+	aead    cipher.AEAD // data-encryption key
+	dek     []byte
+	version int
+}
+
+type actorKey struct{}
+
+// WithActor returns a context whose changes are audited as done by actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+func (v *Vault) actorOf(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return v.actor
+}
+
+// Path returns the vault file path.
+func (v *Vault) Path() string { return v.path }
+
+// SchemaVersion returns the vault's schema version after migrations.
+func (v *Vault) SchemaVersion() int { return v.version }
+
+// LatestSchemaVersion is the schema version this code writes.
+func LatestSchemaVersion() int { return latestVersion(migrations) }
+
+// Close releases the database. The Vault must not be used afterwards.
+func (v *Vault) Close() error {
+	clear0(v.dek)
+	return v.db.Close()
+}
+
+const sqliteMagic = "SQLite format 3\x00"
+
+// checkFile inspects the file before SQLite touches it: size 0 means "not
+// initialised"; anything else must carry the SQLite header, and must not be
+// shorter than the header says (a truncated copy).
+func checkFile(path string) (empty bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if fi.IsDir() {
+		return false, newErr(ErrCorrupt, "vault path %s is a directory; point %s at a file", path, EnvVault)
+	}
+	if fi.Size() == 0 {
+		return true, nil
+	}
+	hdr := make([]byte, 100)
+	if _, err := io.ReadFull(f, hdr); err != nil || string(hdr[:16]) != sqliteMagic {
+		return false, newErr(ErrCorrupt, "vault file %s is not an spgate vault (not an SQLite database); check %s or restore the file from a backup", path, EnvVault)
+	}
+	pageSize := int64(binary.BigEndian.Uint16(hdr[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	pages := int64(binary.BigEndian.Uint32(hdr[28:32]))
+	changeCounter := binary.BigEndian.Uint32(hdr[24:28])
+	validFor := binary.BigEndian.Uint32(hdr[92:96])
+	if pageSize < 512 || pageSize&(pageSize-1) != 0 {
+		return false, newErr(ErrCorrupt, "vault file %s has a damaged header; restore it from a backup", path)
+	}
+	if pages > 0 && changeCounter == validFor && fi.Size() < pages*pageSize {
+		return false, newErr(ErrCorrupt, "vault file %s is truncated (%d bytes, header says %d); restore it from a backup", path, fi.Size(), pages*pageSize)
+	}
+	return false, nil
+}
+
+// Open opens (or, with opts.Create, creates) the vault at path with key.
+// It checks, in this order and before writing anything: that the file is an
+// SQLite database of full length, that its schema is not newer than this
+// code (ErrTooNew), that key matches the key check value (ErrWrongKey), and
+// that the data key unwraps (ErrTampered). Only then does it migrate an
+// older schema.
+func Open(ctx context.Context, path string, key Key, opts Options) (*Vault, error) {
+	if path == "" {
+		return nil, invalid("no vault path; set %s or use vault.DefaultPaths", EnvVault)
+	}
+	if key.IsZero() {
+		return nil, newErr(ErrNoKey, "no vault key; set %s or create a key file", EnvMasterKey)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("vault path %s: %w", path, err)
+	}
+	path = abs
+	ms := opts.migrations
+	if ms == nil {
+		ms = migrations
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if !opts.Create {
+			return nil, newErr(ErrNoVault, "no vault at %s; create one (spgate app add creates it) or set %s to your vault file", path, EnvVault)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create vault directory: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("create vault file: %w", err)
+		}
+		if f != nil {
+			f.Close()
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", path, err)
+	}
+	empty, err := checkFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if empty && !opts.Create {
+		return nil, newErr(ErrNoVault, "vault file %s is empty; create the vault (spgate app add creates it) or restore it from a backup", path)
+	}
+
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = DefaultBusyTimeout
+	}
+	dsn := path + "?_pragma=" + "busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")" + "&_pragma=foreign_keys(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", path, err)
+	}
+	v := &Vault{db: db, path: path, clk: clock.Or(opts.Clock), actor: opts.Actor, busy: busy}
+	if v.actor == "" {
+		v.actor = "spgate"
+	}
+	if err := v.init(ctx, key, opts, ms); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Vault) init(ctx context.Context, key Key, opts Options, ms []migration) error {
+	c, err := v.db.Conn(ctx)
+	if err != nil {
+		return v.classify(err, "open vault")
+	}
+	defer c.Close()
+	ver, err := userVersion(ctx, c)
+	if err != nil {
+		return v.classify(err, "read vault schema version")
+	}
+	latest := latestVersion(ms)
+	if ver > latest {
+		return newErr(ErrTooNew, "vault schema version %d is newer than this spgate (%d); upgrade spgate", ver, latest)
+	}
+	if ver == 0 {
+		var n int
+		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+			return v.classify(err, "inspect vault")
+		}
+		if n > 0 {
+			return newErr(ErrCorrupt, "%s is an SQLite database but not an spgate vault; check %s", v.path, EnvVault)
+		}
+		if !opts.Create {
+			return newErr(ErrNoVault, "vault file %s is empty; create the vault or restore it from a backup", v.path)
+		}
+		if _, err := c.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
+			return v.classify(err, "enable WAL")
+		}
+		if err := migrate(ctx, c, ms); err != nil {
+			return v.classify(err, "create vault")
+		}
+		if err := v.initMeta(ctx, c, key, opts); err != nil {
+			return err
+		}
+	}
+	// Unlock before any change: a wrong key or a tampered key record leaves
+	// the file as it was.
+	if err := v.unlock(ctx, c, key); err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
+		return v.classify(err, "enable WAL")
+	}
+	if ver < latest {
+		if err := migrate(ctx, c, ms); err != nil {
+			return v.classify(err, "upgrade vault")
+		}
+	}
+	v.version, err = userVersion(ctx, c)
+	return v.classify(err, "read vault schema version")
+}
+
+// initMeta writes the salt, key check value and wrapped data key of a new
+// vault, unless a concurrent creator already did.
+func (v *Vault) initMeta(ctx context.Context, c *sql.Conn, key Key, opts Options) error {
+	return v.classify(inTx(ctx, c, func() error {
+		var n int
+		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM meta`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		iter := opts.kdfIter
+		if iter <= 0 {
+			iter = kdfIterDef
+		}
+		dek, err := randomBytes(KeySize)
+		if err != nil {
+			return err
+		}
+		defer clear0(dek)
+		id, err := randomBytes(16)
+		if err != nil {
+			return err
+		}
+		rows, err := wrapMeta(key, dek, fmt.Sprintf("%x", id), iter)
+		if err != nil {
+			return err
+		}
+		rows["vault_id"] = fmt.Appendf(nil, "%x", id)
+		rows["created_at"] = []byte(fmtTime(v.clk.Now()))
+		for k, val := range rows {
+			if _, err := c.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)`, k, val); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "create vault")
+}
+
+// wrapMeta derives the KEK for key with a fresh salt and returns the meta
+// rows that hold the salt, iteration count, key check value and wrapped DEK.
+func wrapMeta(key Key, dek []byte, vaultID string, iter int) (map[string][]byte, error) {
+	salt, err := randomBytes(16)
+	if err != nil {
+		return nil, err
+	}
+	kek, err := key.kek(salt, iter)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newAEAD(kek)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := seal(aead, dek, dekAADPrefix+vaultID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{
+		"kdf_salt":  salt,
+		"kdf_iter":  []byte(strconv.Itoa(iter)),
+		"key_check": keyCheck(kek),
+		"dek":       wrapped,
+	}, nil
+}
+
+func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) error {
+	meta := map[string][]byte{}
+	rows, err := c.QueryContext(ctx, `SELECT key, value FROM meta`)
+	if err != nil {
+		return v.classify(err, "read vault header")
+	}
+	for rows.Next() {
+		var k string
+		var val []byte
+		if err := rows.Scan(&k, &val); err != nil {
+			rows.Close()
+			return v.classify(err, "read vault header")
+		}
+		meta[k] = val
+	}
+	if err := rows.Close(); err != nil {
+		return v.classify(err, "read vault header")
+	}
+	for _, k := range []string{"kdf_salt", "kdf_iter", "key_check", "dek", "vault_id"} {
+		if len(meta[k]) == 0 {
+			return newErr(ErrCorrupt, "vault %s is missing its %s record; restore it from a backup", v.path, k)
+		}
+	}
+	iter, err := strconv.Atoi(string(meta["kdf_iter"]))
+	if err != nil || iter <= 0 || iter > 100_000_000 {
+		return newErr(ErrCorrupt, "vault %s has an invalid kdf_iter record; restore it from a backup", v.path)
+	}
+	kek, err := key.kek(meta["kdf_salt"], iter)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(keyCheck(kek), meta["key_check"]) {
+		hint := ""
+		if key.Source() != EnvMasterKey {
+			hint = " (key from " + key.Source() + ")"
+		}
+		return newErr(ErrWrongKey, "wrong vault key: %s does not match this vault%s; use the key the vault was created with", EnvMasterKey, hint)
+	}
+	aead, err := newAEAD(kek)
+	if err != nil {
+		return err
+	}
+	dek, err := open(aead, meta["dek"], dekAADPrefix+string(meta["vault_id"]))
+	if err != nil || len(dek) != KeySize {
+		return newErr(ErrTampered, "vault record dek failed authentication: the vault was tampered with or the key is wrong")
+	}
+	v.dek = dek
+	v.aead, err = newAEAD(dek)
+	return err
+}
+
+// ChangeKey re-wraps the data key under newKey (and a fresh salt). Records
+// are not re-encrypted, so this is cheap. The old key stops working when it
+// returns nil.
+func (v *Vault) ChangeKey(ctx context.Context, newKey Key) error {
+	if newKey.IsZero() {
+		return newErr(ErrNoKey, "no new vault key given")
+	}
+	return v.write(ctx, "change vault key", func(t *tx) error {
+		var id []byte
+		if err := t.c.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='vault_id'`).Scan(&id); err != nil {
+			return err
+		}
+		var iterB []byte
+		if err := t.c.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='kdf_iter'`).Scan(&iterB); err != nil {
+			return err
+		}
+		iter, _ := strconv.Atoi(string(iterB))
+		if iter <= 0 {
+			iter = kdfIterDef
+		}
+		rows, err := wrapMeta(newKey, v.dek, string(id), iter)
+		if err != nil {
+			return err
+		}
+		for k, val := range rows {
+			if _, err := t.c.ExecContext(ctx, `UPDATE meta SET value=? WHERE key=?`, val, k); err != nil {
+				return err
+			}
+		}
+		return t.audit("vault", "master_key", ActionRotated, "key from "+newKey.Source())
+	})
+}
+
+// classify turns SQLite errors into the vault's typed errors.
+func (v *Vault) classify(err error, doing string) error {
+	if err == nil {
+		return nil
+	}
+	var ve *Error
+	if errors.As(err, &ve) {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return wrapErr(ErrLocked, err, "%s: vault is locked by another spgate process (waited %s); try again when it has finished", doing, v.busy)
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return wrapErr(ErrCorrupt, err, "%s: vault file %s is damaged; restore it from a backup", doing, v.path)
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+			return fmt.Errorf("%s: cannot write vault file %s (check its permissions and its directory's): %w", doing, v.path, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// inTx runs fn inside BEGIN IMMEDIATE … COMMIT on c. A failed ROLLBACK
+// discards the connection so it never returns to the pool mid-transaction.
+func inTx(ctx context.Context, c *sql.Conn, fn func() error) error {
+	return runTx(ctx, c, "BEGIN IMMEDIATE", fn)
+}
+
+func runTx(ctx context.Context, c *sql.Conn, begin string, fn func() error) (err error) {
+	if _, err := c.ExecContext(ctx, begin); err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			if _, err = c.ExecContext(ctx, "COMMIT"); err == nil {
+				return
+			}
+		}
+		if _, rerr := c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return fn()
+}
+
+// tx is the handle given to transaction bodies.
+type tx struct {
+	ctx   context.Context
+	c     *sql.Conn
+	v     *Vault
+	now   time.Time
+	actor string
+}
+
+func (v *Vault) withConn(ctx context.Context, begin, doing string, fn func(*tx) error) error {
+	c, err := v.db.Conn(ctx)
+	if err != nil {
+		return v.classify(err, doing)
+	}
+	defer c.Close()
+	t := &tx{ctx: ctx, c: c, v: v, now: v.clk.Now().UTC(), actor: v.actorOf(ctx)}
+	return v.classify(runTx(ctx, c, begin, func() error { return fn(t) }), doing)
+}
+
+// write runs fn in a write transaction: all of it or none of it lands.
+func (v *Vault) write(ctx context.Context, doing string, fn func(*tx) error) error {
+	return v.withConn(ctx, "BEGIN IMMEDIATE", doing, fn)
+}
+
+// read runs fn in a read transaction (a consistent snapshot).
+func (v *Vault) read(ctx context.Context, doing string, fn func(*tx) error) error {
+	return v.withConn(ctx, "BEGIN", doing, fn)
+}
+
+func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	return t.c.ExecContext(t.ctx, q, args...)
+}
+
+func (t *tx) queryRow(q string, args ...any) *sql.Row {
+	return t.c.QueryRowContext(t.ctx, q, args...)
+}
+
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	return t.c.QueryContext(t.ctx, q, args...)
+}
+
+// seal encrypts plaintext bound to aad with the data key.
+func (v *Vault) seal(plaintext []byte, aad string) ([]byte, error) {
+	return seal(v.aead, plaintext, aad)
+}
+
+// open decrypts a record; failure names the record, never its content.
+func (v *Vault) open(ct []byte, aad string) ([]byte, error) {
+	pt, err := open(v.aead, ct, aad)
+	if err != nil {
+		return nil, newErr(ErrTampered, "vault record %s failed authentication: the vault was tampered with or the key is wrong", aad)
+	}
+	return pt, nil
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func fmtTimePtr(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return fmtTime(t)
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func parseNullTime(s sql.NullString) time.Time {
+	if !s.Valid {
+		return time.Time{}
+	}
+	return parseTime(s.String)
+}
