@@ -1,0 +1,170 @@
+package amazontest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spgate/spgate/operations"
+)
+
+// Tokens API 2021-03-01: createRestrictedDataToken.
+
+type rdtRequest struct {
+	TargetApplication   *string              `json:"targetApplication"`
+	RestrictedResources []RestrictedResource `json:"restrictedResources"`
+}
+
+type rdtResponse struct {
+	RestrictedDataToken string `json:"restrictedDataToken"`
+	ExpiresIn           int    `json:"expiresIn"`
+}
+
+// Amazon's wording for RDT refusals (public issue threads).
+const (
+	msgNoResources     = "Empty target resource argument found"
+	msgNoElementAccess = "Application does not have access to one or more requested data elements: "
+	msgNoResource      = "Application do not have access to some or all requested resource"
+	msgBadDocumentID   = "Invalid or unsupported document ID found"
+)
+
+var appIDPattern = regexp.MustCompile(`^amzn1\.sp\.solution\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// operationRoles returns the roles (any one suffices) an RDT for op needs
+// when it names no data elements; nil means none.
+func operationRoles(op *operations.Operation) []string {
+	switch {
+	case op.API == "orders":
+		switch op.ID {
+		case "getOrderAddress", "getOrderRegulatedInfo":
+			return []string{RoleShipping}
+		case "getOrderBuyerInfo":
+			return []string{RoleTaxInvoicing, RoleTaxRemittance}
+		case "getOrderItemsBuyerInfo":
+			return []string{RoleShipping, RoleTaxInvoicing}
+		}
+		return nil
+	case op.API == "shipment-invoicing":
+		return []string{RoleTaxInvoicing}
+	case op.API == "reports":
+		return []string{RoleShipping, RoleTaxInvoicing, RoleTaxRemittance}
+	default: // merchant fulfillment, easy ship, vendor direct fulfillment
+		return []string{RoleShipping}
+	}
+}
+
+// restrictedOperation finds the restricted operation a resource names: the
+// model's template itself (generic path) or a concrete path that fits it.
+func restrictedOperation(method, path string) (*operations.Operation, bool) {
+	var best *operations.Operation
+	for i := range operations.All {
+		op := &operations.All[i]
+		if !op.Restricted || op.Method != method {
+			continue
+		}
+		if op.Path == path {
+			return op, true
+		}
+		if !strings.ContainsAny(path, "{}") {
+			if _, ok := op.Match(method, path); ok && (best == nil || strings.Count(op.Path, "{") < strings.Count(best.Path, "{")) {
+				best = op
+			}
+		}
+	}
+	return best, best != nil
+}
+
+func handleCreateRestrictedDataToken(s *Server, c *call) {
+	body, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		invalidInput(c, "The request body could not be read: it is larger than allowed or was cut off.")
+		return
+	}
+	var req rdtRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		invalidInput(c, "The request body is not a valid CreateRestrictedDataTokenRequest JSON object.")
+		return
+	}
+	if len(req.RestrictedResources) == 0 {
+		writeError(c.w, http.StatusBadRequest, "InvalidInput", msgNoResources, "")
+		return
+	}
+	if len(req.RestrictedResources) > 50 {
+		invalidInput(c, "restrictedResources has "+strconv.Itoa(len(req.RestrictedResources))+" entries; at most 50 are allowed.")
+		return
+	}
+	grantee := c.app
+	var target *App
+	if req.TargetApplication != nil && *req.TargetApplication != "" {
+		id := *req.TargetApplication
+		if !appIDPattern.MatchString(id) {
+			invalidInput(c, "targetApplication "+quoteParam(id)+" is not an application id (amzn1.sp.solution.<uuid>).")
+			return
+		}
+		a, ok := s.App(id)
+		if !ok {
+			invalidInput(c, "targetApplication "+quoteParam(id)+" is not a registered application.")
+			return
+		}
+		target, grantee = &a, &a
+	}
+	var missing []string
+	for i := range req.RestrictedResources {
+		r := &req.RestrictedResources[i]
+		switch r.Method {
+		case "GET", "PUT", "POST", "DELETE":
+		default:
+			invalidInput(c, "restrictedResources["+strconv.Itoa(i)+"].method "+quoteParam(r.Method)+" is not one of GET, PUT, POST, DELETE.")
+			return
+		}
+		if r.Path == "" || r.Path[0] != '/' || strings.ContainsAny(r.Path, "?#") {
+			invalidInput(c, "restrictedResources["+strconv.Itoa(i)+"].path must be an SP-API path without query string, e.g. /orders/v0/orders/{orderId}/address.")
+			return
+		}
+		op, ok := restrictedOperation(r.Method, r.Path)
+		if !ok {
+			invalidInput(c, r.Method+" "+quoteParam(r.Path)+" is not a restricted operation; request RDTs only for restricted operations, with the model's path template or a concrete path.")
+			return
+		}
+		if op.API == "reports" && op.Path == r.Path {
+			// getReportDocument takes only specific paths.
+			writeError(c.w, http.StatusBadRequest, "InvalidInput", msgBadDocumentID, "")
+			return
+		}
+		for _, e := range r.DataElements {
+			if !slices.Contains(op.DataElements, e) {
+				allowed := "none"
+				if len(op.DataElements) > 0 {
+					allowed = strings.Join(op.DataElements, ", ")
+				}
+				invalidInput(c, "dataElements value "+quoteParam(e)+" is not valid for "+op.ID+" (allowed: "+allowed+").")
+				return
+			}
+			if !hasRole(grantee, rolesFor(e)...) && !slices.Contains(missing, e) {
+				missing = append(missing, e)
+			}
+		}
+		if len(r.DataElements) == 0 {
+			if roles := operationRoles(op); roles != nil && !hasRole(grantee, roles...) {
+				writeError(c.w, http.StatusBadRequest, "InvalidInput", msgNoResource, "")
+				return
+			}
+		}
+	}
+	if len(missing) > 0 {
+		writeError(c.w, http.StatusBadRequest, "InvalidInput", msgNoElementAccess+"["+strings.Join(missing, ", ")+"]", "")
+		return
+	}
+	tok, exp := s.issueRDT(c, target, req.RestrictedResources)
+	if tok == "" {
+		accessDenied(c)
+		return
+	}
+	writeJSON(c.w, http.StatusOK, rdtResponse{RestrictedDataToken: tok, ExpiresIn: exp})
+}
