@@ -438,7 +438,9 @@ func (k *checker) queue(ctx context.Context, userOK bool) error {
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(pols, func(c candidate) bool { return c.doc.Allows("sqs:ReceiveMessage", qarn) && c.doc.Allows("sqs:DeleteMessage", qarn) }) {
+		if !slices.ContainsFunc(pols, func(c candidate) bool {
+			return c.doc.Allows("sqs:ReceiveMessage", qarn) && c.doc.Allows("sqs:DeleteMessage", qarn)
+		}) {
 			k.find(Finding{Name: QueueReadPolicyMissing, Resource: qarn,
 				Problem: k.o.UserName + " may not receive and delete messages on " + qarn + ", so the new client secret cannot be picked up",
 				Fix:     fixBySetup + " with the queue option, or put this inline policy on " + k.o.UserName + ": " + QueueReadPolicy(qarn)})

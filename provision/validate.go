@@ -143,7 +143,7 @@ func validateIAMARN(s, typ string, kind NameKind) (string, error) {
 	format := "arn:aws:iam::<12-digit account id>:" + typ + "/<name>, e.g. arn:aws:iam::123456789012:" + typ + "/SellingPartnerAPI" + strings.ToUpper(typ[:1]) + typ[1:]
 	a, err := ParseARN(s)
 	if err != nil {
-		return "", fmt.Errorf("%s ARN: %w", typ, err)
+		return "", fmt.Errorf("IAM %s ARN: %w (an IAM %s ARN looks like %s)", typ, err, typ, format)
 	}
 	if a.Service != "iam" {
 		return "", fmt.Errorf("%q is a %s ARN, not an IAM %s ARN: expected %s", s, a.Service, typ, format)
