@@ -48,7 +48,7 @@ func (s *Server) serveSPAPI(region Region, w http.ResponseWriter, r *http.Reques
 	}
 	c, status, code, details := s.authorize(region, op, r)
 	if c == nil {
-		writeError(w, status, code, msgDenied, details)
+		writeDenied(w, status, code, details)
 		return
 	}
 	c.w, c.params = w, params
@@ -71,7 +71,7 @@ func (s *Server) serveSPAPI(region Region, w http.ResponseWriter, r *http.Reques
 	h := s.handlers[op.Key()]
 	if h == nil {
 		w.Header().Set(headerUnimpl, op.Key())
-		writeError(w, http.StatusForbidden, "Unauthorized", msgDenied, "")
+		writeDenied(w, http.StatusForbidden, "Unauthorized", "")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
@@ -148,4 +148,20 @@ func (s *Server) issueRDT(c *call, targetApp *App, res []RestrictedResource) (to
 	s.mu.Unlock()
 	s.counters.add(&s.counters.rdts)
 	return tok, int(life / time.Second)
+}
+
+// writeDenied writes SP-API's authorization refusal. Unlike writeError it
+// keeps an empty "details" field, as Amazon sends it
+// ({"message":"Access to requested resource is denied.","code":"Unauthorized","details":""}).
+func writeDenied(w http.ResponseWriter, status int, code, details string) {
+	w.Header().Set("x-amzn-ErrorType", code)
+	writeJSON(w, status, struct {
+		Errors []deniedError `json:"errors"`
+	}{[]deniedError{{Code: code, Message: msgDenied, Details: details}}})
+}
+
+type deniedError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details string `json:"details"`
 }

@@ -302,4 +302,3 @@ func consentError(w http.ResponseWriter, status int, code, msg string) {
 		html.EscapeString(title)+"</h1><p>"+html.EscapeString(msg)+"</p>"+
 		"<p data-error-code=\""+html.EscapeString(code)+"\">Error code: "+html.EscapeString(code)+"</p></body></html>")
 }
-

@@ -259,11 +259,19 @@ func NewServer(opts ...Option) *Server {
 	if err != nil {
 		panic(fmt.Sprintf("amazontest.NewServer: %v", err))
 	}
+	if err := s.startLoopback(); err != nil {
+		panic(fmt.Sprintf("amazontest.NewServer: %v", err))
+	}
+	return s
+}
+
+// startLoopback starts one loopback listener per region and sets URL.
+func (s *Server) startLoopback() error {
 	for _, reg := range []Region{RegionNA, RegionEU, RegionFE} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			s.Close()
-			panic(fmt.Sprintf("amazontest.NewServer: listen on loopback: %v", err))
+			return fmt.Errorf("listen on loopback: %w", err)
 		}
 		hs := &http.Server{Handler: s.HandlerFor(reg), ReadHeaderTimeout: 10 * time.Second}
 		s.servers = append(s.servers, hs)
@@ -271,7 +279,7 @@ func NewServer(opts ...Option) *Server {
 		go func() { _ = hs.Serve(ln) }()
 	}
 	s.URL = s.regionURL[RegionNA]
-	return s
+	return nil
 }
 
 // RegionURL returns the base URL of region's listener ("" for a Server
