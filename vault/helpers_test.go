@@ -104,3 +104,13 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// assertNoSecrets fails if s contains any fixture secret or a long piece of one.
+func assertNoSecrets(t testing.TB, s string) {
+	t.Helper()
+	for _, sec := range allSecrets {
+		if strings.Contains(s, sec) || strings.Contains(s, sec[len(sec)-20:]) {
+			t.Errorf("text contains a secret: %q", s)
+		}
+	}
+}
