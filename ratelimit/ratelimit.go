@@ -1,0 +1,239 @@
+// Package ratelimit paces Selling Partner API calls with a token bucket per
+// (selling partner, application, operation), the way Amazon meters them, so
+// callers wait for their turn instead of collecting 429 QuotaExceeded.
+//
+// Buckets start from the operation's usage plan in the generated operation
+// table and follow the rate Amazon reports in x-amzn-RateLimit-Limit.
+// After a 429, Drain empties the bucket.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/operations"
+)
+
+// Key identifies a bucket. Seller is empty for grantless operations, which
+// Amazon meters per application.
+type Key struct {
+	Seller    string // selling partner id
+	App       string // application id or LWA client id
+	Operation string // e.g. operations.Operation.Key(): "orders/v0/getOrders"
+}
+
+// String renders the key for logs: seller/app/operation, "-" for no seller.
+func (k Key) String() string {
+	s := k.Seller
+	if s == "" {
+		s = "-"
+	}
+	return s + "/" + k.App + "/" + k.Operation
+}
+
+// LogValue groups the key's fields in structured logs.
+func (k Key) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("seller", k.Seller), slog.String("app", k.App), slog.String("operation", k.Operation))
+}
+
+// Plan is a usage plan: a rate in requests per second and a burst.
+type Plan struct {
+	Rate  float64
+	Burst int
+}
+
+// PlanFor returns op's usage plan, or Amazon's conservative fallback plan
+// when op is nil or states nonsense.
+func PlanFor(op *operations.Operation) Plan {
+	p := Plan{Rate: operations.FallbackRate, Burst: operations.FallbackBurst}
+	if op == nil {
+		return p
+	}
+	if validRate(op.Rate) {
+		p.Rate = op.Rate
+	}
+	if op.Burst >= 1 {
+		p.Burst = op.Burst
+	}
+	return p
+}
+
+// Bounds for a rate taken from x-amzn-RateLimit-Limit. The slowest plan
+// Amazon publishes is 0.0056/s (one call per three minutes); a header below
+// MinHeaderRate would park callers for tens of minutes, one above
+// MaxHeaderRate would lift pacing altogether. Both are ignored.
+const (
+	MinHeaderRate = 0.001
+	MaxHeaderRate = 10000
+)
+
+func validRate(r float64) bool {
+	return r >= MinHeaderRate && r <= MaxHeaderRate && !math.IsNaN(r)
+}
+
+// ErrDeadline is matched by *WaitError.
+var ErrDeadline = errors.New("ratelimit: the wait would outlast the deadline")
+
+// WaitError reports that the next request slot lies beyond the caller's
+// deadline (or the Limiter's MaxWait). Nothing was taken from the bucket. A
+// gateway answers 429 with Retry-After: Delay.
+type WaitError struct {
+	Key   Key
+	Delay time.Duration // how long the caller would have had to wait
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("ratelimit: %s: the next request slot is %v away, beyond the caller's deadline; retry after %v or allow a longer deadline",
+		e.Key, e.Delay.Round(time.Millisecond), e.RetryAfter())
+}
+
+// Is matches ErrDeadline.
+func (e *WaitError) Is(target error) bool { return target == ErrDeadline }
+
+// RetryAfter is Delay rounded up to whole seconds, for a Retry-After header.
+func (e *WaitError) RetryAfter() time.Duration {
+	return (e.Delay + time.Second - 1).Truncate(time.Second)
+}
+
+// Stats are counters for logs and metrics.
+type Stats struct {
+	Waits          int64         // Wait calls that had to wait
+	WaitTime       time.Duration // total time those calls were told to wait
+	Rejected       int64         // WaitErrors returned
+	Drains         int64         // Drain calls
+	RateChanges    int64         // rates adopted from x-amzn-RateLimit-Limit
+	IgnoredHeaders int64         // x-amzn-RateLimit-Limit values ignored as absurd
+}
+
+// Options configure a Limiter. The zero value is valid.
+type Options struct {
+	// Store keeps the buckets; nil means a new MemoryStore.
+	Store Store
+	// Clock is the time source; nil means the wall clock.
+	Clock clock.Clock
+	// Logger gets a debug line per wait and warnings for ignored headers;
+	// nil discards.
+	Logger *slog.Logger
+	// MaxWait, when positive, caps every wait even for callers without a
+	// deadline: a longer wait returns a *WaitError.
+	MaxWait time.Duration
+}
+
+// Limiter paces calls. It is safe for concurrent use.
+type Limiter struct {
+	store   Store
+	clock   clock.Clock
+	log     *slog.Logger
+	maxWait time.Duration
+
+	waits, waitNanos, rejected, drains, rateChanges, ignored atomic.Int64
+}
+
+// New returns a Limiter.
+func New(o Options) *Limiter {
+	l := &Limiter{store: o.Store, clock: clock.Or(o.Clock), log: o.Logger, maxWait: o.MaxWait}
+	if l.store == nil {
+		l.store = &MemoryStore{}
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// Wait blocks until key's bucket grants a request for op (nil op means the
+// fallback plan), or until ctx ends (returning ctx.Err() and giving the
+// slot back). When the slot lies beyond ctx's deadline, Wait returns a
+// *WaitError at once and takes nothing. Waiters are served in the order
+// they arrived: each takes the next slot in line.
+func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	maxWait := time.Duration(math.MaxInt64)
+	if dl, ok := ctx.Deadline(); ok {
+		maxWait = time.Until(dl)
+	}
+	if l.maxWait > 0 && l.maxWait < maxWait {
+		maxWait = l.maxWait
+	}
+	wait, ok := l.store.Reserve(key, PlanFor(op), l.clock.Now(), maxWait)
+	if !ok {
+		l.rejected.Add(1)
+		l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)
+		return &WaitError{Key: key, Delay: wait}
+	}
+	if wait <= 0 {
+		return nil
+	}
+	l.waits.Add(1)
+	l.waitNanos.Add(int64(wait))
+	l.log.DebugContext(ctx, "rate limit wait", "key", key, "delay", wait)
+	if err := clock.Sleep(ctx, l.clock, wait); err != nil {
+		l.store.Cancel(key, l.clock.Now())
+		return err
+	}
+	return nil
+}
+
+// Observe feeds the x-amzn-RateLimit-Limit header of a response for key.
+// A rate that differs from the bucket's is adopted. A missing header is
+// ignored silently; an absurd one (unparsable, NaN, Inf, outside
+// MinHeaderRate…MaxHeaderRate) is ignored with a warning, so a bad header
+// can cause neither an endless wait nor a flood.
+func (l *Limiter) Observe(key Key, header string) {
+	h := strings.TrimSpace(header)
+	if h == "" {
+		return
+	}
+	rate, err := strconv.ParseFloat(h, 64)
+	if err != nil || !validRate(rate) {
+		l.ignored.Add(1)
+		l.log.Warn("ignoring an absurd x-amzn-RateLimit-Limit header", "key", key, "value", truncate(h, 40))
+		return
+	}
+	prev, changed := l.store.SetRate(key, rate, l.clock.Now())
+	if changed {
+		l.rateChanges.Add(1)
+		l.log.Info("rate adopted from x-amzn-RateLimit-Limit", "key", key, "from", prev, "to", rate)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// Drain empties key's bucket after Amazon answered 429, so the next
+// request waits a full refill interval. Requests already waiting keep
+// their slots.
+func (l *Limiter) Drain(key Key) {
+	l.drains.Add(1)
+	l.store.Drain(key, l.clock.Now())
+	l.log.Debug("rate limit bucket drained after 429", "key", key)
+}
+
+// Plan reports key's current usage plan (see Store.Plan).
+func (l *Limiter) Plan(key Key) (Plan, bool) { return l.store.Plan(key) }
+
+// Stats returns a snapshot of the counters.
+func (l *Limiter) Stats() Stats {
+	return Stats{
+		Waits:          l.waits.Load(),
+		WaitTime:       time.Duration(l.waitNanos.Load()),
+		Rejected:       l.rejected.Load(),
+		Drains:         l.drains.Load(),
+		RateChanges:    l.rateChanges.Load(),
+		IgnoredHeaders: l.ignored.Load(),
+	}
+}

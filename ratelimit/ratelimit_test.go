@@ -1,0 +1,415 @@
+package ratelimit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/operations"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+var key = Key{Seller: "A2SELLER", App: "amzn1.sp.solution.app", Operation: "orders/v0/getOrder"}
+
+func op(rate float64, burst int) *operations.Operation {
+	return &operations.Operation{API: "orders", Version: "v0", ID: "getOrder", Rate: rate, Burst: burst}
+}
+
+// step is one action on a store at a point in simulated time.
+type step struct {
+	advance time.Duration
+	do      string // "take", "drain", or "rate=<header>"
+	want    time.Duration
+}
+
+func TestBucketScenarios(t *testing.T) {
+	const s = time.Second
+	tests := []struct {
+		name  string
+		plan  *operations.Operation
+		steps []step
+	}{
+		{"burst then pacing", op(1, 3), []step{
+			{0, "take", 0}, {0, "take", 0}, {0, "take", 0},
+			{0, "take", 1 * s}, {0, "take", 2 * s},
+			{2 * s, "take", 1 * s}, // slots at 3s… taken by the queue
+		}},
+		{"refill up to burst only", op(2, 2), []step{
+			{0, "take", 0}, {0, "take", 0},
+			{time.Hour, "take", 0}, {0, "take", 0}, {0, "take", 500 * time.Millisecond},
+		}},
+		{"getOrders plan 0.0167/20", operations.Find("getOrders")[0], []step{
+			{0, "take", 0}, {0, "drain", 0}, {0, "take", interval(0.0167)},
+		}},
+		{"header corrects down", op(1, 1), []step{
+			{0, "take", 0}, {0, "rate=0.5", 0}, {0, "take", 2 * s}, {0, "take", 4 * s},
+		}},
+		{"header corrects up", op(0.5, 1), []step{
+			{0, "take", 0}, {0, "rate=2", 0}, {0, "take", 500 * time.Millisecond},
+		}},
+		{"header down keeps debt", op(1, 1), []step{
+			{0, "take", 0}, {0, "take", 1 * s}, {0, "rate=0.5", 0}, {0, "take", 4 * s},
+		}},
+		{"same rate is no change", op(0.0167, 1), []step{
+			{0, "take", 0}, {0, "rate=0.0167", 0}, {0, "take", interval(0.0167)},
+		}},
+		{"absurd headers ignored", op(1, 1), []step{
+			{0, "take", 0},
+			{0, "rate=0", 0}, {0, "rate=-3", 0}, {0, "rate=NaN", 0}, {0, "rate=Inf", 0}, {0, "rate=+Inf", 0},
+			{0, "rate=1e300", 0}, {0, "rate=10001", 0}, {0, "rate=0.00001", 0}, {0, "rate=fast", 0}, {0, "rate=1,5", 0},
+			{0, "take", 1 * s},
+		}},
+		{"bounds accepted", op(1, 1), []step{
+			{0, "take", 0}, {0, "rate=10000", 0}, {0, "take", 100 * time.Microsecond},
+		}},
+		{"drain after 429", op(5, 10), []step{
+			{0, "take", 0}, {0, "drain", 0}, {0, "take", 200 * time.Millisecond},
+			{time.Minute, "take", 0}, // refilled
+		}},
+		{"drain before any take", op(1, 5), []step{
+			{0, "drain", 0}, {0, "take", 1 * s},
+		}},
+		{"header before any take", op(1, 1), []step{
+			{0, "rate=0.25", 0}, {0, "take", 0}, {0, "take", 4 * s},
+		}},
+		{"nil op uses the fallback plan", nil, []step{
+			{0, "drain", 0}, {0, "take", interval(operations.FallbackRate)},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			store := &MemoryStore{}
+			l := New(Options{Store: store, Clock: clk})
+			for i, st := range tt.steps {
+				clk.Advance(st.advance)
+				switch {
+				case st.do == "take":
+					got, ok := store.Reserve(key, PlanFor(tt.plan), clk.Now(), time.Duration(math.MaxInt64))
+					if !ok || got != st.want {
+						t.Fatalf("step %d: wait %v (ok %v), want %v", i, got, ok, st.want)
+					}
+				case st.do == "drain":
+					l.Drain(key)
+				case strings.HasPrefix(st.do, "rate="):
+					l.Observe(key, strings.TrimPrefix(st.do, "rate="))
+				}
+			}
+		})
+	}
+}
+
+func TestObserveStats(t *testing.T) {
+	l := New(Options{Clock: clock.NewFake(t0)})
+	for _, h := range []string{"", "  ", "0.5", "0.5", " 0.5 ", "NaN", "-1", "2"} {
+		l.Observe(key, h)
+	}
+	st := l.Stats()
+	if st.RateChanges != 2 || st.IgnoredHeaders != 2 {
+		t.Fatalf("stats %+v, want 2 changes and 2 ignored", st)
+	}
+	if p, _ := l.Plan(key); p.Rate != 2 {
+		t.Fatalf("rate %v, want 2", p.Rate)
+	}
+}
+
+// waitAsync starts Wait and returns its result channel once Wait has
+// either returned or parked on a timer.
+func waitAsync(t *testing.T, l *Limiter, clk *clock.Fake, ctx context.Context, timers int) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx, key, op(1, 1)) }()
+	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := clk.BlockUntil(bctx, timers); err != nil {
+		t.Fatalf("waiter did not park: %v", err)
+	}
+	return done
+}
+
+func TestWaitPacesWithFakeClock(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	ctx := context.Background()
+	if err := l.Wait(ctx, key, op(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	done := waitAsync(t, l, clk, ctx, 1)
+	clk.Advance(time.Second - time.Nanosecond)
+	if clk.Waiters() != 1 {
+		t.Fatal("released before a full interval")
+	}
+	clk.Advance(time.Nanosecond)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Waits != 1 || st.WaitTime != time.Second {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWaitErrorBeyondDeadlineTakesNothing(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	slow := op(0.5, 1) // one every 2 s
+	if err := l.Wait(context.Background(), key, slow); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := l.Wait(ctx, key, slow)
+	var we *WaitError
+	if !errors.As(err, &we) || we.Delay != 2*time.Second || !errors.Is(err, ErrDeadline) || we.RetryAfter() != 2*time.Second {
+		t.Fatalf("err = %v, want *WaitError{Delay: 2s}", err)
+	}
+	if clk.Waiters() != 0 {
+		t.Fatal("a WaitError left a timer behind")
+	}
+	// Nothing was taken: after 2 s the next call goes at once.
+	clk.Advance(2 * time.Second)
+	if err := l.Wait(context.Background(), key, slow); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Waits != 0 || st.Rejected != 1 {
+		t.Fatalf("stats %+v: the WaitError consumed a slot", st)
+	}
+}
+
+func TestMaxWaitOption(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk, MaxWait: 500 * time.Millisecond})
+	l.Wait(context.Background(), key, op(1, 1))
+	var we *WaitError
+	if err := l.Wait(context.Background(), key, op(1, 1)); !errors.As(err, &we) {
+		t.Fatalf("err = %v, want *WaitError from MaxWait", err)
+	}
+}
+
+func TestCancelledWaiterGivesSlotBack(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	l.Wait(context.Background(), key, op(1, 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := waitAsync(t, l, clk, ctx, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	// The next waiter gets the freed slot (1 s), not the one after it.
+	if wait, _ := l.store.Reserve(key, PlanFor(op(1, 1)), clk.Now(), time.Hour); wait != time.Second {
+		t.Fatalf("next wait %v, want 1s", wait)
+	}
+}
+
+func TestWaitersServedInOrder(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	l.Wait(context.Background(), key, op(1, 1))
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.Wait(context.Background(), key, op(1, 1))
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		}()
+		// Park waiter i before starting i+1, so arrival order is known.
+		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := clk.BlockUntil(bctx, i+1); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	for i := range 5 {
+		clk.Advance(time.Second)
+		waitForLen(t, &mu, &order, i+1)
+	}
+	wg.Wait()
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("served in order %v, want 0..4", order)
+		}
+	}
+}
+
+func waitForLen(t *testing.T, mu *sync.Mutex, s *[]int, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		got := len(*s)
+		mu.Unlock()
+		if got > n {
+			t.Fatalf("%d waiters released after %d intervals", got, n)
+		}
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d waiters released", got, n)
+		}
+		time.Sleep(time.Millisecond) // polling goroutines, not waiting for expiry
+	}
+}
+
+// TestConcurrentNeverExceedsRate drives many goroutines through one bucket
+// over simulated minutes and replays their send times against an
+// independent model of Amazon's bucket: it must never run dry, and the
+// total must stay within rate×time+burst while actually using the rate.
+func TestConcurrentNeverExceedsRate(t *testing.T) {
+	tests := []struct {
+		rate  float64
+		burst int
+	}{{0.5, 30}, {2, 5}, {10, 1}}
+	for _, tt := range tests {
+		t.Run("", func(t *testing.T) {
+			const goroutines, each = 50, 4
+			clk := clock.NewFake(t0)
+			l := New(Options{Clock: clk})
+			o := op(tt.rate, tt.burst)
+			var mu sync.Mutex
+			var sends []time.Time
+			var finished atomic.Int64
+			for range goroutines {
+				go func() {
+					defer finished.Add(1)
+					for range each {
+						if err := l.Wait(context.Background(), key, o); err != nil {
+							t.Error(err)
+							return
+						}
+						now := clk.Now()
+						mu.Lock()
+						sends = append(sends, now)
+						mu.Unlock()
+					}
+				}()
+			}
+			// A step that divides the interval, so timers fire exactly on
+			// their slots and the recorded times are the send times the
+			// limiter planned. (A send later than its slot while the bucket
+			// is full wastes refill on Amazon's side; that is inherent to
+			// client-side pacing, and Drain after a 429 corrects it.)
+			step := interval(tt.rate) / 4
+			deadline := time.Now().Add(20 * time.Second)
+			for finished.Load() < goroutines {
+				// Advance only once every live goroutine is parked on a timer.
+				for clk.Waiters() < goroutines-int(finished.Load()) {
+					if time.Now().After(deadline) {
+						t.Fatal("goroutines did not park")
+					}
+					time.Sleep(50 * time.Microsecond) // polling goroutines
+				}
+				if finished.Load() == goroutines {
+					break
+				}
+				clk.Advance(step)
+			}
+			sort.Slice(sends, func(i, j int) bool { return sends[i].Before(sends[j]) })
+			if len(sends) != goroutines*each {
+				t.Fatalf("%d sends, want %d", len(sends), goroutines*each)
+			}
+			// Amazon's bucket, modelled independently with float tokens.
+			tokens, last := float64(tt.burst), t0
+			for i, s := range sends {
+				tokens = math.Min(float64(tt.burst), tokens+s.Sub(last).Seconds()*tt.rate)
+				last = s
+				if tokens < 1-1e-9 {
+					t.Fatalf("send %d at +%v found Amazon's bucket empty (%.3f tokens)", i, s.Sub(t0), tokens)
+				}
+				tokens--
+			}
+			elapsed := sends[len(sends)-1].Sub(t0).Seconds()
+			if max := tt.rate*elapsed + float64(tt.burst); float64(len(sends)) > max+1e-9 {
+				t.Fatalf("%d sends in %.1fs, limit %.1f", len(sends), elapsed, max)
+			}
+			// And the limiter does not dawdle: the last send is within one
+			// step of when the rate allows it.
+			ideal := float64(len(sends)-tt.burst) / tt.rate
+			if elapsed > ideal+step.Seconds()+1e-9 {
+				t.Fatalf("last send at %.1fs, the rate allows %.1fs", elapsed, ideal)
+			}
+		})
+	}
+}
+
+func TestIndependentKeys(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	keys := []Key{
+		{Seller: "A", App: "app", Operation: "getOrder"},
+		{Seller: "B", App: "app", Operation: "getOrder"},
+		{Seller: "A", App: "app2", Operation: "getOrder"},
+		{Seller: "A", App: "app", Operation: "getOrders"},
+		{App: "app", Operation: "getOrder"}, // grantless: per app
+	}
+	for _, k := range keys {
+		if err := l.Wait(context.Background(), k, op(0.01, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := l.Stats(); st.Waits != 0 {
+		t.Fatalf("keys share a bucket: %+v", st)
+	}
+}
+
+func TestWaitLogsKeyAndDelay(t *testing.T) {
+	var buf bytes.Buffer
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk, Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	l.Wait(context.Background(), key, op(1, 1))
+	done := waitAsync(t, l, clk, context.Background(), 1)
+	clk.Advance(time.Second)
+	<-done
+	l.Observe(key, "garbage")
+	out := buf.String()
+	for _, want := range []string{"rate limit wait", "seller=A2SELLER", "operation=orders/v0/getOrder", "delay=1s", "absurd x-amzn-RateLimit-Limit", "value=garbage"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func BenchmarkWaitNonEmptyBucket(b *testing.B) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	o := op(1, b.N+1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := l.Wait(ctx, key, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWaitNonEmptyBucketParallel(b *testing.B) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	o := op(1, math.MaxInt32)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := l.Wait(ctx, key, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
