@@ -203,9 +203,9 @@ func scrub(s string, secrets []string) string {
 		}
 		return r
 	}, s)
-	const max = 300
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "…"
+	const maxLen = 300
+	if len(s) > maxLen {
+		s = strings.ToValidUTF8(s[:maxLen], "") + "…"
 	}
 	return s
 }

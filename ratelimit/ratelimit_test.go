@@ -334,8 +334,8 @@ func TestConcurrentNeverExceedsRate(t *testing.T) {
 				tokens--
 			}
 			elapsed := sends[len(sends)-1].Sub(t0).Seconds()
-			if max := tt.rate*elapsed + float64(tt.burst); float64(len(sends)) > max+1e-9 {
-				t.Fatalf("%d sends in %.1fs, limit %.1f", len(sends), elapsed, max)
+			if limit := tt.rate*elapsed + float64(tt.burst); float64(len(sends)) > limit+1e-9 {
+				t.Fatalf("%d sends in %.1fs, limit %.1f", len(sends), elapsed, limit)
 			}
 			// And the limiter does not dawdle: the last send is within one
 			// step of when the rate allows it.
