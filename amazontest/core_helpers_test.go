@@ -188,3 +188,5 @@ func deniedBody(code, details string) string {
 	}{[]deniedError{{Code: code, Message: msgDenied, Details: details}}})
 	return string(b)
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
