@@ -70,10 +70,10 @@ func assertNoSecrets(t *testing.T, what, text string, f *fakeLWA) {
 	}
 	masked := text
 	for _, s := range leaks {
-		masked = strings.ReplaceAll(masked, s, "<LEAKED>")
+		masked = strings.ReplaceAll(masked, s, "<SECRET>")
 	}
 	if masked != text {
-		t.Errorf("%s contain a secret (shown as <LEAKED>):\n%s", what, masked)
+		t.Errorf("%s contain a secret (shown as <SECRET>):\n%s", what, masked)
 	}
 }
 
