@@ -24,8 +24,10 @@ type App struct {
 	Signing     bool     // sign SP-API calls with SigV4
 	RedirectURI string   // OAuth redirect URI, optional
 
-	AWSAccessKeyID string  // IAM user access key id, optional
-	AWSSecretKey   *Secret // nil when none is stored; Value zero unless decrypted
+	AWSAccessKeyID string // IAM user access key id, optional
+	// AWSSecretKey is the IAM user's secret key: Version 0 when none is
+	// stored; Value zero unless decrypted. On AddApp a non-zero Value is stored.
+	AWSSecretKey Secret
 
 	// ClientSecrets holds the current secret first, then the previous one
 	// (kept until Amazon's oldClientSecretExpiryTime). Values are zero
@@ -35,6 +37,12 @@ type App struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// HasAWSSecretKey reports whether an AWS secret key is stored (or, on
+// AddApp, given).
+func (a App) HasAWSSecretKey() bool {
+	return a.AWSSecretKey.Version > 0 || !a.AWSSecretKey.Value.IsZero()
 }
 
 // CurrentSecret returns the current client secret.
@@ -127,7 +135,7 @@ func (v *Vault) AddApp(ctx context.Context, a App) error {
 			return fmt.Errorf("client secret %d: %w", i+1, err)
 		}
 	}
-	if a.AWSSecretKey != nil {
+	if !a.AWSSecretKey.Value.IsZero() {
 		if err := ValidateAWSSecretKey(a.AWSSecretKey.Value.Reveal()); err != nil {
 			return err
 		}
@@ -173,7 +181,7 @@ func (v *Vault) AddApp(ctx context.Context, a App) error {
 				return err
 			}
 		}
-		if a.AWSSecretKey != nil {
+		if !a.AWSSecretKey.Value.IsZero() {
 			if _, err := t.putSecret(appAWSRef(a.AppID), StatusCurrent, a.AWSSecretKey.Value, a.AWSSecretKey.CreatedAt, time.Time{}); err != nil {
 				return err
 			}
@@ -204,7 +212,7 @@ func (t *tx) fillAppSecrets(a *App, decrypt bool) error {
 		return err
 	}
 	if len(aws) > 0 {
-		a.AWSSecretKey = &aws[0]
+		a.AWSSecretKey = aws[0]
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func (f *fixture) seed(t testing.TB) {
 	ctx := context.Background()
 	a := sampleApp("main", appID1, clientID1, secret1)
 	a.AWSAccessKeyID = "AKIAIOSFODNN7EXAMPLE"
-	a.AWSSecretKey = &Secret{Value: secret.New(awsSecret)}
+	a.AWSSecretKey = Secret{Value: secret.New(awsSecret)}
 	must(t, f.v.AddApp(ctx, a))
 	must(t, f.v.AddApp(ctx, sampleApp("second", appID2, clientID2, secret2)))
 	must(t, f.v.AddSeller(ctx, Seller{ID: seller1, Name: "acme", Region: RegionEU, Marketplaces: []string{"A1PA6795UKMFR9", "A1F83G8C2ARO7P"}}))

@@ -56,6 +56,10 @@ var migrations = []migration{
 			verified_at TEXT,
 			ct BLOB NOT NULL,
 			PRIMARY KEY (ref, version))`,
+		// The last version issued per ref, so a version number (and with
+		// it the associated data) is never reused, even after deletions:
+		// an old ciphertext restored from a backup cannot pass as current.
+		`CREATE TABLE secret_versions (ref TEXT PRIMARY KEY, last INTEGER NOT NULL)`,
 		`CREATE TABLE sellers (
 			id TEXT PRIMARY KEY,
 			name TEXT UNIQUE,

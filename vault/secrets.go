@@ -67,11 +67,11 @@ func tokenRef(sellerID, appID string) string {
 
 // putSecret stores a new version of ref and returns its metadata.
 func (t *tx) putSecret(ref, status string, value secret.String, created, expires time.Time) (Secret, error) {
-	var maxV sql.NullInt64
-	if err := t.queryRow(`SELECT max(version) FROM secrets WHERE ref=?`, ref).Scan(&maxV); err != nil {
+	var ver int
+	if err := t.queryRow(`INSERT INTO secret_versions(ref, last) VALUES (?, 1)
+		ON CONFLICT(ref) DO UPDATE SET last = last + 1 RETURNING last`, ref).Scan(&ver); err != nil {
 		return Secret{}, err
 	}
-	ver := int(maxV.Int64) + 1
 	ct, err := t.v.seal([]byte(value.Reveal()), secretAAD(ref, ver))
 	if err != nil {
 		return Secret{}, err
