@@ -513,7 +513,7 @@ func (d *dataset) buyerOf(sd *sellerData, idx int) buyer {
 	b.City, b.State = p.City, p.State
 	postal := []byte(p.Postal)
 	for i, c := range postal {
-		if c == '9' {
+		if c == '#' {
 			postal[i] = byte('0' + r.intn(10))
 		}
 	}

@@ -75,7 +75,7 @@ func orderIDPrefixes(r Region) []uint16 {
 	}
 }
 
-// place is a city with its region and a postal code pattern ('9' is a digit).
+// place is a city with its region and a postal code pattern ('#' is a digit).
 type place struct {
 	City, State, Postal string
 }
@@ -84,53 +84,53 @@ type place struct {
 func placesOf(country string) []place {
 	switch country {
 	case "US":
-		return []place{{"SEATTLE", "WA", "981999"}, {"AUSTIN", "TX", "787999"}, {"BROOKLYN", "NY", "112999"}, {"COLUMBUS", "OH", "432999"}, {"SAN JOSE", "CA", "951999"}, {"DENVER", "CO", "802999"}}
+		return []place{{"SEATTLE", "WA", "981##"}, {"AUSTIN", "TX", "787##"}, {"BROOKLYN", "NY", "112##"}, {"COLUMBUS", "OH", "432##"}, {"SAN JOSE", "CA", "951##"}, {"DENVER", "CO", "802##"}}
 	case "CA":
-		return []place{{"Toronto", "ON", "M5V 9A9"}, {"Vancouver", "BC", "V6B 9A9"}, {"Montréal", "QC", "H2X 9A9"}}
+		return []place{{"Toronto", "ON", "M5V #A#"}, {"Vancouver", "BC", "V6B #A#"}, {"Montréal", "QC", "H2X #A#"}}
 	case "MX":
-		return []place{{"Ciudad de México", "CDMX", "06999"}, {"Guadalajara", "Jalisco", "44999"}}
+		return []place{{"Ciudad de México", "CDMX", "06###"}, {"Guadalajara", "Jalisco", "44###"}}
 	case "BR":
-		return []place{{"São Paulo", "SP", "01999-999"}, {"Rio de Janeiro", "RJ", "20999-999"}}
+		return []place{{"São Paulo", "SP", "01###-###"}, {"Rio de Janeiro", "RJ", "20###-###"}}
 	case "GB":
-		return []place{{"London", "Greater London", "SW1A 9AA"}, {"Manchester", "Greater Manchester", "M1 9AA"}, {"Leeds", "West Yorkshire", "LS1 9AA"}}
+		return []place{{"London", "Greater London", "SW1A #AA"}, {"Manchester", "Greater Manchester", "M1 #AA"}, {"Leeds", "West Yorkshire", "LS1 #AA"}}
 	case "DE":
-		return []place{{"Berlin", "Berlin", "10999"}, {"München", "Bayern", "80999"}, {"Hamburg", "Hamburg", "20999"}, {"Köln", "Nordrhein-Westfalen", "50999"}}
+		return []place{{"Berlin", "Berlin", "10###"}, {"München", "Bayern", "80###"}, {"Hamburg", "Hamburg", "20###"}, {"Köln", "Nordrhein-Westfalen", "50###"}}
 	case "FR":
-		return []place{{"Paris", "Île-de-France", "75099"}, {"Lyon", "Auvergne-Rhône-Alpes", "69009"}, {"Marseille", "Provence-Alpes-Côte d'Azur", "13009"}}
+		return []place{{"Paris", "Île-de-France", "750##"}, {"Lyon", "Auvergne-Rhône-Alpes", "6#00#"}, {"Marseille", "Provence-Alpes-Côte d'Azur", "1300#"}}
 	case "IT":
-		return []place{{"Milano", "MI", "20199"}, {"Roma", "RM", "00199"}}
+		return []place{{"Milano", "MI", "201##"}, {"Roma", "RM", "001##"}}
 	case "ES":
-		return []place{{"Madrid", "Madrid", "28099"}, {"Barcelona", "Barcelona", "08099"}}
+		return []place{{"Madrid", "Madrid", "280##"}, {"Barcelona", "Barcelona", "080##"}}
 	case "NL":
-		return []place{{"Amsterdam", "Noord-Holland", "1099 AA"}, {"Utrecht", "Utrecht", "3599 AA"}}
+		return []place{{"Amsterdam", "Noord-Holland", "10## AA"}, {"Utrecht", "Utrecht", "35## AA"}}
 	case "SE":
-		return []place{{"Stockholm", "Stockholm", "199 99"}, {"Göteborg", "Västra Götaland", "499 99"}}
+		return []place{{"Stockholm", "Stockholm", "1## ##"}, {"Göteborg", "Västra Götaland", "4## ##"}}
 	case "PL":
-		return []place{{"Warszawa", "mazowieckie", "00-999"}, {"Kraków", "małopolskie", "30-999"}}
+		return []place{{"Warszawa", "mazowieckie", "00-###"}, {"Kraków", "małopolskie", "30-###"}}
 	case "BE":
-		return []place{{"Bruxelles", "Bruxelles", "1999"}, {"Antwerpen", "Antwerpen", "2999"}}
+		return []place{{"Bruxelles", "Bruxelles", "1###"}, {"Antwerpen", "Antwerpen", "2###"}}
 	case "IE":
-		return []place{{"Dublin", "Co. Dublin", "D99 A9A9"}, {"Cork", "Co. Cork", "T99 A9A9"}}
+		return []place{{"Dublin", "Co. Dublin", "D## A#A#"}, {"Cork", "Co. Cork", "T## A#A#"}}
 	case "TR":
-		return []place{{"İstanbul", "İstanbul", "34999"}, {"Ankara", "Ankara", "06999"}}
+		return []place{{"İstanbul", "İstanbul", "34###"}, {"Ankara", "Ankara", "06###"}}
 	case "AE":
 		return []place{{"Dubai", "Dubai", "00000"}, {"Abu Dhabi", "Abu Dhabi", "00000"}}
 	case "SA":
-		return []place{{"Riyadh", "Riyadh", "19999"}, {"Jeddah", "Makkah", "29999"}}
+		return []place{{"Riyadh", "Riyadh", "1####"}, {"Jeddah", "Makkah", "2####"}}
 	case "EG":
-		return []place{{"Cairo", "Cairo", "19999"}, {"Giza", "Giza", "19999"}}
+		return []place{{"Cairo", "Cairo", "1####"}, {"Giza", "Giza", "1####"}}
 	case "IN":
-		return []place{{"Bengaluru", "KARNATAKA", "560099"}, {"Mumbai", "MAHARASHTRA", "400099"}, {"New Delhi", "DELHI", "110099"}}
+		return []place{{"Bengaluru", "KARNATAKA", "5600##"}, {"Mumbai", "MAHARASHTRA", "4000##"}, {"New Delhi", "DELHI", "1100##"}}
 	case "ZA":
-		return []place{{"Cape Town", "Western Cape", "8099"}, {"Johannesburg", "Gauteng", "2099"}}
+		return []place{{"Cape Town", "Western Cape", "80##"}, {"Johannesburg", "Gauteng", "20##"}}
 	case "JP":
-		return []place{{"渋谷区", "東京都", "150-9999"}, {"大阪市北区", "大阪府", "530-9999"}, {"札幌市中央区", "北海道", "060-9999"}}
+		return []place{{"渋谷区", "東京都", "150-####"}, {"大阪市北区", "大阪府", "530-####"}, {"札幌市中央区", "北海道", "060-####"}}
 	case "AU":
-		return []place{{"Sydney", "NSW", "2099"}, {"Melbourne", "VIC", "3099"}, {"Brisbane", "QLD", "4099"}}
+		return []place{{"Sydney", "NSW", "20##"}, {"Melbourne", "VIC", "30##"}, {"Brisbane", "QLD", "40##"}}
 	case "SG":
-		return []place{{"Singapore", "", "099999"}}
+		return []place{{"Singapore", "", "0#####"}}
 	}
-	return []place{{"Springfield", "", "99999"}}
+	return []place{{"Springfield", "", "#####"}}
 }
 
 // Fictitious names and streets for generated buyers. Nothing here is a real person.

@@ -102,11 +102,11 @@ func handleGetAccount(s *Server, c *call) {
 	writeJSON(c.w, http.StatusOK, payload[sAccount]{acct})
 }
 
-// fillDigits replaces the '9' placeholders of a postal pattern with zeros.
+// fillDigits replaces the '#' placeholders of a postal pattern with zeros.
 func fillDigits(pattern string) string {
 	b := []byte(pattern)
 	for i, c := range b {
-		if c == '9' {
+		if c == '#' {
 			b[i] = '0'
 		}
 	}
