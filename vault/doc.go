@@ -1,0 +1,53 @@
+// Package vault is spgate's encrypted store: apps and their LWA client
+// secrets, sellers and their refresh tokens, AWS keys, gateway clients,
+// job checkpoints, resumable work state, and the audit logs.
+//
+// # Files
+//
+// The vault is one SQLite file (modernc.org/sqlite, no cgo) in WAL mode, by
+// default $XDG_DATA_HOME/spgate/vault.db (~/.local/share/spgate/vault.db),
+// overridden by $SPGATE_VAULT. It and its -wal/-shm files are created 0600
+// in a 0700 directory. The master key comes from $SPGATE_MASTER_KEY, else
+// from $XDG_CONFIG_HOME/spgate/master.key (~/.config/spgate/master.key, mode
+// 0600; a key file that group or others can access is refused). Key and data
+// live in different directories so a copy of one is not a copy of both. See
+// DefaultPaths, LoadKey.
+//
+// # Encryption
+//
+// Every secret, checkpoint and state value is sealed with AES-256-GCM under
+// a random 256-bit data key (DEK), with a fresh random nonce per write and
+// the record's identity as associated data, e.g.
+// "secret|app|<app id>|client_secret|v3": a value moved to another row or
+// edited fails with ErrTampered naming the record. The DEK is stored wrapped
+// (AES-GCM) by the key-encryption key (KEK): the raw master key, or a
+// passphrase stretched with PBKDF2-HMAC-SHA256 (600,000 iterations, per-vault
+// salt; standard library, no new dependency). A key check value
+// (HMAC-SHA256 of a label under the KEK) lets Open refuse a wrong key with
+// ErrWrongKey before it reads or writes anything else. ChangeKey re-wraps
+// the DEK only.
+//
+// Not encrypted (so List calls and doctor need no decryption): names, ids,
+// client ids, regions, marketplaces, roles, URLs, dates, gateway client
+// scopes and key hashes, audit and access logs. These plain fields are not
+// authenticated either: someone with write access to the file can change
+// them (e.g. point an app at another client id) without ErrTampered. A
+// restored older ciphertext row (rollback) is likewise not detected.
+//
+// # Robustness
+//
+// Open checks the SQLite header and length before SQLite touches the file
+// (ErrCorrupt for random bytes or a truncated copy), then the schema version
+// (ErrTooNew), then the key (ErrWrongKey), then the wrapped DEK (ErrTampered),
+// and only then migrates; each failure leaves the file byte-identical.
+// Writes are single BEGIN IMMEDIATE transactions; a writer that waits longer
+// than Options.BusyTimeout for another process fails with ErrLocked.
+// Verify checks every record (for spgate doctor).
+//
+// # Audit
+//
+// Every change to a secret, app, seller or client is recorded (actor from
+// Options.Actor or WithActor, subject, field, action, detail; never a
+// secret) and read with AuditLog. The gateway's PII access log goes to
+// RecordAccess/AccessLog/PruneAccessLog in the same file.
+package vault
