@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spgate/spgate/amazontest"
+)
+
+func init() { commands = append(commands, newEmulateCmd) }
+
+// emulateOptions are the flags of spgate emulate.
+type emulateOptions struct {
+	Addr      string
+	Seed      int64
+	Orders    int
+	Sellers   int
+	TimeScale float64
+	TLS       bool
+	CAFile    string
+	JSON      bool
+	Registry  string
+	NoLimits  bool
+}
+
+func newEmulateCmd(streams IO) *cobra.Command {
+	o := emulateOptions{}
+	cmd := &cobra.Command{
+		Use:   "emulate",
+		Short: "Run an offline Amazon (Login with Amazon + Selling Partner API) for tests and demos",
+		Long: `emulate serves an offline Amazon on one address: the LWA token endpoint
+(/auth/o2/token), the consent page (/apps/authorize/consent), the Selling
+Partner API (orders, sellers, tokens, application management) with Amazon's
+authorization checks and rate limits, and admin endpoints under /_admin/
+(loopback only). It prints a ready demo app and seller and runs until Ctrl-C.
+
+The region is taken from the Host header (sellingpartnerapi-eu.amazon.com →
+EU); any other host is NA. With --tls it makes a throw-away CA and a
+certificate for Amazon's host names, so an unmodified client can be pointed
+at it by trusting the CA and resolving the names to the emulator.`,
+		Example: `  spgate emulate
+  spgate emulate --addr 127.0.0.1:0 --json
+  spgate emulate --tls --addr 127.0.0.1:8443 --time-scale 60`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEmulate(cmd.Context(), streams, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:8099", "listen address; port 0 picks a free port")
+	f.Int64Var(&o.Seed, "seed", 1, "seed for ids, secrets and orders (same seed, same data)")
+	f.IntVar(&o.Orders, "orders", 100, "orders per seller")
+	f.IntVar(&o.Sellers, "sellers", 3, "demo sellers, spread over the NA, EU and FE regions")
+	f.Float64Var(&o.TimeScale, "time-scale", 1, "emulated time per real time (60: an hour passes in a minute)")
+	f.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a generated CA and a certificate for Amazon's host names")
+	f.StringVar(&o.CAFile, "ca-file", "", "where --tls writes the CA certificate (default: a file in the temp directory)")
+	f.BoolVar(&o.JSON, "json", false, "print the listen URL and demo credentials as JSON")
+	f.StringVar(&o.Registry, "registry", "", "JSON file of apps, sellers and authorizations to use instead of the demo")
+	f.BoolVar(&o.NoLimits, "no-rate-limits", false, "lift every rate limit (load benchmarks)")
+	return cmd
+}
+
+// emulateInfo is what --json prints.
+type emulateInfo struct {
+	URL          string            `json:"url"`
+	TokenURL     string            `json:"tokenUrl"`
+	CAFile       string            `json:"caFile,omitempty"`
+	AppID        string            `json:"appId"`
+	ClientID     string            `json:"clientId"`
+	ClientSecret string            `json:"clientSecret"`
+	SellerID     string            `json:"sellerId"`
+	RefreshToken string            `json:"refreshToken"`
+	Region       string            `json:"region"`
+	Marketplaces []string          `json:"marketplaces"`
+	Sellers      []emulateSellerJS `json:"sellers"`
+}
+
+type emulateSellerJS struct {
+	ID           string   `json:"id"`
+	Region       string   `json:"region"`
+	Marketplaces []string `json:"marketplaces"`
+	RefreshToken string   `json:"refreshToken"`
+}
+
+func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
+	if o.Orders < 0 || o.Sellers < 0 {
+		return usageErr("--orders and --sellers must not be negative")
+	}
+	if o.TimeScale <= 0 {
+		return usageErr("--time-scale must be positive (1 = real time)")
+	}
+	srv, err := amazontest.New(amazontest.Config{
+		Seed: o.Seed, OrdersPerSeller: o.Orders, Sellers: o.Sellers, TimeScale: o.TimeScale,
+		RegistryFile: o.Registry, NoRateLimits: o.NoLimits,
+	})
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("start the emulator: %w", err)}
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (pick another --addr, or port 0 for a free one)", o.Addr, err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	scheme := "http"
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	caFile := ""
+	if o.TLS {
+		host, _, _ := net.SplitHostPort(o.Addr)
+		bundle, err := amazontest.NewTLSBundle(time.Now(), host)
+		if err != nil {
+			return err
+		}
+		caFile = o.CAFile
+		if caFile == "" {
+			caFile = filepath.Join(os.TempDir(), fmt.Sprintf("spgate-emulator-ca-%d.pem", port))
+		}
+		if err := os.WriteFile(caFile, bundle.CAPEM, 0o644); err != nil {
+			return fmt.Errorf("write the CA certificate: %w (choose a writable --ca-file)", err)
+		}
+		hs.TLSConfig = bundle.ServerConfig()
+		scheme = "https"
+	}
+	base := fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
+	d := srv.Demo()
+	info := emulateInfo{
+		URL: base, TokenURL: base + "/auth/o2/token", CAFile: caFile,
+		AppID: d.AppID, ClientID: d.ClientID, ClientSecret: d.ClientSecret, SellerID: d.SellerID,
+		RefreshToken: d.RefreshToken, Region: string(d.Region), Marketplaces: d.Marketplaces,
+	}
+	for _, s := range d.Sellers {
+		info.Sellers = append(info.Sellers, emulateSellerJS{ID: s.ID, Region: string(s.Region), Marketplaces: s.Marketplaces, RefreshToken: s.RefreshToken})
+	}
+	if o.JSON {
+		enc := json.NewEncoder(streams.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(info); err != nil {
+			return err
+		}
+	} else {
+		printEmulateBanner(streams.Out, info, port, o.TimeScale)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() {
+		if o.TLS {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("emulator stopped: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	if !o.JSON {
+		fmt.Fprintln(streams.Err, "emulator stopped")
+	}
+	return nil
+}
+
+func printEmulateBanner(w io.Writer, in emulateInfo, port int, scale float64) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("spgate offline Amazon listening on %s", in.URL)
+	if scale != 1 {
+		p("time runs %gx faster than real time (tokens live %s real time)", scale, time.Duration(float64(time.Hour)/scale).Round(time.Second))
+	}
+	p("")
+	p("Demo application (emulator fixtures, not real credentials):")
+	p("  app id         %s", in.AppID)
+	p("  client id      %s", in.ClientID)
+	p("  client secret  %s", in.ClientSecret)
+	p("Demo seller:")
+	p("  seller id      %s (%s, marketplaces %s)", in.SellerID, strings.ToUpper(in.Region), strings.Join(in.Marketplaces, ","))
+	p("  refresh token  %s", in.RefreshToken)
+	if len(in.Sellers) > 1 {
+		p("Other sellers (see --json for their refresh tokens):")
+		for _, s := range in.Sellers[1:] {
+			p("  %s  %s", s.ID, strings.ToUpper(s.Region))
+		}
+	}
+	p("")
+	curl := "curl -s"
+	host := strings.TrimPrefix(strings.TrimPrefix(in.URL, "http://"), "https://")
+	lwaURL, spURL := in.TokenURL, in.URL
+	if in.CAFile != "" {
+		curl = fmt.Sprintf("curl -s --cacert %s --resolve api.amazon.com:%d:127.0.0.1 --resolve sellingpartnerapi-na.amazon.com:%d:127.0.0.1", in.CAFile, port, port)
+		lwaURL = fmt.Sprintf("https://api.amazon.com:%d/auth/o2/token", port)
+		spURL = fmt.Sprintf("https://sellingpartnerapi-na.amazon.com:%d", port)
+	}
+	p("Get an access token:")
+	p("  %s %s -d grant_type=refresh_token \\", curl, lwaURL)
+	p("    --data-urlencode 'refresh_token=%s' \\", in.RefreshToken)
+	p("    -d client_id=%s -d client_secret=%s", in.ClientID, in.ClientSecret)
+	p("Call the Selling Partner API with it:")
+	p("  %s -H \"x-amz-access-token: $TOKEN\" '%s/orders/v0/orders?MarketplaceIds=%s&CreatedAfter=2020-01-01T00:00:00Z'", curl, spURL, firstOr(in.Marketplaces, "ATVPDKIKX0DER"))
+	p("Other regions: send Host: sellingpartnerapi-eu.amazon.com (or -fe) to %s.", host)
+	p("Admin (loopback only): %s/_admin/counters, /_admin/faults, /_admin/registry", in.URL)
+	if in.CAFile != "" {
+		p("")
+		p("TLS: the CA certificate is in %s.", in.CAFile)
+		p("To point an unmodified client at the emulator:")
+		p("  1. trust the CA:       export SSL_CERT_FILE=%s   (Go, curl, Python requests via REQUESTS_CA_BUNDLE)", in.CAFile)
+		p("  2. resolve the names:  add to /etc/hosts")
+		p("       127.0.0.1 %s", strings.Join(amazontest.AmazonHosts(), " "))
+		p("     and serve on port 443 (--addr 127.0.0.1:443), or use curl --resolve as above.")
+	}
+	p("")
+	p("Press Ctrl-C to stop.")
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}
