@@ -124,73 +124,10 @@ func jsonList(s []string) string {
 // the current secret; a zero ExpiresAt means CreatedAt+180 days, a zero
 // CreatedAt means now. ErrExists if the name, app id or client id is taken.
 func (v *Vault) AddApp(ctx context.Context, a App) error {
-	if err := a.validate(); err != nil {
+	if err := checkNewApp(&a); err != nil {
 		return err
 	}
-	if len(a.ClientSecrets) > 2 {
-		return invalid("an app keeps at most two client secrets (current and previous), got %d", len(a.ClientSecrets))
-	}
-	for i, s := range a.ClientSecrets {
-		if err := ValidateClientSecret(s.Value.Reveal()); err != nil {
-			return fmt.Errorf("client secret %d: %w", i+1, err)
-		}
-	}
-	if !a.AWSSecretKey.Value.IsZero() {
-		if err := ValidateAWSSecretKey(a.AWSSecretKey.Value.Reveal()); err != nil {
-			return err
-		}
-		if a.AWSAccessKeyID == "" {
-			return invalid("an AWS secret key needs its access key id")
-		}
-	}
-	return v.write(ctx, "add app "+a.Name, func(t *tx) error {
-		var n int
-		if err := t.queryRow(`SELECT count(*) FROM apps WHERE name=? OR app_id=? OR client_id=?`, a.Name, a.AppID, a.ClientID).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return newErr(ErrExists, "an app named %q or with app id %s or client id %s is already in the vault; see spgate app list", a.Name, a.AppID, a.ClientID)
-		}
-		if _, err := t.exec(`INSERT INTO apps(`+appCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			a.Name, a.AppID, a.ClientID, jsonList(a.Roles), a.Draft, a.Region, a.AWSAccessKeyID, a.RoleARN, a.SQSQueueURL, a.Signing, a.RedirectURI, fmtTime(t.now), fmtTime(t.now)); err != nil {
-			return err
-		}
-		if err := t.audit("app:"+a.Name, "app", ActionAdded, a.AppID); err != nil {
-			return err
-		}
-		// Store the previous secret first so the current one gets the higher version.
-		for i := len(a.ClientSecrets) - 1; i >= 0; i-- {
-			s := a.ClientSecrets[i]
-			created := s.CreatedAt
-			if created.IsZero() {
-				created = t.now
-			}
-			status := StatusCurrent
-			if i == 1 {
-				status = StatusPrevious
-			}
-			exp, err := checkSecretDates(created, s.ExpiresAt)
-			if err != nil {
-				return err
-			}
-			st, err := t.putSecret(appSecretRef(a.AppID), status, s.Value, created, exp)
-			if err != nil {
-				return err
-			}
-			if err := t.audit("app:"+a.Name, "client_secret", ActionAdded, fmt.Sprintf("v%d %s, expires %s", st.Version, status, exp.UTC().Format(time.RFC3339))); err != nil {
-				return err
-			}
-		}
-		if !a.AWSSecretKey.Value.IsZero() {
-			if _, err := t.putSecret(appAWSRef(a.AppID), StatusCurrent, a.AWSSecretKey.Value, a.AWSSecretKey.CreatedAt, time.Time{}); err != nil {
-				return err
-			}
-			if err := t.audit("app:"+a.Name, "aws_secret_key", ActionAdded, a.AWSAccessKeyID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return v.write(ctx, "add app "+a.Name, func(t *tx) error { return t.addApp(a) })
 }
 
 // getApp looks an app up by name, app id or client id.
@@ -536,4 +473,76 @@ func (v *Vault) LWACredentials(ctx context.Context, app string) (LWACredentials,
 		return nil
 	})
 	return c, err
+}
+
+func checkNewApp(a *App) error {
+	if err := a.validate(); err != nil {
+		return err
+	}
+	if len(a.ClientSecrets) > 2 {
+		return invalid("an app keeps at most two client secrets (current and previous), got %d", len(a.ClientSecrets))
+	}
+	for i, s := range a.ClientSecrets {
+		if err := ValidateClientSecret(s.Value.Reveal()); err != nil {
+			return fmt.Errorf("client secret %d: %w", i+1, err)
+		}
+	}
+	if !a.AWSSecretKey.Value.IsZero() {
+		if err := ValidateAWSSecretKey(a.AWSSecretKey.Value.Reveal()); err != nil {
+			return err
+		}
+		if a.AWSAccessKeyID == "" {
+			return invalid("an AWS secret key needs its access key id")
+		}
+	}
+	return nil
+}
+
+func (t *tx) addApp(a App) error {
+	var n int
+	if err := t.queryRow(`SELECT count(*) FROM apps WHERE name=? OR app_id=? OR client_id=?`, a.Name, a.AppID, a.ClientID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return newErr(ErrExists, "an app named %q or with app id %s or client id %s is already in the vault; see spgate app list", a.Name, a.AppID, a.ClientID)
+	}
+	if _, err := t.exec(`INSERT INTO apps(`+appCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		a.Name, a.AppID, a.ClientID, jsonList(a.Roles), a.Draft, a.Region, a.AWSAccessKeyID, a.RoleARN, a.SQSQueueURL, a.Signing, a.RedirectURI, fmtTime(t.now), fmtTime(t.now)); err != nil {
+		return err
+	}
+	if err := t.audit("app:"+a.Name, "app", ActionAdded, a.AppID); err != nil {
+		return err
+	}
+	// Store the previous secret first so the current one gets the higher version.
+	for i := len(a.ClientSecrets) - 1; i >= 0; i-- {
+		s := a.ClientSecrets[i]
+		created := s.CreatedAt
+		if created.IsZero() {
+			created = t.now
+		}
+		status := StatusCurrent
+		if i == 1 {
+			status = StatusPrevious
+		}
+		exp, err := checkSecretDates(created, s.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		st, err := t.putSecret(appSecretRef(a.AppID), status, s.Value, created, exp)
+		if err != nil {
+			return err
+		}
+		if err := t.audit("app:"+a.Name, "client_secret", ActionAdded, fmt.Sprintf("v%d %s, expires %s", st.Version, status, exp.UTC().Format(time.RFC3339))); err != nil {
+			return err
+		}
+	}
+	if !a.AWSSecretKey.Value.IsZero() {
+		if _, err := t.putSecret(appAWSRef(a.AppID), StatusCurrent, a.AWSSecretKey.Value, a.AWSSecretKey.CreatedAt, time.Time{}); err != nil {
+			return err
+		}
+		if err := t.audit("app:"+a.Name, "aws_secret_key", ActionAdded, a.AWSAccessKeyID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spgate/spgate/secret"
@@ -119,40 +120,10 @@ func (t *tx) fillAuthorizations(s *Seller, decrypt bool) error {
 // AddSeller stores a new seller. Authorizations whose RefreshToken.Value is
 // set are stored too (for import); AppName or AppID names the app.
 func (v *Vault) AddSeller(ctx context.Context, s Seller) error {
-	if err := s.validate(); err != nil {
+	if err := checkNewSeller(&s); err != nil {
 		return err
 	}
-	for _, z := range s.Authorizations {
-		if err := ValidateRefreshToken(z.RefreshToken.Value.Reveal()); err != nil {
-			return err
-		}
-	}
-	return v.write(ctx, "add seller "+s.ID, func(t *tx) error {
-		var n int
-		if err := t.queryRow(`SELECT count(*) FROM sellers WHERE id=? OR (name IS NOT NULL AND name=?)`, s.ID, s.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return newErr(ErrExists, "seller %s (or the name %q) is already in the vault; see spgate seller list", s.ID, s.Name)
-		}
-		if _, err := t.exec(`INSERT INTO sellers(`+sellerCols+`) VALUES (?,?,?,?,?,?)`,
-			s.ID, nullStr(s.Name), s.Region, jsonList(s.Marketplaces), fmtTime(t.now), fmtTime(t.now)); err != nil {
-			return err
-		}
-		if err := t.audit("seller:"+s.ID, "seller", ActionAdded, s.Name); err != nil {
-			return err
-		}
-		for _, z := range s.Authorizations {
-			app := z.AppID
-			if app == "" {
-				app = z.AppName
-			}
-			if err := t.setRefreshToken(s.ID, app, z.RefreshToken.Value, z.AuthorizedAt); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return v.write(ctx, "add seller "+s.ID, func(t *tx) error { return t.addSeller(s) })
 }
 
 // GetSeller returns the seller (by id or name) with its refresh tokens decrypted.
@@ -372,4 +343,43 @@ func (v *Vault) MarkRefreshTokenVerified(ctx context.Context, seller, app string
 		}
 		return t.audit("seller:"+s.ID, "refresh_token", ActionVerified, "app "+a.Name)
 	})
+}
+
+func (t *tx) addSeller(s Seller) error {
+	var n int
+	if err := t.queryRow(`SELECT count(*) FROM sellers WHERE id=? OR (name IS NOT NULL AND name=?)`, s.ID, s.Name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return newErr(ErrExists, "seller %s (or the name %q) is already in the vault; see spgate seller list", s.ID, s.Name)
+	}
+	if _, err := t.exec(`INSERT INTO sellers(`+sellerCols+`) VALUES (?,?,?,?,?,?)`,
+		s.ID, nullStr(s.Name), s.Region, jsonList(s.Marketplaces), fmtTime(t.now), fmtTime(t.now)); err != nil {
+		return err
+	}
+	if err := t.audit("seller:"+s.ID, "seller", ActionAdded, s.Name); err != nil {
+		return err
+	}
+	for _, z := range s.Authorizations {
+		app := z.AppID
+		if app == "" {
+			app = z.AppName
+		}
+		if err := t.setRefreshToken(s.ID, app, z.RefreshToken.Value, z.AuthorizedAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkNewSeller(s *Seller) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	for _, z := range s.Authorizations {
+		if err := ValidateRefreshToken(z.RefreshToken.Value.Reveal()); err != nil {
+			return fmt.Errorf("seller %s, app %s: %w", s.ID, z.AppName+z.AppID, err)
+		}
+	}
+	return nil
 }
