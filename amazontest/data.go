@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"fmt"
 	"hash/fnv"
 	"slices"
 	"sort"
@@ -404,7 +403,9 @@ func (sd *sellerData) product(p int) product {
 	}
 	title := productAdj[r.intn(len(productAdj))] + " " + productKind[r.intn(len(productKind))]
 	price := float64(5+r.intn(95)) + []float64{0.99, 0.49, 0.95, 0.00}[r.intn(4)]
-	return product{ASIN: string(asin), SKU: fmt.Sprintf("SKU-%04d-%s", p, asin[6:]), Title: title, Price: price}
+	sku := appendPadded([]byte("SKU-"), uint64(p), 4)
+	sku = append(append(sku, '-'), asin[6:]...)
+	return product{ASIN: string(asin), SKU: string(sku), Title: title, Price: price}
 }
 
 // orderItem is a derived line of an order.
@@ -475,11 +476,14 @@ func formatMoney(m *marketplaceInfo, minor int64) string {
 	if neg {
 		minor = -minor
 	}
-	s := strconv.FormatInt(minor/100, 10) + "." + fmt.Sprintf("%02d", minor%100)
+	b := make([]byte, 0, 16)
 	if neg {
-		s = "-" + s
+		b = append(b, '-')
 	}
-	return s
+	b = strconv.AppendInt(b, minor/100, 10)
+	b = append(b, '.')
+	b = appendPadded(b, uint64(minor%100), 2)
+	return string(b)
 }
 
 // buyer is the derived buyer and destination of an order (PII).

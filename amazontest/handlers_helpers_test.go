@@ -1,6 +1,7 @@
 package amazontest
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -151,4 +152,43 @@ func direct(s *Server, seller *Seller, app *App, key, method, target string, h o
 	c := &call{w: rec, r: r, op: op, params: params, region: seller.Region, now: s.Now(), app: app, seller: seller}
 	h(s, c)
 	return rec
+}
+
+// directRDT is direct with a Restricted Data Token grant.
+func directRDT(s *Server, seller *Seller, app *App, grant *rdtGrant, key, method, target string, h opHandler) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(method, target, nil)
+	op, params, _ := operations.Lookup(method, r.URL.Path)
+	c := &call{w: rec, r: r, op: op, params: params, region: seller.Region, now: s.Now(), app: app, seller: seller, rdt: grant}
+	h(s, c)
+	return rec
+}
+
+// benchSellers makes n sellers spread over the regions.
+func benchSellers(n int) []*Seller {
+	regions := []Region{RegionNA, RegionEU, RegionFE}
+	out := make([]*Seller, n)
+	for i := range out {
+		r := regions[i%3]
+		out[i] = &Seller{ID: "A1BENCH" + string(rune('A'+i)) + "XXXXXX", Name: "bench", Region: r, Marketplaces: regionMarketplaceIDs(r)}
+	}
+	return out
+}
+
+// nextTokenOf extracts payload.NextToken without decoding the whole page
+// (the benchmark measures the server, not the client's decoder).
+func nextTokenOf(body []byte) string {
+	const key = `"NextToken":"`
+	i := bytes.LastIndex(body, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	var tok string
+	_ = json.Unmarshal(body[i+len(key)-1:i+len(key)+j+1], &tok)
+	return tok
 }
