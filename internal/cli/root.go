@@ -74,6 +74,16 @@ Start with the offline Amazon, which needs no account:
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
+	pf := root.PersistentFlags()
+	pf.String(flagVault, "", "vault file (default $SPGATE_VAULT, else $XDG_DATA_HOME/spgate/vault.db)")
+	pf.Bool(flagJSON, false, "print machine-readable JSON on stdout (and log JSON lines on stderr)")
+	pf.String(flagLogLevel, "warn", "log level on stderr: debug, info, warn or error")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if _, err := parseLogLevel(cmd); err != nil {
+			return err
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
