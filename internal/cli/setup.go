@@ -186,8 +186,14 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 		}
 		return storeErr(err)
 	}
-	// An app that already has a queue keeps it checked and torn down.
-	if app.SQSQueueURL != "" && !o.Queue && (o.Check || o.Teardown) {
+	// What the app already points at is what is checked, kept and torn
+	// down, unless flags say otherwise.
+	if app.RoleARN != "" && !cmd.Flags().Changed("role-name") {
+		if n, err := provision.ValidateRoleARN(app.RoleARN); err == nil {
+			o.RoleName = n
+		}
+	}
+	if app.SQSQueueURL != "" && !o.Queue {
 		o.Queue = true
 		if !cmd.Flags().Changed("queue-name") {
 			if n := lastPathSegment(app.SQSQueueURL); n != "" {
@@ -252,6 +258,16 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 		return printJSON(streams.Out, res)
 	}
 	w := streams.Out
+	if !o.DryRun {
+		// The key is stored already; drop the reminder to store it.
+		next := rep.Next[:0:0]
+		for _, n := range rep.Next {
+			if !strings.HasPrefix(n, "Store the user's access key") {
+				next = append(next, n)
+			}
+		}
+		rep.Next = next
+	}
 	fmt.Fprint(w, rep.Text())
 	if !o.DryRun {
 		fmt.Fprintln(w)
