@@ -190,8 +190,18 @@ func newClient(ctx context.Context, cmd *cobra.Command, v *vault.Vault, appRef s
 	if err != nil {
 		return nil, err
 	}
+	return clientForApp(ctx, cmd, v, app, ep)
+}
+
+// clientForApp builds the client for an app already read from the vault.
+func clientForApp(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
+	sign, err := signerFor(ctx, app)
+	if err != nil {
+		return nil, err
+	}
 	return spapi.New(spapi.Config{
 		AppID:       app.AppID,
+		Sign:        sign,
 		Credentials: vaultCredentials{v: v, app: app.Name},
 		Sellers:     vaultSellers{v: v, app: app.Name},
 		Endpoints:   ep,
