@@ -280,4 +280,3 @@ func fullAddress(line []byte) bool {
 	a := o.ShippingAddress
 	return a.Name != "" && a.AddressLine1 != "" && a.City != "" && a.PostalCode != "" && a.CountryCode != ""
 }
-
