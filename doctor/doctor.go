@@ -36,6 +36,10 @@ type Input struct {
 	Credentials lwa.CredentialsProvider
 	// Clock dates the secret-age check; nil means the real clock.
 	Clock clock.Clock
+	// Endpoints, when set, lets doctor try a seller's token in the other
+	// regions after Amazon's bare 403, to tell a wrong region apart from a
+	// missing authorization.
+	Endpoints spapi.Endpoints
 }
 
 // Setup steps a failed check names (Check.Step).
@@ -99,6 +103,13 @@ func Run(ctx context.Context, in Input) []Check {
 			continue
 		}
 		sc := cheapCall(ctx, in.Client, s)
+		if sc.Status == Fail && sc.Step == StepAppRegistration {
+			if r, ok := probeRegions(ctx, in, creds, s, au.RefreshToken.Value); ok {
+				sc.Step = StepRegion
+				sc.Detail = fmt.Sprintf("seller %s is stored in region %s, but Amazon answers for it only in region %s", s.ID, s.Region, r)
+				sc.Fix = fmt.Sprintf("move the seller to its region with its marketplaces there: `spgate seller update %s --region %s --marketplaces …`", s.ID, r)
+			}
+		}
 		add(sc)
 		if sc.Status == Fail {
 			continue
@@ -316,4 +327,26 @@ func rdtChecks(ctx context.Context, in Input, seller string) []Check {
 		out = append(out, c)
 	}
 	return out
+}
+
+// probeRegions tries the seller's token against the other regions' endpoints
+// and returns the region that answers.
+func probeRegions(ctx context.Context, in Input, creds lwa.CredentialsProvider, s vault.Seller, rt secret.String) (spapi.Region, bool) {
+	if in.Endpoints.SPAPI == nil {
+		return "", false
+	}
+	for _, r := range []spapi.Region{spapi.NA, spapi.EU, spapi.FE} {
+		if string(r) == s.Region {
+			continue
+		}
+		c, err := spapi.New(spapi.Config{AppID: in.App.AppID, Credentials: creds, Endpoints: in.Endpoints,
+			Sellers: spapi.StaticSellers{{ID: s.ID, Region: r, RefreshToken: rt}}, MaxAttempts: 1, Clock: in.Clock})
+		if err != nil {
+			return "", false
+		}
+		if _, err := sellers.New(c).MarketplaceParticipations(ctx, s.ID); err == nil {
+			return r, true
+		}
+	}
+	return "", false
 }

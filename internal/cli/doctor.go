@@ -108,7 +108,7 @@ func doctorChecks(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app v
 		return nil, err
 	}
 	checks := doctor.Run(ctx, doctor.Input{App: app, Sellers: sellers, Client: c,
-		Credentials: vaultCredentials{v: v, app: app.Name}})
+		Credentials: vaultCredentials{v: v, app: app.Name}, Endpoints: ep})
 	checks = append(checks, doctorAWS(ctx, app)...)
 	return checks, nil
 }

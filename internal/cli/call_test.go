@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/vault"
+)
+
+// emuEnv is an offline Amazon on loopback and a vault holding its demo app
+// and sellers, with SPGATE_VAULT, SPGATE_MASTER_KEY and SPGATE_ENDPOINT set
+// for Main and for a built spgate binary.
+type emuEnv struct {
+	srv      *amazontest.Server
+	demo     amazontest.Demo
+	vault    string
+	endpoint string
+	app      vault.App
+}
+
+func newEmuEnv(t *testing.T, opts ...amazontest.Option) *emuEnv {
+	t.Helper()
+	dir := cliEnv(t)
+	opts = append([]amazontest.Option{amazontest.WithSeed(7), amazontest.WithTimeScale(600), amazontest.WithTokenLifetime(12 * time.Hour)}, opts...)
+	srv := amazontest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	e := &emuEnv{srv: srv, demo: srv.Demo(), vault: filepath.Join(dir, "vault.db")}
+	e.endpoint = fmt.Sprintf("na=%s,eu=%s,fe=%s", srv.RegionURL(amazontest.RegionNA), srv.RegionURL(amazontest.RegionEU), srv.RegionURL(amazontest.RegionFE))
+	t.Setenv("SPGATE_VAULT", e.vault)
+	t.Setenv(EnvEndpoint, e.endpoint)
+	e.app = vault.App{Name: "main", AppID: e.demo.AppID, ClientID: e.demo.ClientID,
+		Roles:         []string{amazontest.RoleShipping, amazontest.RoleTaxInvoicing},
+		ClientSecrets: []vault.Secret{{Value: secret.New(e.demo.ClientSecret)}}}
+	v := e.open(t, true)
+	defer v.Close()
+	ctx := context.Background()
+	if err := v.AddApp(ctx, e.app); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range e.demo.Sellers {
+		if err := v.AddSeller(ctx, vault.Seller{ID: s.ID, Region: string(s.Region), Marketplaces: s.Marketplaces,
+			Authorizations: []vault.Authorization{{AppName: "main", RefreshToken: vault.Secret{Value: secret.New(s.RefreshToken)}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func (e *emuEnv) open(t *testing.T, create bool) *vault.Vault {
+	t.Helper()
+	key, err := vault.ParseKey(testMasterKey, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(context.Background(), e.vault, key, vault.Options{Create: create})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// secrets lists every credential value the emulator handed out.
+func (e *emuEnv) secrets() []string {
+	out := []string{e.demo.ClientSecret, "Atza|", "Atz.sprdt|"}
+	for _, s := range e.demo.Sellers {
+		out = append(out, s.RefreshToken)
+	}
+	return out
+}
+
+func assertNoSecrets(t *testing.T, e *emuEnv, texts ...string) {
+	t.Helper()
+	for _, txt := range texts {
+		for _, s := range e.secrets() {
+			if strings.Contains(txt, s) {
+				t.Errorf("output contains a credential (%.12s…)", s)
+			}
+		}
+	}
+}
+
+func TestCall(t *testing.T) {
+	e := newEmuEnv(t)
+	seller := e.demo.Sellers[0]
+	mkt := seller.Marketplaces[0]
+	after := time.Now().Add(-100 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   []string // substrings
+		stderr   []string
+		jsonPath string // top-level key that must be present in stdout's JSON
+	}{
+		{name: "operationId", args: []string{"call", "getMarketplaceParticipations", "--seller", seller.ID},
+			stdout: []string{mkt}, jsonPath: "payload"},
+		{name: "method and path", args: []string{"call", "GET", "/sellers/v1/marketplaceParticipations", "--seller", seller.ID},
+			stdout: []string{mkt}, jsonPath: "payload"},
+		{name: "query from key=value", args: []string{"call", "getOrders", "--api", "orders/v0", "MarketplaceIds=" + mkt, "CreatedAfter=" + after, "MaxResultsPerPage=3", "--seller", seller.ID},
+			stdout: []string{"AmazonOrderId", "NextToken"}, jsonPath: "payload"},
+		{name: "path with query and pii", args: []string{"call", "GET", "/orders/v0/orders?MarketplaceIds=" + mkt + "&MaxResultsPerPage=2", "CreatedAfter=" + after, "--pii", "shippingAddress", "--seller", seller.ID},
+			stdout: []string{"AddressLine1"}, jsonPath: "payload"},
+		{name: "ambiguous operationId", args: []string{"call", "getOrder", "orderId=123-1234567-1234567", "--seller", seller.ID},
+			code: ExitUsage, stderr: []string{"--api orders/v0", "--api orders/2026-01-01"}},
+		{name: "unknown operationId", args: []string{"call", "getOrdersPlease", "--seller", seller.ID}, code: ExitUsage, stderr: []string{"no SP-API operation"}},
+		{name: "missing path parameter", args: []string{"call", "getOrderAddress", "--seller", seller.ID}, code: ExitUsage, stderr: []string{"orderId="}},
+		{name: "amazon refuses with diagnosis", args: []string{"call", "getOrder", "--api", "orders/v0", "orderId=999-9999999-9999999", "--seller", seller.ID},
+			code: ExitFailure, stderr: []string{"404", "likely cause", "setup step: request"}},
+		{name: "seller required", args: []string{"call", "getMarketplaceParticipations"}, code: ExitUsage, stderr: []string{"--seller"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(t, "", append(tc.args, "--log-level", "debug")...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %.400s\nstderr: %.800s", code, tc.code, out, errOut)
+			}
+			for _, s := range tc.stdout {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q: %.400s", s, out)
+				}
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q: %.800s", s, errOut)
+				}
+			}
+			if tc.jsonPath != "" {
+				var m map[string]json.RawMessage
+				if err := json.Unmarshal([]byte(out), &m); err != nil {
+					t.Fatalf("stdout is not JSON: %v", err)
+				}
+				if _, ok := m[tc.jsonPath]; !ok {
+					t.Errorf("JSON lacks %q", tc.jsonPath)
+				}
+			}
+			assertNoSecrets(t, e, out, errOut)
+		})
+	}
+}
+
+func TestParseEndpoint(t *testing.T) {
+	tests := []struct {
+		in      string
+		na, eu  string
+		wantErr bool
+	}{
+		{in: "http://127.0.0.1:1", na: "http://127.0.0.1:1", eu: "http://127.0.0.1:1"},
+		{in: "na=http://a:1,eu=http://b:2", na: "http://a:1", eu: "http://b:2"},
+		{in: "http://c:3,eu=http://b:2", na: "http://c:3", eu: "http://b:2"},
+		{in: "xx=http://a:1", wantErr: true},
+		{in: "ftp://a", wantErr: true},
+	}
+	for _, tc := range tests {
+		ep, err := parseEndpoint(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Fatalf("%q: err %v", tc.in, err)
+		}
+		if err != nil {
+			continue
+		}
+		if got := ep.SPAPI("na").String(); got != tc.na {
+			t.Errorf("%q: na %s want %s", tc.in, got, tc.na)
+		}
+		if got := ep.SPAPI("eu").String(); got != tc.eu {
+			t.Errorf("%q: eu %s want %s", tc.in, got, tc.eu)
+		}
+	}
+}
+
+func TestParseWhen(t *testing.T) {
+	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		err  bool
+	}{
+		{in: "2025-01-02T03:04:05Z", want: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)},
+		{in: "2025-01-02", want: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)},
+		{in: "72h", want: now.Add(-72 * time.Hour)},
+		{in: "7d", want: now.Add(-7 * 24 * time.Hour)},
+		{in: "yesterday", err: true},
+		{in: "-3h", err: true},
+	}
+	for _, tc := range tests {
+		got, err := parseWhen(tc.in, now)
+		if (err != nil) != tc.err || (!tc.err && !got.Equal(tc.want)) {
+			t.Errorf("parseWhen(%q) = %v, %v; want %v (err %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
