@@ -192,7 +192,7 @@ func secretAge(a vault.App, now time.Time) []Check {
 	for _, t := range warnDays {
 		if left <= t {
 			return []Check{{Layer: "secret", Name: "secret-age", Status: Warn,
-				Detail: fmt.Sprintf("the client secret of app %s expires in %d day(s), on %s (%d days or less left of 180)", a.Name, left, cur.ExpiresAt.UTC().Format(time.DateOnly), t),
+				Detail: fmt.Sprintf("the client secret of app %s expires in %d day(s), on %s (%d day(s) or less left of 180)", a.Name, left, cur.ExpiresAt.UTC().Format(time.DateOnly), t),
 				Step:   StepRotateSecret, Fix: fix}}
 		}
 	}

@@ -22,11 +22,11 @@ func TestSecretAge(t *testing.T) {
 	}{
 		{left: 170 * 24 * time.Hour, status: OK},
 		{left: 31 * 24 * time.Hour, status: OK},
-		{left: 30*24*time.Hour + time.Hour, status: Warn, detail: "30 days or less"},
-		{left: 14*24*time.Hour + time.Hour, status: Warn, detail: "14 days or less"},
-		{left: 10 * 24 * time.Hour, status: Warn, detail: "14 days or less"},
-		{left: 7*24*time.Hour + time.Hour, status: Warn, detail: "7 days or less"},
-		{left: 20 * time.Hour, status: Warn, detail: "1 days or less"},
+		{left: 30*24*time.Hour + time.Hour, status: Warn, detail: "30 day(s) or less"},
+		{left: 14*24*time.Hour + time.Hour, status: Warn, detail: "14 day(s) or less"},
+		{left: 10 * 24 * time.Hour, status: Warn, detail: "14 day(s) or less"},
+		{left: 7*24*time.Hour + time.Hour, status: Warn, detail: "7 day(s) or less"},
+		{left: 20 * time.Hour, status: Warn, detail: "1 day(s) or less"},
 		{left: -time.Hour, status: Fail, detail: "expired"},
 	}
 	for _, tc := range tests {
