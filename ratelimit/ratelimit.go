@@ -125,6 +125,17 @@ type Options struct {
 	// MaxWait, when positive, caps every wait even for callers without a
 	// deadline: a longer wait returns a *WaitError.
 	MaxWait time.Duration
+	// RateScale multiplies the rates seeded from the operation table (not
+	// those learnt from x-amzn-RateLimit-Limit). 0 means 1. It lets a client
+	// start at the pace of a time-scaled emulator, or of a seller whose
+	// usage plan is known to be a multiple of the default.
+	RateScale float64
+	// Headroom is how many of a bucket's burst the limiter never spends.
+	// Pacing at exactly Amazon's rate leaves no slack once the burst is
+	// used: a request that travels a little faster than the one before it
+	// meets an empty bucket and gets a 429. One token of headroom absorbs
+	// that jitter for a tiny share of throughput.
+	Headroom int
 }
 
 // Limiter paces calls. It is safe for concurrent use.
@@ -133,13 +144,15 @@ type Limiter struct {
 	clock   clock.Clock
 	log     *slog.Logger
 	maxWait time.Duration
+	scale   float64
+	reserve int
 
 	waits, waitNanos, rejected, drains, rateChanges, ignored atomic.Int64
 }
 
 // New returns a Limiter.
 func New(o Options) *Limiter {
-	l := &Limiter{store: o.Store, clock: clock.Or(o.Clock), log: o.Logger, maxWait: o.MaxWait}
+	l := &Limiter{store: o.Store, clock: clock.Or(o.Clock), log: o.Logger, maxWait: o.MaxWait, scale: o.RateScale, reserve: o.Headroom}
 	if l.store == nil {
 		l.store = &MemoryStore{}
 	}
@@ -165,7 +178,14 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 	if l.maxWait > 0 && l.maxWait < maxWait {
 		maxWait = l.maxWait
 	}
-	wait, ok := l.store.Reserve(key, PlanFor(op), l.clock.Now(), maxWait)
+	seed := PlanFor(op)
+	if l.scale > 0 {
+		seed.Rate *= l.scale
+	}
+	if l.reserve > 0 && seed.Burst > l.reserve {
+		seed.Burst -= l.reserve
+	}
+	wait, ok := l.store.Reserve(key, seed, l.clock.Now(), maxWait)
 	if !ok {
 		l.rejected.Add(1)
 		l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)

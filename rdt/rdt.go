@@ -250,7 +250,7 @@ func (e *RoleError) Unwrap() error { return e.Err }
 // explain turns Amazon's "does not have access to one or more requested data
 // elements" into an error naming the roles.
 func explain(err error, batch []Resource) error {
-	if !strings.Contains(strings.ToLower(err.Error()), "does not have access") {
+	if !strings.Contains(strings.ToLower(err.Error()), "not have access") {
 		return fmt.Errorf("getting a restricted data token: %w", err)
 	}
 	var roles []string

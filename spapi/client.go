@@ -1,0 +1,496 @@
+// Package spapi is the Selling Partner API client core: every call, from the
+// typed helpers, `spgate call` or the gateway, goes through one
+// http.RoundTripper chain that resolves the operation, waits for the rate
+// limiter, authorizes (LWA token, grantless token or Restricted Data Token),
+// optionally signs, sends, and classifies and retries the answer.
+package spapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/lwa"
+	"github.com/spgate/spgate/operations"
+	"github.com/spgate/spgate/ratelimit"
+	"github.com/spgate/spgate/rdt"
+	"github.com/spgate/spgate/secret"
+)
+
+// Seller is a selling partner the client may call for.
+type Seller struct {
+	ID           string
+	Region       Region
+	RefreshToken secret.String
+}
+
+// SellerStore finds a seller's region and refresh token. The vault
+// implements it; StaticSellers serves a fixed list.
+type SellerStore interface {
+	Seller(ctx context.Context, id string) (Seller, error)
+}
+
+// StaticSellers is a SellerStore over a fixed list.
+type StaticSellers []Seller
+
+// Seller returns the seller with the id.
+func (s StaticSellers) Seller(_ context.Context, id string) (Seller, error) {
+	for _, x := range s {
+		if x.ID == id {
+			return x, nil
+		}
+	}
+	return Seller{}, fmt.Errorf("seller %s is not configured: add it with `spgate seller add`", id)
+}
+
+// Config configures a Client. AppID, Credentials and (for seller calls)
+// Sellers are required.
+type Config struct {
+	// AppID is the application id (amzn1.sp.solution.…).
+	AppID string
+	// Credentials gives the app's LWA client id and secret; it is asked on
+	// every token refresh, so a rotated secret takes effect at once.
+	Credentials lwa.CredentialsProvider
+	// Sellers resolves seller ids to regions and refresh tokens.
+	Sellers SellerStore
+	// Endpoints defaults to Production().
+	Endpoints Endpoints
+	// Base is the transport that puts requests on the wire (default: a
+	// clone of http.DefaultTransport).
+	Base http.RoundTripper
+	// Sign, when set, wraps the wire transport for a region (SigV4). SP-API
+	// no longer needs it; integrations that still sign plug in here.
+	Sign func(region Region, next http.RoundTripper) http.RoundTripper
+	// Limiter paces calls; share one among clients that use the same app
+	// and sellers. Default: a new in-memory limiter keeping one token of
+	// each bucket's burst in reserve.
+	Limiter *ratelimit.Limiter
+	// TargetApplication is the delegatee app id for RDTs, if any.
+	TargetApplication string
+	// MaxAttempts bounds tries per call (default 5).
+	MaxAttempts int
+	// BackoffBase and BackoffMax shape the exponential backoff with full
+	// jitter after 5xx and connection errors (defaults 500 ms and 30 s).
+	BackoffBase, BackoffMax time.Duration
+	// UserAgent defaults to "spgate/<version> (Language=Go)".
+	UserAgent string
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	// LWA overrides the token client (tests); default uses Endpoints.TokenURL.
+	LWA *lwa.Client
+}
+
+// Client calls SP-API for one application and any number of its sellers.
+// It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	clk     clock.Clock
+	log     *slog.Logger
+	lwa     *lwa.Client
+	limiter *ratelimit.Limiter
+	rdts    *rdt.Cache
+	wire    http.RoundTripper
+	chain   http.RoundTripper
+	hc      *http.Client
+	stats   Stats
+
+	mu        sync.Mutex
+	sources   map[string]lwa.Source // seller id → refresh-token source
+	grantless map[string]lwa.Source // scope → client-credentials source
+	signed    map[Region]http.RoundTripper
+}
+
+// New returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Credentials == nil {
+		return nil, errors.New("spapi: Config.Credentials is required (the app's LWA client id and secret)")
+	}
+	if cfg.Endpoints.SPAPI == nil {
+		cfg.Endpoints = Production()
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 500 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "spgate/1 (Language=Go)"
+	}
+	c := &Client{cfg: cfg, clk: clock.Or(cfg.Clock), log: cfg.Logger,
+		sources: map[string]lwa.Source{}, grantless: map[string]lwa.Source{}, signed: map[Region]http.RoundTripper{}}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.wire = cfg.Base
+	if c.wire == nil {
+		c.wire = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	c.lwa = cfg.LWA
+	if c.lwa == nil {
+		c.lwa = &lwa.Client{TokenURL: cfg.Endpoints.TokenURL, HTTPClient: &http.Client{Transport: c.wire, Timeout: 30 * time.Second}, Clock: c.clk, Logger: c.log}
+	}
+	c.limiter = cfg.Limiter
+	if c.limiter == nil {
+		c.limiter = ratelimit.New(ratelimit.Options{Clock: c.clk, Logger: c.log, Headroom: 1})
+	}
+	c.rdts = rdt.NewCache(c.fetchRDT, c.clk, 0, c.log)
+	c.chain = &transport{c: c}
+	c.hc = &http.Client{Transport: c.chain, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return c, nil
+}
+
+// Transport returns the call chain as an http.RoundTripper. Requests must
+// carry the seller in their context (WithSeller) unless the operation is
+// grantless; NewRequest does that.
+func (c *Client) Transport() http.RoundTripper { return c.chain }
+
+// HTTPClient returns an *http.Client over the chain.
+func (c *Client) HTTPClient() *http.Client { return c.hc }
+
+// Limiter returns the client's rate limiter.
+func (c *Client) Limiter() *ratelimit.Limiter { return c.limiter }
+
+// RDTs returns the Restricted Data Token cache (for Prefetch and stats).
+func (c *Client) RDTs() *rdt.Cache { return c.rdts }
+
+// LWA returns the token client (its counters say how many tokens were
+// requested).
+func (c *Client) LWA() *lwa.Client { return c.lwa }
+
+type ctxKey int
+
+const (
+	sellerKey ctxKey = iota
+	elementsKey
+)
+
+// WithSeller makes calls in ctx act for the seller.
+func WithSeller(ctx context.Context, sellerID string) context.Context {
+	return context.WithValue(ctx, sellerKey, sellerID)
+}
+
+// WithDataElements asks for PII in calls made with ctx: a restricted call
+// then gets a Restricted Data Token covering these elements (e.g.
+// "shippingAddress", "buyerInfo"). Operations that always return PII
+// (getOrderAddress…) get an RDT without being asked.
+func WithDataElements(ctx context.Context, elements ...string) context.Context {
+	return context.WithValue(ctx, elementsKey, elements)
+}
+
+func sellerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(sellerKey).(string)
+	return s
+}
+
+func elementsFrom(ctx context.Context) []string {
+	e, _ := ctx.Value(elementsKey).([]string)
+	return e
+}
+
+// BaseURL returns the SP-API base URL for the seller's region (or for the
+// region given when sellerID is empty — grantless calls).
+func (c *Client) BaseURL(ctx context.Context, sellerID string, region Region) (*url.URL, error) {
+	if sellerID != "" {
+		s, err := c.seller(ctx, sellerID)
+		if err != nil {
+			return nil, err
+		}
+		region = s.Region
+	}
+	if region == "" {
+		region = NA
+	}
+	return c.cfg.Endpoints.SPAPI(region), nil
+}
+
+// NewRequest builds a request for the seller: pathAndQuery is an SP-API path
+// with its query string, e.g. "/orders/v0/orders?MarketplaceIds=…".
+func (c *Client) NewRequest(ctx context.Context, sellerID, method, pathAndQuery string, body []byte) (*http.Request, error) {
+	base, err := c.BaseURL(ctx, sellerID, "")
+	if err != nil {
+		return nil, err
+	}
+	ref, err := url.Parse(pathAndQuery)
+	if err != nil || ref.IsAbs() || !strings.HasPrefix(ref.Path, "/") {
+		return nil, fmt.Errorf("spapi: %q is not an SP-API path such as /orders/v0/orders?…", pathAndQuery)
+	}
+	u := *base
+	u.Path = strings.TrimRight(base.Path, "/") + ref.Path
+	u.RawQuery = ref.RawQuery
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(WithSeller(ctx, sellerID), method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("spapi: building request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// Call describes one operation call for Do.
+type Call struct {
+	// Operation is the operation to call (from the operations table).
+	Operation *operations.Operation
+	// Seller is the selling partner id; empty for grantless operations.
+	Seller string
+	// Region is used for grantless calls (default NA).
+	Region Region
+	// PathParams fill the path template's placeholders.
+	PathParams map[string]string
+	Query      url.Values
+	// Body is marshalled as JSON when not nil.
+	Body any
+	// DataElements asks for PII (restricted operations).
+	DataElements []string
+}
+
+// Response is a successful answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do performs the call and returns the answer; a non-2xx answer is an
+// *APIError.
+func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
+	op := call.Operation
+	if op == nil {
+		return nil, errors.New("spapi: Call.Operation is nil")
+	}
+	path, err := expandPath(op.Path, call.PathParams)
+	if err != nil {
+		return nil, fmt.Errorf("spapi %s: %w", op.ID, err)
+	}
+	if len(call.Query) > 0 {
+		path += "?" + call.Query.Encode()
+	}
+	var body []byte
+	if call.Body != nil {
+		if body, err = json.Marshal(call.Body); err != nil {
+			return nil, fmt.Errorf("spapi %s: encoding body: %w", op.ID, err)
+		}
+	}
+	if len(call.DataElements) > 0 {
+		ctx = WithDataElements(ctx, call.DataElements...)
+	}
+	var req *http.Request
+	if call.Seller == "" {
+		base, err := c.BaseURL(ctx, "", call.Region)
+		if err != nil {
+			return nil, err
+		}
+		req, err = c.newRequestAt(ctx, base, op.Method, path, body)
+		if err != nil {
+			return nil, err
+		}
+	} else if req, err = c.NewRequest(ctx, call.Seller, op.Method, path, body); err != nil {
+		return nil, err
+	}
+	resp, err := c.chain.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := readBody(resp)
+	if err != nil {
+		return nil, fmt.Errorf("spapi %s: reading answer: %w", op.ID, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, parseAPIError(resp, b, op.ID, call.Seller)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// DoJSON performs the call and decodes a JSON answer into out.
+func (c *Client) DoJSON(ctx context.Context, call Call, out any) error {
+	resp, err := c.Do(ctx, call)
+	if err != nil {
+		return err
+	}
+	if out == nil || len(resp.Body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		return fmt.Errorf("spapi %s: Amazon's answer is not the expected JSON (%v): %.200q", call.Operation.ID, err, resp.Body)
+	}
+	return nil
+}
+
+func (c *Client) newRequestAt(ctx context.Context, base *url.URL, method, pathAndQuery string, body []byte) (*http.Request, error) {
+	ref, err := url.Parse(pathAndQuery)
+	if err != nil {
+		return nil, fmt.Errorf("spapi: bad path %q: %w", pathAndQuery, err)
+	}
+	u := *base
+	u.Path = strings.TrimRight(base.Path, "/") + ref.Path
+	u.RawQuery = ref.RawQuery
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("spapi: building request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// maxBody bounds what the client reads from one answer.
+const maxBody = 64 << 20
+
+func readBody(resp *http.Response) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return b, err
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("answer larger than %d MiB", maxBody>>20)
+	}
+	return b, nil
+}
+
+// expandPath fills a path template; values are path-escaped.
+func expandPath(tmpl string, params map[string]string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(tmpl[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("bad path template %q", tmpl)
+		}
+		name := tmpl[i+1 : i+j]
+		v, ok := params[name]
+		if !ok || v == "" {
+			return "", fmt.Errorf("path parameter %s is required", name)
+		}
+		b.WriteString(tmpl[:i])
+		b.WriteString(url.PathEscape(v))
+		tmpl = tmpl[i+j+1:]
+	}
+}
+
+func (c *Client) seller(ctx context.Context, id string) (Seller, error) {
+	if c.cfg.Sellers == nil {
+		return Seller{}, fmt.Errorf("seller %s: no sellers configured", id)
+	}
+	s, err := c.cfg.Sellers.Seller(ctx, id)
+	if err != nil {
+		return Seller{}, err
+	}
+	if s.Region == "" {
+		s.Region = NA
+	}
+	return s, nil
+}
+
+func (c *Client) sellerSource(ctx context.Context, id string) (lwa.Source, error) {
+	c.mu.Lock()
+	src, ok := c.sources[id]
+	c.mu.Unlock()
+	if ok {
+		return src, nil
+	}
+	s, err := c.seller(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.RefreshToken.IsZero() {
+		return nil, fmt.Errorf("seller %s has no refresh token for this app: authorize it with `spgate seller authorize` or `spgate seller add`", id)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if src, ok := c.sources[id]; ok {
+		return src, nil
+	}
+	src = lwa.NewRefreshTokenSource(c.lwa, c.cfg.Credentials, s.RefreshToken)
+	c.sources[id] = src
+	return src, nil
+}
+
+// ForgetSeller drops the cached token source of a seller (after its refresh
+// token changed).
+func (c *Client) ForgetSeller(id string) {
+	c.mu.Lock()
+	delete(c.sources, id)
+	c.mu.Unlock()
+}
+
+func (c *Client) grantlessSource(scope string) lwa.Source {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	src, ok := c.grantless[scope]
+	if !ok {
+		src = lwa.NewGrantlessSource(c.lwa, c.cfg.Credentials, scope)
+		c.grantless[scope] = src
+	}
+	return src
+}
+
+func (c *Client) wireFor(region Region) http.RoundTripper {
+	if c.cfg.Sign == nil {
+		return c.wire
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rt, ok := c.signed[region]
+	if !ok {
+		rt = c.cfg.Sign(region, c.wire)
+		c.signed[region] = rt
+	}
+	return rt
+}
+
+// tokensOp is createRestrictedDataToken, resolved once.
+var tokensOp = mustOp("tokens", "2021-03-01", "createRestrictedDataToken")
+
+func mustOp(api, version, id string) *operations.Operation {
+	op, ok := operations.ByID(api, version, id)
+	if !ok {
+		panic("spapi: operation table lacks " + api + "/" + version + "/" + id + "; run go generate ./operations")
+	}
+	return op
+}
+
+func (c *Client) fetchRDT(ctx context.Context, r rdt.Request) (secret.String, time.Duration, error) {
+	body := struct {
+		TargetApplication   string         `json:"targetApplication,omitempty"`
+		RestrictedResources []rdt.Resource `json:"restrictedResources"`
+	}{r.TargetApplication, r.Resources}
+	var out struct {
+		RestrictedDataToken string `json:"restrictedDataToken"`
+		ExpiresIn           int    `json:"expiresIn"`
+	}
+	// The token call itself asks for no PII, whatever the restricted call
+	// that needs it asked for.
+	ctx = context.WithValue(ctx, elementsKey, []string(nil))
+	if err := c.DoJSON(ctx, Call{Operation: tokensOp, Seller: r.Seller, Body: body}, &out); err != nil {
+		return secret.String{}, 0, err
+	}
+	return secret.New(out.RestrictedDataToken), time.Duration(out.ExpiresIn) * time.Second, nil
+}
