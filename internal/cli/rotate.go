@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spgate/spgate/rotation"
+)
+
+func init() { commands = append(commands, newRotateCmd) }
+
+// EnvSQSEndpoint points SQS calls at another endpoint (moto, LocalStack).
+const EnvSQSEndpoint = "SPGATE_SQS_ENDPOINT"
+
+type rotateOptions struct {
+	Timeout     time.Duration
+	SQSEndpoint string
+	Watch       bool
+	Reset       bool
+	Threshold   time.Duration
+}
+
+func newRotateCmd(streams IO) *cobra.Command {
+	o := rotateOptions{}
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Rotate an app's LWA client secret through Amazon's API and its SQS notification",
+		Long: `rotate replaces the app's LWA client secret without Seller Central:
+
+  1. asks Amazon for a new secret (rotateApplicationClientSecret, a grantless
+     call with scope sellingpartnerapi::client_credential:rotation);
+  2. waits (--timeout, default 5m) for the APPLICATION_OAUTH_CLIENT_NEW_SECRET
+     notification on the app's SQS queue, read with the app's stored AWS keys
+     (or the AWS default chain);
+  3. keeps the new secret pending (encrypted) in the vault and checks it with
+     a real LWA grant;
+  4. makes it current; the old secret stays as fallback until Amazon's
+     oldClientSecretExpiryTime (about 7 days), so running processes keep
+     working;
+  5. deletes the message. Messages for other apps stay on the queue.
+
+Each step is recorded in the vault: if rotate is interrupted (even kill -9),
+running it again resumes without asking Amazon again and without losing a
+working secret. --reset forgets an interrupted rotation.
+
+--watch keeps reading the queue: an APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY
+notice for a secret expiring within --threshold starts a rotation, and a new
+secret made elsewhere (Seller Central) is checked and adopted.
+
+Prerequisites: the queue is registered as the destination of
+APPLICATION_OAUTH_CLIENT_NEW_SECRET in Developer Central, its policy lets
+Amazon's account 437568002678 send to it, and the app's queue URL and AWS
+keys are in the vault (spgate setup aws).`,
+		Example: `  spgate rotate --app main
+  spgate rotate --app main --timeout 10m --json
+  spgate rotate --app main --watch
+  SPGATE_SQS_ENDPOINT=http://127.0.0.1:5000 spgate rotate --app main --endpoint http://127.0.0.1:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRotate(cmd, streams, o) },
+	}
+	addClientFlags(cmd)
+	f := cmd.Flags()
+	f.DurationVar(&o.Timeout, "timeout", rotation.DefaultTimeout, "how long to wait for the new secret on the queue")
+	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint URL (moto, LocalStack); default $"+EnvSQSEndpoint+", else AWS")
+	f.BoolVar(&o.Watch, "watch", false, "keep reading the queue and rotate on Amazon's expiry notices")
+	f.BoolVar(&o.Reset, "reset", false, "forget an interrupted rotation (its pending secret too); the current secret is kept")
+	f.DurationVar(&o.Threshold, "threshold", rotation.DefaultExpiryThreshold, "with --watch: rotate when an expiry notice says less than this is left")
+	return cmd
+}
+
+func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
+	if o.Timeout <= 0 {
+		return usageErr("--timeout must be positive (e.g. 5m)")
+	}
+	if o.Watch && o.Reset {
+		return usageErr("--watch and --reset exclude each other")
+	}
+	if o.SQSEndpoint == "" {
+		o.SQSEndpoint = os.Getenv(EnvSQSEndpoint)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	v, err := openVault(cmd, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	appRef, _ := cmd.Flags().GetString(flagApp)
+	app, err := resolveApp(ctx, v, appRef)
+	if err != nil {
+		return err
+	}
+	ep, err := endpointsFor(cmd)
+	if err != nil {
+		return err
+	}
+	log := logger(cmd)
+	asJSON := jsonOut(cmd)
+	r, err := rotation.New(rotation.Config{
+		Vault:           v,
+		Request:         rotation.SPAPIRequester(v, ep, nil, nil, log),
+		Queues:          rotation.SQSQueues(o.SQSEndpoint),
+		Verify:          rotation.LWAVerifier(ep.TokenURL, nil, nil),
+		Logger:          log,
+		Timeout:         o.Timeout,
+		ExpiryThreshold: o.Threshold,
+		Progress: func(step, msg string) {
+			if !asJSON {
+				fmt.Fprintf(streams.Err, "rotate: %s\n", msg)
+			}
+		},
+	})
+	if err != nil {
+		return &ExitError{Code: ExitInternal, Err: err}
+	}
+	switch {
+	case o.Reset:
+		step, err := r.Pending(ctx, app.Name)
+		if err != nil {
+			return storeErr(err)
+		}
+		if err := r.Reset(ctx, app.Name); err != nil {
+			return storeErr(err)
+		}
+		if asJSON {
+			return printJSON(streams.Out, map[string]any{"app": app.Name, "reset": step != "", "step": step})
+		}
+		if step == "" {
+			fmt.Fprintf(streams.Out, "app %s: no rotation in progress\n", app.Name)
+		} else {
+			fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; the current secret is unchanged\n", app.Name, step)
+		}
+		return nil
+	case o.Watch:
+		fmt.Fprintf(streams.Err, "rotate: watching %s for app %s's rotation notifications (Ctrl-C stops)\n", app.SQSQueueURL, app.Name)
+		err := r.Watch(ctx, app.Name, func(a rotation.Action, res rotation.Result, err error) {
+			if asJSON {
+				out := map[string]any{"action": a, "result": res}
+				if err != nil {
+					out["error"] = err.Error()
+				}
+				_ = printJSON(streams.Out, out)
+				return
+			}
+			if err != nil {
+				fmt.Fprintf(streams.Err, "rotate: %s failed: %v\n", a, err)
+				return
+			}
+			fmt.Fprintf(streams.Out, "%s: app %s client secret v%d (%s) current, expires %s\n", a, res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly))
+		})
+		if err != nil && !errors.Is(err, ctxCanceled(ctx)) {
+			return rotateErr(err)
+		}
+		return nil
+	}
+	res, err := r.Rotate(ctx, app.Name)
+	if err != nil {
+		return rotateErr(err)
+	}
+	if asJSON {
+		return printJSON(streams.Out, res)
+	}
+	fmt.Fprintf(streams.Out, "app %s: client secret v%d (%s) is current, expires %s; the old secret keeps working until %s\n",
+		res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly), res.PreviousExpiresAt.Format(time.RFC3339))
+	return nil
+}
+
+// ctxCanceled returns ctx's error, so a watch stopped by Ctrl-C exits 0.
+func ctxCanceled(ctx interface{ Err() error }) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("not canceled")
+}
+
+func rotateErr(err error) error {
+	switch {
+	case errors.Is(err, rotation.ErrNoQueue):
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
+	return &ExitError{Code: ExitFailure, Err: err}
+}
