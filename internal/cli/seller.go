@@ -36,6 +36,7 @@ hidden prompt.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newSellerAddCmd(streams), newSellerListCmd(streams), newSellerShowCmd(streams), newSellerRemoveCmd(streams))
+	cmd.AddCommand(newSellerAuthorizeCmd(streams)) // OAuth website flow (authorize.go)
 	return cmd
 }
 
@@ -55,7 +56,12 @@ letters or digits, e.g. A2VYDBAL8BMVQK). --marketplace takes marketplace ids
 or country codes (US, DE, JP…), all in --region (na, eu or fe).
 
 If the seller is already stored, add stores (or replaces) its refresh token
-for --app instead.`,
+for --app instead.
+
+This is the self-authorization path (Seller Central → Develop Apps →
+Authorize shows the token once). For the OAuth consent flow, where the
+seller confirms on Seller Central and spgate receives the token itself, use
+` + "`spgate seller authorize`" + `.`,
 		Example: `  spgate seller add A2VYDBAL8BMVQK --app main --region na --marketplace ATVPDKIKX0DER --refresh-token-file token.txt
   SPGATE_REFRESH_TOKEN='Atzr|…' spgate seller add A2VYDBAL8BMVQK --app main --region eu --marketplace DE,FR --name shop-eu`,
 		Args: exactArgs(1, "SELLER_ID"),
