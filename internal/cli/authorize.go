@@ -402,7 +402,7 @@ func runSellerAuthorize(cmd *cobra.Command, streams IO, deps authorizeDeps, o au
 		addr := o.Listen
 		if addr == "" {
 			ru, _ := url.Parse(redirect)
-			if !isLoopbackHost(ru.Hostname()) {
+			if !isLoopback(ru.Hostname()) {
 				return usageErr("the redirect URI %s is not on this machine: use --paste (copy the redirected address from the browser) or --listen with a loopback redirect URI", redirect)
 			}
 			addr = ru.Host
@@ -442,7 +442,7 @@ func runSellerAuthorize(cmd *cobra.Command, streams IO, deps authorizeDeps, o au
 	return nil
 }
 
-func isLoopbackHost(host string) bool {
+func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
