@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spgate/spgate/operations"
+	"github.com/spgate/spgate/vault"
+)
+
+func init() { commands = append(commands, newClientCmd) }
+
+func newClientCmd(streams IO) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "client",
+		Short: "Manage the gateway's client keys (Business Central, scripts)",
+		Long: `client manages who may call the gateway (spgate serve): each client has a
+key, the sellers it may act for, the operations it may call, and whether it
+may receive personal data (PII).
+
+Keys are shown once, when created; the vault keeps only their SHA-256. A
+running gateway trusts a key it checked for up to 30 s, so a revocation takes
+effect within 30 s (restart the gateway for an immediate effect).`,
+		Example: `  spgate client add business-central --seller A2VYDBAL8BMVQK --operation orders/v0,getMarketplaceParticipations --pii
+  spgate client add reporting --seller '*' --operation getOrders
+  spgate client list
+  spgate client revoke reporting`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newClientAddCmd(streams), newClientListCmd(streams), newClientRevokeCmd(streams))
+	return cmd
+}
+
+type clientAddOptions struct {
+	Sellers, Operations []string
+	PII                 bool
+}
+
+func newClientAddCmd(streams IO) *cobra.Command {
+	o := clientAddOptions{}
+	cmd := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Create a gateway client and print its key once",
+		Long: `add creates a gateway client and prints its key (spg_…) once: store it in
+the caller's secret store (Business Central: an isolated storage or Azure
+Key Vault), it cannot be shown again.
+
+--seller takes selling partner ids or the sellers' names in the vault, or *
+for every seller. --operation takes operation ids (getOrders), api/version
+(orders/v0), api/version/id (orders/v0/getOrders), an api (orders), or * for
+all. --pii lets the client ask for personal data (X-Spgate-PII) and call
+operations that always return it (getOrderAddress…).`,
+		Example: `  spgate client add business-central --seller A2VYDBAL8BMVQK --operation orders/v0 --pii`,
+		Args:    exactArgs(1, "NAME"),
+		RunE:    func(cmd *cobra.Command, args []string) error { return runClientAdd(cmd, streams, args[0], o) },
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.Sellers, "seller", nil, "sellers the client may act for: ids or names, comma-separated, or * (required)")
+	f.StringSliceVar(&o.Operations, "operation", nil, "operations the client may call: getOrders, orders/v0, orders, … or * (required)")
+	f.BoolVar(&o.PII, "pii", false, "allow personal data (Restricted Data Tokens, getOrderAddress…)")
+	return cmd
+}
+
+// checkOperationScope accepts "*", an operation id, api, api/version or
+// api/version/id that names at least one operation in the table.
+func checkOperationScope(s string) error {
+	if s == "*" {
+		return nil
+	}
+	for i := range operations.All {
+		op := &operations.All[i]
+		if s == op.ID || s == op.Key() || s == op.API+"/"+op.Version || s == op.API {
+			return nil
+		}
+	}
+	return usageErr("--operation %q names no SP-API operation: use an operation id (getOrders), api/version (orders/v0), an api (orders) or *", s)
+}
+
+func runClientAdd(cmd *cobra.Command, streams IO, name string, o clientAddOptions) error {
+	ctx := cmd.Context()
+	if len(o.Sellers) == 0 {
+		return usageErr("--seller is required: selling partner ids or names, or * for all sellers")
+	}
+	if len(o.Operations) == 0 {
+		return usageErr("--operation is required: operation ids such as getOrders, api/version such as orders/v0, or *")
+	}
+	for _, op := range o.Operations {
+		if err := checkOperationScope(strings.TrimSpace(op)); err != nil {
+			return err
+		}
+	}
+	v, err := openVault(cmd, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	for _, s := range o.Sellers {
+		if s = strings.TrimSpace(s); s == "*" {
+			continue
+		}
+		if _, err := v.GetSeller(ctx, s); err != nil {
+			if errors.Is(err, vault.ErrNotFound) {
+				return usageErr("no seller %q in the vault: add it with `spgate seller add` first, or check `spgate seller list`", s)
+			}
+			return storeErr(err)
+		}
+	}
+	key, err := v.CreateClient(ctx, vault.Client{Name: name, Sellers: o.Sellers, Operations: o.Operations, PII: o.PII})
+	if err != nil {
+		return storeErr(err)
+	}
+	if jsonOut(cmd) {
+		return printJSON(streams.Out, struct {
+			Name       string   `json:"name"`
+			Key        string   `json:"key"`
+			Sellers    []string `json:"sellers"`
+			Operations []string `json:"operations"`
+			PII        bool     `json:"pii"`
+		}{name, key.Reveal(), o.Sellers, o.Operations, o.PII})
+	}
+	fmt.Fprintf(streams.Out, "%s\n", key.Reveal())
+	fmt.Fprintf(streams.Err, "spgate: created gateway client %s; the key above is shown only now — store it in the caller's secret store\n", name)
+	return nil
+}
+
+func newClientListCmd(streams IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List gateway clients and their scopes (never their keys)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := openVault(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			cs, err := v.ListClients(cmd.Context())
+			if err != nil {
+				return storeErr(err)
+			}
+			if jsonOut(cmd) {
+				type row struct {
+					Name       string     `json:"name"`
+					Sellers    []string   `json:"sellers"`
+					Operations []string   `json:"operations"`
+					PII        bool       `json:"pii"`
+					CreatedAt  time.Time  `json:"createdAt"`
+					RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+				}
+				rows := make([]row, 0, len(cs))
+				for _, c := range cs {
+					r := row{Name: c.Name, Sellers: c.Sellers, Operations: c.Operations, PII: c.PII, CreatedAt: c.CreatedAt}
+					if c.Revoked() {
+						t := c.RevokedAt
+						r.RevokedAt = &t
+					}
+					rows = append(rows, r)
+				}
+				return printJSON(streams.Out, rows)
+			}
+			if len(cs) == 0 {
+				fmt.Fprintln(streams.Err, "spgate: no gateway clients; create one with `spgate client add`")
+				return nil
+			}
+			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSELLERS\tOPERATIONS\tPII\tSTATUS")
+			for _, c := range cs {
+				status := "active since " + c.CreatedAt.Format(time.DateOnly)
+				if c.Revoked() {
+					status = "revoked " + c.RevokedAt.Format(time.DateOnly)
+				}
+				pii := "no"
+				if c.PII {
+					pii = "yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, strings.Join(c.Sellers, ","), strings.Join(c.Operations, ","), pii, status)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newClientRevokeCmd(streams IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Revoke a gateway client's key",
+		Long: `revoke stops the client's key from working; the record stays for the audit
+trail. A running gateway notices within 30 s (its key cache); restart it for
+an immediate effect.`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := openVault(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			if err := v.RevokeClient(cmd.Context(), args[0]); err != nil {
+				if errors.Is(err, vault.ErrNotFound) {
+					return usageErr("no gateway client %q: see `spgate client list`", args[0])
+				}
+				return storeErr(err)
+			}
+			fmt.Fprintf(streams.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", args[0])
+			return nil
+		},
+	}
+}

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spgate/spgate/gateway"
+	"github.com/spgate/spgate/ratelimit"
+	"github.com/spgate/spgate/rotation"
+	"github.com/spgate/spgate/spapi"
+	"github.com/spgate/spgate/vault"
+)
+
+func init() { commands = append(commands, newServeCmd) }
+
+type serveOptions struct {
+	Addr, TLSCert, TLSKey, AuditLog string
+	AuditMaxMB, AuditKeep           int
+	ReadySecretDays                 int
+	ReadyInterval, Drain, KeyTTL    time.Duration
+	AutoRotate                      bool
+	SQSEndpoint                     string
+	NoVaultAccessLog                bool
+}
+
+func newServeCmd(streams IO) *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP gateway that Business Central and scripts call",
+		Long: `serve runs the gateway: callers send SP-API paths with a client key
+(Authorization: Bearer spg_…, from ` + "`spgate client add`" + `) and the seller in
+X-Spgate-Seller (selling partner id or name); the gateway forwards each call
+through the same chain as the library — rate limiter shared by every caller of
+a seller, LWA tokens or Restricted Data Tokens, retries — and hands back
+Amazon's status, body and headers with its own X-Spgate-Request-Id.
+
+Personal data: a caller asks with X-Spgate-PII: shippingAddress,buyerInfo and
+needs a key created with --pii. Every PII access and every refused call is
+written to the audit log (JSON lines, rotated by size).
+
+Deadlines: X-Spgate-Deadline-Ms bounds how long a call may queue for the rate
+limit; past it the gateway answers 429 with Retry-After.
+
+Operations: /healthz, /readyz (vault readable, a token for every seller, the
+client secret not expiring within --ready-secret-days), /metrics (Prometheus).
+SIGTERM or Ctrl-C stops accepting calls and lets those in flight finish.
+
+The gateway listens on loopback unless --addr says otherwise; use --tls-cert
+and --tls-key when it listens on a network.`,
+		Example: `  spgate serve
+  spgate serve --app main --addr 0.0.0.0:8443 --tls-cert gw.pem --tls-key gw-key.pem --audit-log /var/log/spgate/audit.jsonl
+  curl -H "Authorization: Bearer $KEY" -H "X-Spgate-Seller: A2VYDBAL8BMVQK" \
+    "http://127.0.0.1:8087/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER&CreatedAfter=2026-01-01T00:00:00Z"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, streams, o) },
+	}
+	addClientFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:8087", "listen address (host:port)")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS")
+	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key (PEM, unencrypted)")
+	f.StringVar(&o.AuditLog, "audit-log", "", "audit log of PII access and refused calls, JSON lines (default: spgate-audit.jsonl next to the vault)")
+	f.IntVar(&o.AuditMaxMB, "audit-max-mb", 10, "rotate the audit log past this size in MiB")
+	f.IntVar(&o.AuditKeep, "audit-keep", 5, "rotated audit log files to keep")
+	f.IntVar(&o.ReadySecretDays, "ready-secret-days", 7, "/readyz fails when the client secret expires within this many days")
+	f.DurationVar(&o.ReadyInterval, "ready-interval", time.Minute, "how often /readyz's checks are refreshed")
+	f.DurationVar(&o.Drain, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
+	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it)")
+	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see `spgate rotate`)")
+	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+EnvSQSEndpoint+", else AWS")
+	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
+	if o.AuditMaxMB <= 0 || o.AuditKeep <= 0 || o.ReadySecretDays < 0 {
+		return usageErr("--audit-max-mb and --audit-keep must be positive, --ready-secret-days not negative")
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return usageErr("give both --tls-cert and --tls-key, or neither")
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Serve logs JSON lines on stderr (one per request; never a key or token).
+	lvl, _ := parseLogLevel(cmd)
+	if !cmd.Flags().Changed(flagLogLevel) {
+		lvl = slog.LevelInfo
+	}
+	log := slog.New(slog.NewJSONHandler(streams.Err, &slog.HandlerOptions{Level: lvl}))
+
+	v, err := openVault(cmd, false)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	appRef, _ := cmd.Flags().GetString(flagApp)
+	app, err := resolveApp(ctx, v, appRef)
+	if err != nil {
+		return err
+	}
+	ep, err := endpointsFor(cmd)
+	if err != nil {
+		return err
+	}
+	sign, err := signerFor(ctx, app)
+	if err != nil {
+		return err
+	}
+	metrics := gateway.NewMetrics()
+	creds := rotation.VaultCredentials{Vault: v, App: app.Name}
+	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(&ratelimit.MemoryStore{}), Logger: log, Headroom: 1})
+	client, err := spapi.New(spapi.Config{
+		AppID:       app.AppID,
+		Sign:        sign,
+		Credentials: creds,
+		Sellers:     gateway.CachedSellers(vaultSellers{v: v, app: app.Name}, nil, 30*time.Second),
+		Endpoints:   ep,
+		Limiter:     limiter,
+		UserAgent:   "spgate/" + buildVersion() + " (Language=Go)",
+		Logger:      log,
+	})
+	if err != nil {
+		return &ExitError{Code: ExitInternal, Err: err}
+	}
+	metrics.WatchClient(client)
+
+	auditPath := o.AuditLog
+	if auditPath == "" {
+		auditPath = filepath.Join(filepath.Dir(v.Path()), "spgate-audit.jsonl")
+	}
+	audit, err := gateway.OpenAuditLog(auditPath, int64(o.AuditMaxMB)<<20, o.AuditKeep)
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
+	defer audit.Close()
+
+	ready := gateway.NewReadiness(gateway.VaultReadiness(gateway.VaultCheck{
+		Vault: v, App: app.Name, LWA: client.LWA(), Credentials: creds,
+		MinSecretDays: max(o.ReadySecretDays, 1), Metrics: metrics,
+	}), o.ReadyInterval, nil)
+	cfg := gateway.Config{Client: client, AppID: app.AppID, Directory: v, Audit: audit, Metrics: metrics,
+		Ready: ready, Logger: log, KeyCacheTTL: o.KeyTTL}
+	if !o.NoVaultAccessLog {
+		cfg.Access = v
+	}
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		return &ExitError{Code: ExitInternal, Err: err}
+	}
+	defer gw.Close()
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s: %w (another process holds the port? choose one with --addr)", o.Addr, err)}
+	}
+	if host, _, _ := net.SplitHostPort(o.Addr); o.TLSCert == "" && !isLoopback(host) {
+		log.Warn("serving plain HTTP on a non-loopback address: client keys and personal data cross the network unencrypted; use --tls-cert/--tls-key")
+	}
+	go ready.Run(ctx)
+	if o.AutoRotate {
+		if err := startAutoRotate(ctx, v, app.Name, ep, o.SQSEndpoint, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	scheme := "http"
+	if o.TLSCert != "" {
+		scheme = "https"
+	}
+	log.Info("gateway listening", "url", scheme+"://"+ln.Addr().String(), "app", app.Name, "audit_log", auditPath)
+	fmt.Fprintf(streams.Err, "spgate: serving app %s on %s://%s (audit log %s); Ctrl-C stops\n", app.Name, scheme, ln.Addr(), auditPath)
+	err = gateway.Serve(ctx, ln, gw, gateway.ServeOptions{TLSCert: o.TLSCert, TLSKey: o.TLSKey, DrainTimeout: o.Drain, Logger: log})
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return nil
+}
+
+// startAutoRotate runs rotation.Schedule for the app in the background
+// until ctx ends.
+func startAutoRotate(ctx context.Context, v *vault.Vault, app string, ep spapi.Endpoints, sqsEndpoint string, log *slog.Logger) error {
+	if sqsEndpoint == "" {
+		sqsEndpoint = os.Getenv(EnvSQSEndpoint)
+	}
+	r, err := rotation.New(rotation.Config{
+		Vault:   v,
+		Request: rotation.SPAPIRequester(v, ep, nil, nil, log),
+		Queues:  rotation.SQSQueues(sqsEndpoint),
+		Verify:  rotation.LWAVerifier(ep.TokenURL, nil, nil),
+		Logger:  log,
+	})
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--auto-rotate: %w", err)}
+	}
+	go func() {
+		err := rotation.Schedule(ctx, r, app, rotation.ScheduleOptions{OnResult: func(res rotation.Result, err error) {
+			if err != nil {
+				log.Error("automatic client secret rotation failed; the gateway keeps the current secret", "app", app, "error", err.Error())
+				return
+			}
+			log.Info("client secret rotated", "app", res.App, "version", res.Version, "expires", res.ExpiresAt)
+		}})
+		if err != nil && ctx.Err() == nil {
+			log.Error("automatic rotation stopped", "app", app, "error", err.Error())
+		}
+	}()
+	return nil
+}
