@@ -184,12 +184,14 @@ func TestOrdersPullKillResume(t *testing.T) {
 	}
 	// 0.0167 getOrders/s × 300 = 5 pages a second once the burst of 20 is
 	// spent, so 40 pages of 5 take seconds: long enough to kill twice.
-	e := newEmuEnv(t, amazontest.WithOrdersPerSeller(200), amazontest.WithTimeScale(300))
+	// Build before the environment points HOME at a temp dir, so the build
+	// uses the module and build caches instead of downloading again.
 	bin := filepath.Join(t.TempDir(), "spgate")
 	build := exec.Command("go", "build", "-o", bin, "github.com/spgate/spgate/cmd/spgate")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	e := newEmuEnv(t, amazontest.WithOrdersPerSeller(200), amazontest.WithTimeScale(300))
 	t0 := time.Now()
 	defer func() { t.Logf("runs took %s", time.Since(t0)) }()
 	seller := e.demo.Sellers[0]
