@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/lwa"
+	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
@@ -147,18 +148,15 @@ func resolveSeller(ctx context.Context, v *vault.Vault, ref string) (vault.Selle
 
 // vaultCredentials re-reads the app's client id and secret from the vault on
 // every token request, so a secret rotated by another process takes effect
-// without a restart.
+// without a restart; during a rotation's overlap it offers the previous
+// secret as LWA's fallback (rotation.VaultCredentials).
 type vaultCredentials struct {
 	v   *vault.Vault
 	app string
 }
 
 func (c vaultCredentials) Credentials(ctx context.Context) (lwa.Credentials, error) {
-	cr, err := c.v.LWACredentials(ctx, c.app)
-	if err != nil {
-		return lwa.Credentials{}, fmt.Errorf("reading app %s's client secret from the vault: %w", c.app, err)
-	}
-	return lwa.Credentials{ClientID: cr.ClientID, ClientSecret: cr.ClientSecret}, nil
+	return rotation.VaultCredentials{Vault: c.v, App: c.app}.Credentials(ctx)
 }
 
 // vaultSellers is the vault as an spapi.SellerStore for one app.
