@@ -15,6 +15,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,6 +149,9 @@ type Limiter struct {
 	reserve int
 
 	waits, waitNanos, rejected, drains, rateChanges, ignored atomic.Int64
+
+	mu      sync.Mutex
+	changes map[Key]chan struct{} // closed when the key's rate changes
 }
 
 // New returns a Limiter.
@@ -166,7 +170,10 @@ func New(o Options) *Limiter {
 // fallback plan), or until ctx ends (returning ctx.Err() and giving the
 // slot back). When the slot lies beyond ctx's deadline, Wait returns a
 // *WaitError at once and takes nothing. Waiters are served in the order
-// they arrived: each takes the next slot in line.
+// they arrived: each takes the next slot in line. When Observe adopts a new
+// rate, the waiters give back their slots and take new ones at that rate,
+// so callers queued before the first answer do not wait at the table's
+// (default) pace.
 func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -185,23 +192,66 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 	if l.reserve > 0 && seed.Burst > l.reserve {
 		seed.Burst -= l.reserve
 	}
-	wait, ok := l.store.Reserve(key, seed, l.clock.Now(), maxWait)
+	for {
+		// Taken before reserving, so a rate change after the reservation
+		// is never missed.
+		changed := l.rateChanged(key)
+		wait, ok := l.store.Reserve(key, seed, l.clock.Now(), maxWait)
+		if !ok {
+			l.rejected.Add(1)
+			l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)
+			return &WaitError{Key: key, Delay: wait}
+		}
+		if wait <= 0 {
+			return nil
+		}
+		l.waits.Add(1)
+		l.waitNanos.Add(int64(wait))
+		l.log.DebugContext(ctx, "rate limit wait", "key", key, "delay", wait)
+		t := l.clock.NewTimer(wait)
+		select {
+		case <-t.C():
+			return nil
+		case <-ctx.Done():
+			t.Stop()
+			l.store.Cancel(key, l.clock.Now())
+			return ctx.Err()
+		case <-changed:
+			// x-amzn-RateLimit-Limit changed the rate: a slot computed at
+			// the old rate is too late (or too early). Give it back and
+			// take one at the new rate.
+			t.Stop()
+			l.store.Cancel(key, l.clock.Now())
+			if dl, ok := ctx.Deadline(); ok {
+				maxWait = min(maxWait, time.Until(dl))
+			}
+		}
+	}
+}
+
+// rateChanged returns a channel closed at key's next rate change.
+func (l *Limiter) rateChanged(key Key) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changes == nil {
+		l.changes = map[Key]chan struct{}{}
+	}
+	ch, ok := l.changes[key]
 	if !ok {
-		l.rejected.Add(1)
-		l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)
-		return &WaitError{Key: key, Delay: wait}
+		ch = make(chan struct{})
+		l.changes[key] = ch
 	}
-	if wait <= 0 {
-		return nil
+	return ch
+}
+
+// announceRateChange wakes key's waiters so they re-plan at the new rate.
+func (l *Limiter) announceRateChange(key Key) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ch, ok := l.changes[key]; ok {
+		close(ch)
+		delete(l.changes, key)
 	}
-	l.waits.Add(1)
-	l.waitNanos.Add(int64(wait))
-	l.log.DebugContext(ctx, "rate limit wait", "key", key, "delay", wait)
-	if err := clock.Sleep(ctx, l.clock, wait); err != nil {
-		l.store.Cancel(key, l.clock.Now())
-		return err
-	}
-	return nil
 }
 
 // Observe feeds the x-amzn-RateLimit-Limit header of a response for key.
@@ -222,6 +272,7 @@ func (l *Limiter) Observe(key Key, header string) {
 	}
 	prev, changed := l.store.SetRate(key, rate, l.clock.Now())
 	if changed {
+		l.announceRateChange(key)
 		l.rateChanges.Add(1)
 		l.log.Info("rate adopted from x-amzn-RateLimit-Limit", "key", key, "from", prev, "to", rate)
 	}

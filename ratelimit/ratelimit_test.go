@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -412,4 +413,49 @@ func BenchmarkWaitNonEmptyBucketParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Callers queued at the table's rate re-plan when the header reveals a
+// faster one, instead of waiting out their old slots.
+func TestWaitersReplanOnRateChange(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk})
+	ctx := context.Background()
+	if err := l.Wait(ctx, key, op(1, 1)); err != nil { // spends the burst
+		t.Fatal(err)
+	}
+	var dones []<-chan error
+	for i := 1; i <= 4; i++ {
+		dones = append(dones, waitAsync(t, l, clk, ctx, i)) // slots at 1, 2, 3, 4 s
+	}
+	l.Observe(key, "10") // 100 ms per request from now on
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// Every waiter wakes, gives its slot back and parks again (each park
+	// counts as a wait).
+	for l.Stats().Waits < 8 {
+		if bctx.Err() != nil {
+			t.Fatalf("waiters did not re-plan: %+v", l.Stats())
+		}
+		runtime.Gosched()
+	}
+	if err := clk.BlockUntil(bctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	// Four requests at 10/s after the one at 0 s: the last slot is 0.4 s.
+	clk.Advance(400 * time.Millisecond)
+	for i, d := range dones {
+		select {
+		case err := <-d:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("waiter %d still parked at its old slot after the rate rose tenfold", i)
+		}
+	}
+	// And the bucket is not overdrawn: the next slot is 0.5 s.
+	if _, ok := l.store.Reserve(key, Plan{Rate: 10, Burst: 1}, clk.Now(), 0); ok {
+		t.Error("re-planned waiters left the bucket with spare capacity")
+	}
 }
