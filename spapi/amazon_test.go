@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -611,5 +612,34 @@ func TestPullTwentyThousandOrdersAtTheAllowedRate(t *testing.T) {
 	}
 	if got := c.RDTs().Requests(); got != 1 {
 		t.Errorf("RDT requests = %d, want 1", got)
+	}
+}
+
+// BenchmarkDirectEmulator is the baseline for BenchmarkChainCachedToken:
+// the same call with a hand-made request and a token fetched once.
+func BenchmarkDirectEmulator(b *testing.B) {
+	srv := amazontest.NewServer(amazontest.WithoutRateLimits(), amazontest.WithTokenLifetime(24*time.Hour))
+	b.Cleanup(srv.Close)
+	d := srv.Demo()
+	lc := &lwa.Client{TokenURL: srv.TokenURL()}
+	tok, err := lwa.NewRefreshTokenSource(lc, lwa.StaticCredentials{ClientID: d.ClientID, ClientSecret: secret.New(d.ClientSecret)}, secret.New(d.RefreshToken)).Token(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := &http.Client{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req, _ := http.NewRequest("GET", srv.URL+"/sellers/v1/marketplaceParticipations", nil)
+		req.Header.Set("x-amz-access-token", tok.AccessToken.Reveal())
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatal(resp.Status)
+		}
 	}
 }
