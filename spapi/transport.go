@@ -83,7 +83,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if op.Grantless {
 		seller = ""
 	}
-	region := c.regionOf(ctx, req, seller)
+	wire := c.wire
+	if c.cfg.Sign != nil {
+		// Only signing needs the region; the URL already names the host.
+		wire = c.wireFor(c.regionOf(ctx, req, seller))
+	}
 	plan, needRDT, err := rdt.Plan(op, elementsFrom(ctx))
 	if err != nil {
 		closeBody(req)
@@ -130,7 +134,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			out.Header.Set("User-Agent", c.cfg.UserAgent)
 		}
 		c.stats.Attempts.Add(1)
-		resp, err := c.wireFor(region).RoundTrip(out)
+		resp, err := wire.RoundTrip(out)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
