@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/spgate/spgate/marketplace"
 )
 
 // Region is an SP-API selling region.
@@ -11,9 +13,9 @@ type Region string
 
 // The three selling regions.
 const (
-	NA Region = "na"
-	EU Region = "eu"
-	FE Region = "fe"
+	NA Region = marketplace.NA
+	EU Region = marketplace.EU
+	FE Region = marketplace.FE
 )
 
 // ParseRegion accepts "na", "eu", "fe" in any case (and "us-east-1" style AWS
@@ -115,53 +117,9 @@ func Custom(base string, perRegion map[Region]string, tokenURL string) (Endpoint
 	}, nil
 }
 
-// Marketplace is an Amazon marketplace.
-type Marketplace struct {
-	ID      string
-	Country string // ISO 3166 two-letter code
-	Region  Region
-}
-
-// Marketplaces lists every marketplace SP-API serves, by region.
-var Marketplaces = []Marketplace{
-	{"ATVPDKIKX0DER", "US", NA}, {"A2EUQ1WTGCTBG2", "CA", NA}, {"A1AM78C64UM0Y8", "MX", NA}, {"A2Q3Y263D00KWC", "BR", NA},
-	{"A1F83G8C2ARO7P", "GB", EU}, {"A1PA6795UKMFR9", "DE", EU}, {"A13V1IB3VIYZZH", "FR", EU}, {"APJ6JRA9NG5V4", "IT", EU},
-	{"A1RKKUPIHCS9HS", "ES", EU}, {"A1805IZSGTT6HS", "NL", EU}, {"A2NODRKZP88ZB9", "SE", EU}, {"A1C3SOZRARQ6R3", "PL", EU},
-	{"AMEN7PMS3EDWL", "BE", EU}, {"A28R8C7NBKEWEA", "IE", EU}, {"A33AVAJ2PDY3EV", "TR", EU}, {"A2VIGQ35RCS4UG", "AE", EU},
-	{"A17E79C6D8DWNP", "SA", EU}, {"ARBP9OOSHTCHU", "EG", EU}, {"A21TJRUUN4KGV", "IN", EU}, {"AE08WJ6YKNBMC", "ZA", EU},
-	{"A1VC38T7YXB528", "JP", FE}, {"A39IBJ37TRP1C6", "AU", FE}, {"A19VAU5U5O7RUS", "SG", FE},
-}
-
-// LookupMarketplace finds a marketplace by id or by country code ("DE", "UK").
-func LookupMarketplace(idOrCountry string) (Marketplace, error) {
-	s := strings.ToUpper(strings.TrimSpace(idOrCountry))
-	if s == "UK" {
-		s = "GB"
-	}
-	for _, m := range Marketplaces {
-		if m.ID == s || m.Country == s {
-			return m, nil
-		}
-	}
-	return Marketplace{}, fmt.Errorf("unknown marketplace %q: give an id such as ATVPDKIKX0DER (US) or A1PA6795UKMFR9 (DE), or a country code", idOrCountry)
-}
-
-// RegionOf returns the region that serves the marketplaces; they must all be
-// in one region.
+// RegionOf returns the region that serves the marketplaces (ids or country
+// codes); they must all be in one region.
 func RegionOf(marketplaceIDs ...string) (Region, error) {
-	var r Region
-	for _, id := range marketplaceIDs {
-		m, err := LookupMarketplace(id)
-		if err != nil {
-			return "", err
-		}
-		if r != "" && m.Region != r {
-			return "", fmt.Errorf("marketplaces %v span regions %s and %s: a call goes to one region's endpoint; split them", marketplaceIDs, r, m.Region)
-		}
-		r = m.Region
-	}
-	if r == "" {
-		return "", fmt.Errorf("no marketplace given")
-	}
-	return r, nil
+	r, err := marketplace.RegionOf(marketplaceIDs...)
+	return Region(r), err
 }

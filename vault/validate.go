@@ -5,59 +5,35 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/spgate/spgate/marketplace"
 )
 
 // Regions of the Selling Partner API.
 const (
-	RegionNA = "na" // North America (and Brazil), sellingpartnerapi-na, us-east-1
-	RegionEU = "eu" // Europe, Middle East, India, South Africa; eu-west-1
-	RegionFE = "fe" // Far East: Japan, Australia, Singapore; us-west-2
+	RegionNA = marketplace.NA // North America (and Brazil), sellingpartnerapi-na, us-east-1
+	RegionEU = marketplace.EU // Europe, Middle East, India, South Africa; eu-west-1
+	RegionFE = marketplace.FE // Far East: Japan, Australia, Singapore; us-west-2
 )
 
 // Regions lists the valid region codes.
-func Regions() []string { return []string{RegionNA, RegionEU, RegionFE} }
+func Regions() []string { return marketplace.Regions() }
 
 // Marketplace is one Amazon marketplace.
-type Marketplace struct {
-	ID      string // e.g. ATVPDKIKX0DER
-	Country string // ISO code as Amazon uses it, e.g. US, UK
-	Region  string // na, eu or fe
-}
-
-var marketplaceList = []Marketplace{
-	{"ATVPDKIKX0DER", "US", RegionNA}, {"A2EUQ1WTGCTBG2", "CA", RegionNA},
-	{"A1AM78C64UM0Y8", "MX", RegionNA}, {"A2Q3Y263D00KWC", "BR", RegionNA},
-	{"A1F83G8C2ARO7P", "UK", RegionEU}, {"A1PA6795UKMFR9", "DE", RegionEU},
-	{"A13V1IB3VIYZZH", "FR", RegionEU}, {"APJ6JRA9NG5V4", "IT", RegionEU},
-	{"A1RKKUPIHCS9HS", "ES", RegionEU}, {"A1805IZSGTT6HS", "NL", RegionEU},
-	{"A2NODRKZP88ZB9", "SE", RegionEU}, {"A1C3SOZRARQ6R3", "PL", RegionEU},
-	{"AMEN7PMS3EDWL", "BE", RegionEU}, {"A28R8C7NBKEWEA", "IE", RegionEU},
-	{"A33AVAJ2PDY3EV", "TR", RegionEU}, {"A2VIGQ35RCS4UG", "AE", RegionEU},
-	{"A17E79C6D8DWNP", "SA", RegionEU}, {"ARBP9OOSHTCHU", "EG", RegionEU},
-	{"A21TJRUUN4KGV", "IN", RegionEU}, {"AE08WJ6YKNBMC", "ZA", RegionEU},
-	{"A1VC38T7YXB528", "JP", RegionFE}, {"A39IBJ37TRP1C6", "AU", RegionFE},
-	{"A19VAU5U5O7RUS", "SG", RegionFE},
-}
+type Marketplace = marketplace.Marketplace
 
 // Marketplaces returns every known marketplace (a copy).
-func Marketplaces() []Marketplace { return append([]Marketplace(nil), marketplaceList...) }
+func Marketplaces() []Marketplace { return marketplace.All() }
 
-// LookupMarketplace finds a marketplace by id or by country code (case-insensitive).
+// LookupMarketplace finds a marketplace by id or by country code (case-insensitive; "UK" for GB).
 func LookupMarketplace(idOrCountry string) (Marketplace, bool) {
-	for _, m := range marketplaceList {
-		if m.ID == idOrCountry || strings.EqualFold(m.Country, idOrCountry) {
-			return m, true
-		}
-	}
-	return Marketplace{}, false
+	return marketplace.Lookup(idOrCountry)
 }
 
 // RegionOfMarketplace returns the region ("na", "eu", "fe") of a marketplace id.
 func RegionOfMarketplace(id string) (string, error) {
-	for _, m := range marketplaceList {
-		if m.ID == id {
-			return m.Region, nil
-		}
+	if m, ok := marketplace.ByID(id); ok {
+		return m.Region, nil
 	}
 	return "", invalid("unknown marketplace id %q: expected one of Amazon's marketplace ids, e.g. ATVPDKIKX0DER (US) or A1PA6795UKMFR9 (DE)", clip(id))
 }
