@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spgate/spgate/amazontest"
+)
+
+// The end-to-end tests drive spgate only through Main (or the test binary
+// re-executed as spgate), so they keep working whatever the command
+// implementations are built from.
+
+// e2eBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type e2eBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *e2eBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *e2eBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// e2eHome gives the test its own HOME, XDG directories, vault path and
+// master key, and clears every variable a developer's shell might leak in.
+func e2eHome(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"HOME":                        dir,
+		"XDG_CONFIG_HOME":             filepath.Join(dir, "cfg"),
+		"XDG_DATA_HOME":               filepath.Join(dir, "data"),
+		"SPGATE_VAULT":                filepath.Join(dir, "vault.db"),
+		"SPGATE_MASTER_KEY":           testMasterKey,
+		"SPGATE_CLIENT_SECRET":        "",
+		"SPGATE_REFRESH_TOKEN":        "",
+		"SPGATE_LWA_URL":              "",
+		EnvEndpoint:                   "",
+		EnvSQSEndpoint:                "",
+		EnvAWSEndpoint:                "",
+		"AWS_ACCESS_KEY_ID":           "",
+		"AWS_SECRET_ACCESS_KEY":       "",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-aws-credentials"),
+	} {
+		t.Setenv(k, v)
+	}
+	return dir
+}
+
+// e2eEndpoint is the SPGATE_ENDPOINT value for every region of srv.
+func e2eEndpoint(srv *amazontest.Server) string {
+	return fmt.Sprintf("na=%s,eu=%s,fe=%s", srv.RegionURL(amazontest.RegionNA), srv.RegionURL(amazontest.RegionEU), srv.RegionURL(amazontest.RegionFE))
+}
+
+// e2eRun runs spgate in process and returns its exit code and output.
+func e2eRun(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// e2eMust runs spgate and fails the test unless it exits with want.
+func e2eMust(t *testing.T, want int, stdin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, out, errs := e2eRun(t, stdin, args...)
+	if code != want {
+		t.Fatalf("spgate %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, e2eMask(out), e2eMask(errs))
+	}
+	return out, errs
+}
+
+// e2eTokenRE finds anything that looks like an LWA token or client secret,
+// so a failing test's diagnostics never print one.
+var e2eTokenRE = regexp.MustCompile(`(Atza|Atzr|Atz\.sprdt)\|[^\s"…,]{5,}|amzn1\.oa2-cs\.v1\.[0-9a-f]{8,}|spg_[A-Za-z0-9_\-]{8,}`)
+
+// e2eMask hides tokens, secrets and client keys in s for test output.
+func e2eMask(s string) string {
+	return e2eTokenRE.ReplaceAllStringFunc(s, func(m string) string {
+		if len(m) <= 8 {
+			return "***"
+		}
+		return m[:5] + "…(" + fmt.Sprint(len(m)) + " chars)"
+	})
+}
+
+// e2eServe runs `spgate serve` in process until ctx ends. It returns the
+// gateway's base URL and a channel that yields Main's exit code.
+func e2eServe(t *testing.T, ctx context.Context, stderr *e2eBuffer, args ...string) (string, <-chan int) {
+	t.Helper()
+	done := make(chan int, 1)
+	var out e2eBuffer
+	go func() {
+		done <- Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &out, stderr)
+	}()
+	re := regexp.MustCompile(`serving app \S+ on (http://127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1], done
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("spgate serve exited with %d before listening:\n%s", code, e2eMask(stderr.String()))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("spgate serve did not say where it listens within 15 s:\n%s", e2eMask(stderr.String()))
+	return "", nil
+}
+
+// e2eWriteFile writes a 0600 file in dir and returns its path.
+func e2eWriteFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
