@@ -180,15 +180,42 @@ func (s vaultSellers) Seller(ctx context.Context, id string) (spapi.Seller, erro
 // newClient builds an SP-API client for the app appRef (empty: the only app)
 // from the vault, with the endpoints and logger the command's flags select.
 func newClient(ctx context.Context, cmd *cobra.Command, v *vault.Vault, appRef string) (*spapi.Client, error) {
-	app, err := resolveApp(ctx, v, appRef)
-	if err != nil {
-		return nil, err
-	}
-	ep, err := endpointsFor(cmd)
+	app, ep, err := appAndEndpoints(ctx, cmd, v, appRef)
 	if err != nil {
 		return nil, err
 	}
 	return clientForApp(ctx, cmd, v, app, ep)
+}
+
+// openVaultApp opens the vault and resolves the app --app names (empty: the
+// only app) and the endpoints the command's flags select, for the verbs that
+// work with one app. On success the caller closes the vault.
+func openVaultApp(ctx context.Context, cmd *cobra.Command) (*vault.Vault, vault.App, spapi.Endpoints, error) {
+	v, err := openVault(cmd, false)
+	if err != nil {
+		return nil, vault.App{}, spapi.Endpoints{}, err
+	}
+	appRef, _ := cmd.Flags().GetString(flagApp)
+	app, ep, err := appAndEndpoints(ctx, cmd, v, appRef)
+	if err != nil {
+		v.Close()
+		return nil, vault.App{}, spapi.Endpoints{}, err
+	}
+	return v, app, ep, nil
+}
+
+// appAndEndpoints resolves the app appRef names (empty: the only app) and
+// the endpoints the command's flags select.
+func appAndEndpoints(ctx context.Context, cmd *cobra.Command, v *vault.Vault, appRef string) (vault.App, spapi.Endpoints, error) {
+	app, err := resolveApp(ctx, v, appRef)
+	if err != nil {
+		return vault.App{}, spapi.Endpoints{}, err
+	}
+	ep, err := endpointsFor(cmd)
+	if err != nil {
+		return vault.App{}, spapi.Endpoints{}, err
+	}
+	return app, ep, nil
 }
 
 // clientForApp builds the client for an app already read from the vault.

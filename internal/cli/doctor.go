@@ -50,20 +50,11 @@ It exits 0 when nothing failed (warnings allowed) and 1 otherwise.`,
 
 func runDoctor(cmd *cobra.Command, streams IO, o doctorOptions) error {
 	ctx := cmd.Context()
-	v, err := openVault(cmd, false)
+	v, app, ep, err := openVaultApp(ctx, cmd)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	appRef, _ := cmd.Flags().GetString(flagApp)
-	app, err := resolveApp(ctx, v, appRef)
-	if err != nil {
-		return err
-	}
-	ep, err := endpointsFor(cmd)
-	if err != nil {
-		return err
-	}
 	checks, err := doctorChecks(ctx, cmd, v, app, ep, o.Seller)
 	if err != nil {
 		return err

@@ -86,20 +86,11 @@ func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	v, err := openVault(cmd, false)
+	v, app, ep, err := openVaultApp(ctx, cmd)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	appRef, _ := cmd.Flags().GetString(flagApp)
-	app, err := resolveApp(ctx, v, appRef)
-	if err != nil {
-		return err
-	}
-	ep, err := endpointsFor(cmd)
-	if err != nil {
-		return err
-	}
 	log := logger(cmd)
 	asJSON := jsonOut(cmd)
 	r, err := rotation.New(rotation.Config{

@@ -100,20 +100,11 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	log := slog.New(slog.NewJSONHandler(streams.Err, &slog.HandlerOptions{Level: lvl}))
 
-	v, err := openVault(cmd, false)
+	v, app, ep, err := openVaultApp(ctx, cmd)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	appRef, _ := cmd.Flags().GetString(flagApp)
-	app, err := resolveApp(ctx, v, appRef)
-	if err != nil {
-		return err
-	}
-	ep, err := endpointsFor(cmd)
-	if err != nil {
-		return err
-	}
 	sign, err := signerFor(ctx, app)
 	if err != nil {
 		return err
