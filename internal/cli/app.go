@@ -529,23 +529,9 @@ Amazon.`,
 			if err != nil {
 				return notFound(err, "app", args[0], "spgate app list")
 			}
-			if !yes {
-				ok, err := confirm(cmd, fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return &ExitError{Code: ExitFailure, Err: errors.New("not removed")}
-				}
-			}
-			if err := v.RemoveApp(cmd.Context(), a.Name); err != nil {
-				return storeErr(err)
-			}
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, map[string]any{"removed": a.Name})
-			}
-			fmt.Fprintf(streams.Out, "removed app %s\n", a.Name)
-			return nil
+			return removeConfirmed(cmd, streams, yes,
+				fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID),
+				"app", a.Name, v.RemoveApp)
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")

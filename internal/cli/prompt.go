@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -120,4 +121,27 @@ func confirm(cmd *cobra.Command, question string) (bool, error) {
 	line, _ := bufio.NewReader(in).ReadString('\n')
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes", nil
+}
+
+// removeConfirmed is the end of the remove verbs: unless yes, it asks
+// question (declining exits 1 with "not removed"), then calls remove with
+// name and reports "removed KIND NAME" (or {"removed": NAME} with --json).
+func removeConfirmed(cmd *cobra.Command, streams IO, yes bool, question, kind, name string, remove func(context.Context, string) error) error {
+	if !yes {
+		ok, err := confirm(cmd, question)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &ExitError{Code: ExitFailure, Err: errors.New("not removed")}
+		}
+	}
+	if err := remove(cmd.Context(), name); err != nil {
+		return storeErr(err)
+	}
+	if jsonOut(cmd) {
+		return printJSON(streams.Out, map[string]any{"removed": name})
+	}
+	fmt.Fprintf(streams.Out, "removed %s %s\n", kind, name)
+	return nil
 }

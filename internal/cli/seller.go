@@ -313,23 +313,8 @@ func newSellerRemoveCmd(streams IO) *cobra.Command {
 			if err != nil {
 				return notFound(err, "seller", args[0], "spgate seller list")
 			}
-			if !yes {
-				ok, err := confirm(cmd, fmt.Sprintf("remove seller %s and its refresh tokens?", s.ID))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return &ExitError{Code: ExitFailure, Err: errors.New("not removed")}
-				}
-			}
-			if err := v.RemoveSeller(cmd.Context(), s.ID); err != nil {
-				return storeErr(err)
-			}
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, map[string]any{"removed": s.ID})
-			}
-			fmt.Fprintf(streams.Out, "removed seller %s\n", s.ID)
-			return nil
+			return removeConfirmed(cmd, streams, yes, fmt.Sprintf("remove seller %s and its refresh tokens?", s.ID),
+				"seller", s.ID, v.RemoveSeller)
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
