@@ -100,7 +100,7 @@ func checkSecretDates(created, expires time.Time) (time.Time, error) {
 
 const appCols = `name, app_id, client_id, roles, draft, region, aws_access_key_id, role_arn, sqs_queue_url, signing, redirect_uri, created_at, updated_at`
 
-func scanApp(sc interface{ Scan(...any) error }) (App, error) {
+func scanApp(sc rowScanner) (App, error) {
 	var a App
 	var roles, created, updated string
 	err := sc.Scan(&a.Name, &a.AppID, &a.ClientID, &roles, &a.Draft, &a.Region, &a.AWSAccessKeyID, &a.RoleARN, &a.SQSQueueURL, &a.Signing, &a.RedirectURI, &created, &updated)
@@ -171,20 +171,8 @@ func (v *Vault) GetApp(ctx context.Context, ref string) (App, error) {
 // secret values (nothing is decrypted).
 func (v *Vault) ListApps(ctx context.Context) ([]App, error) {
 	var out []App
-	err := v.read(ctx, "list apps", func(t *tx) error {
-		rows, err := t.query(`SELECT ` + appCols + ` FROM apps ORDER BY name`)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			a, err := scanApp(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, a)
-		}
-		if err := rows.Close(); err != nil {
+	err := v.read(ctx, "list apps", func(t *tx) (err error) {
+		if out, err = queryAll(t, scanApp, `SELECT `+appCols+` FROM apps ORDER BY name`); err != nil {
 			return err
 		}
 		for i := range out {
@@ -244,20 +232,8 @@ func (v *Vault) RemoveApp(ctx context.Context, ref string) error {
 		if err != nil {
 			return err
 		}
-		rows, err := t.query(`SELECT seller_id FROM authorizations WHERE app_id=?`, a.AppID)
+		sellers, err := queryAll(t, scanString, `SELECT seller_id FROM authorizations WHERE app_id=?`, a.AppID)
 		if err != nil {
-			return err
-		}
-		var sellers []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
-				return err
-			}
-			sellers = append(sellers, s)
-		}
-		if err := rows.Close(); err != nil {
 			return err
 		}
 		for _, s := range sellers {

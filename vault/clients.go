@@ -63,7 +63,7 @@ func newClientKey() (secret.String, []byte, error) {
 
 const clientCols = `name, sellers, operations, pii, created_at, revoked_at`
 
-func scanClient(sc interface{ Scan(...any) error }) (Client, error) {
+func scanClient(sc rowScanner) (Client, error) {
 	var c Client
 	var sellers, ops, created string
 	var revoked sql.NullString

@@ -65,7 +65,7 @@ func nullStr(s string) any {
 
 const sellerCols = `id, name, region, marketplaces, created_at, updated_at`
 
-func scanSeller(sc interface{ Scan(...any) error }) (Seller, error) {
+func scanSeller(sc rowScanner) (Seller, error) {
 	var s Seller
 	var name sql.NullString
 	var mps, created, updated string
@@ -87,24 +87,17 @@ func (t *tx) getSeller(ref string) (Seller, error) {
 }
 
 func (t *tx) fillAuthorizations(s *Seller, decrypt bool) error {
-	rows, err := t.query(`SELECT a.name, a.app_id, z.authorized_at FROM authorizations z JOIN apps a ON a.app_id = z.app_id WHERE z.seller_id=? ORDER BY a.name`, s.ID)
+	auths, err := queryAll(t, func(sc rowScanner) (Authorization, error) {
+		var z Authorization
+		var at string
+		err := sc.Scan(&z.AppName, &z.AppID, &at)
+		z.AuthorizedAt = parseTime(at)
+		return z, err
+	}, `SELECT a.name, a.app_id, z.authorized_at FROM authorizations z JOIN apps a ON a.app_id = z.app_id WHERE z.seller_id=? ORDER BY a.name`, s.ID)
 	if err != nil {
 		return err
 	}
-	s.Authorizations = nil
-	for rows.Next() {
-		var z Authorization
-		var at string
-		if err := rows.Scan(&z.AppName, &z.AppID, &at); err != nil {
-			rows.Close()
-			return err
-		}
-		z.AuthorizedAt = parseTime(at)
-		s.Authorizations = append(s.Authorizations, z)
-	}
-	if err := rows.Close(); err != nil {
-		return err
-	}
+	s.Authorizations = auths
 	for i := range s.Authorizations {
 		ss, err := t.loadSecrets(tokenRef(s.ID, s.Authorizations[i].AppID), decrypt, true)
 		if err != nil {
@@ -142,20 +135,8 @@ func (v *Vault) GetSeller(ctx context.Context, ref string) (Seller, error) {
 // metadata but no refresh tokens decrypted.
 func (v *Vault) ListSellers(ctx context.Context) ([]Seller, error) {
 	var out []Seller
-	err := v.read(ctx, "list sellers", func(t *tx) error {
-		rows, err := t.query(`SELECT ` + sellerCols + ` FROM sellers ORDER BY id`)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			s, err := scanSeller(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, s)
-		}
-		if err := rows.Close(); err != nil {
+	err := v.read(ctx, "list sellers", func(t *tx) (err error) {
+		if out, err = queryAll(t, scanSeller, `SELECT `+sellerCols+` FROM sellers ORDER BY id`); err != nil {
 			return err
 		}
 		for i := range out {

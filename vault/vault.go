@@ -485,6 +485,39 @@ func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
 	return t.c.QueryContext(t.ctx, q, args...)
 }
 
+// rowScanner is a *sql.Row or *sql.Rows positioned on a row.
+type rowScanner interface{ Scan(...any) error }
+
+// queryAll runs q and turns every row into a T with scan. The rows are
+// closed before it returns, so the caller may query again in the same
+// transaction.
+func queryAll[T any](t *tx, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanString scans a one-column text row.
+func scanString(sc rowScanner) (string, error) {
+	var s string
+	err := sc.Scan(&s)
+	return s, err
+}
+
 // seal encrypts plaintext bound to aad with the data key.
 func (v *Vault) seal(plaintext []byte, aad string) ([]byte, error) {
 	return seal(v.aead, plaintext, aad)
