@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -297,5 +298,20 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "shut down cleanly") {
 		t.Errorf("no clean shutdown in the log:\n%s", e2eMask(stderr.String()))
+	}
+}
+
+// TestServePortTaken: a port held by another process is a configuration
+// problem (exit 3) that names --addr.
+func TestServePortTaken(t *testing.T) {
+	newServeFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, errs := e2eMust(t, ExitConfig, "", "serve", "--addr", ln.Addr().String())
+	if !strings.Contains(errs, "--addr") {
+		t.Errorf("the error does not say how to choose another port: %s", errs)
 	}
 }
