@@ -147,12 +147,9 @@ func runAppAdd(cmd *cobra.Command, streams IO, deps appDeps, name string, o appA
 			return invalidInput(fmt.Errorf("--redirect-uri: %w", err))
 		}
 	}
-	cs, err := readSecret(cmd, "client secret", "client-secret-file", envClientSecret)
+	cs, err := readCheckedSecret(cmd, "client secret", "client-secret-file", envClientSecret, vault.ValidateClientSecret)
 	if err != nil {
 		return err
-	}
-	if err := vault.ValidateClientSecret(cs.Reveal()); err != nil {
-		return invalidInput(err)
 	}
 	v, err := openVault(cmd, true)
 	if err != nil {
@@ -446,12 +443,9 @@ func runAppSetSecret(cmd *cobra.Command, streams IO, deps appDeps, name string, 
 	if o.KeepOld < 0 {
 		return usageErr("--keep-old must not be negative (e.g. 168h, or 0 to discard the old secret)")
 	}
-	cs, err := readSecret(cmd, "client secret", "client-secret-file", envClientSecret)
+	cs, err := readCheckedSecret(cmd, "client secret", "client-secret-file", envClientSecret, vault.ValidateClientSecret)
 	if err != nil {
 		return err
-	}
-	if err := vault.ValidateClientSecret(cs.Reveal()); err != nil {
-		return invalidInput(err)
 	}
 	v, err := openVault(cmd, false)
 	if err != nil {

@@ -108,6 +108,20 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// readCheckedSecret reads a secret as readSecret does and checks its format
+// with check (a vault.Validate… function); a bad format is invalid input
+// (exit 2).
+func readCheckedSecret(cmd *cobra.Command, what, flagFile, envName string, check func(string) error) (secret.String, error) {
+	s, err := readSecret(cmd, what, flagFile, envName)
+	if err != nil {
+		return secret.String{}, err
+	}
+	if err := check(s.Reveal()); err != nil {
+		return secret.String{}, invalidInput(err)
+	}
+	return s, nil
+}
+
 // confirm asks a yes/no question on stderr and reads the answer from stdin.
 // Without a terminal and without --yes it refuses (exit 2), so scripts
 // never hang.

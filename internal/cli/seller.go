@@ -146,12 +146,9 @@ func runSellerAdd(cmd *cobra.Command, streams IO, id string, o sellerAddOptions)
 			return invalidInput(err)
 		}
 	}
-	tok, err := readSecret(cmd, "refresh token", "refresh-token-file", envRefreshToken)
+	tok, err := readCheckedSecret(cmd, "refresh token", "refresh-token-file", envRefreshToken, vault.ValidateRefreshToken)
 	if err != nil {
 		return err
-	}
-	if err := vault.ValidateRefreshToken(tok.Reveal()); err != nil {
-		return invalidInput(err)
 	}
 	v, err := openVault(cmd, false)
 	if err != nil {
