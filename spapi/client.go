@@ -224,25 +224,10 @@ func (c *Client) NewRequest(ctx context.Context, sellerID, method, pathAndQuery 
 	if err != nil {
 		return nil, err
 	}
-	ref, err := url.Parse(pathAndQuery)
-	if err != nil || ref.IsAbs() || !strings.HasPrefix(ref.Path, "/") {
+	if ref, err := url.Parse(pathAndQuery); err != nil || ref.IsAbs() || !strings.HasPrefix(ref.Path, "/") {
 		return nil, fmt.Errorf("spapi: %q is not an SP-API path such as /orders/v0/orders?…", pathAndQuery)
 	}
-	u := *base
-	u.Path = strings.TrimRight(base.Path, "/") + ref.Path
-	u.RawQuery = ref.RawQuery
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(WithSeller(ctx, sellerID), method, u.String(), rd)
-	if err != nil {
-		return nil, fmt.Errorf("spapi: building request: %w", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return req, nil
+	return c.newRequestAt(WithSeller(ctx, sellerID), base, method, pathAndQuery, body)
 }
 
 // Call describes one operation call for Do.
@@ -335,6 +320,8 @@ func (c *Client) DoJSON(ctx context.Context, call Call, out any) error {
 	return nil
 }
 
+// newRequestAt builds a request for pathAndQuery under base; a body is sent
+// as JSON.
 func (c *Client) newRequestAt(ctx context.Context, base *url.URL, method, pathAndQuery string, body []byte) (*http.Request, error) {
 	ref, err := url.Parse(pathAndQuery)
 	if err != nil {
