@@ -107,11 +107,7 @@ const fixBySetup = "run `spgate setup aws` (it corrects this without touching th
 // and reports each deviation from the guide with a stable name and a fix. It
 // changes nothing. An error means the account could not be read at all.
 func Check(ctx context.Context, opts Options) (*CheckReport, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	o := opts.withDefaults()
-	c, err := newClients(ctx, o)
+	o, c, err := connect(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

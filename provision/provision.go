@@ -133,6 +133,20 @@ type clients struct {
 	caller    string
 }
 
+// connect is how Setup, Check and Teardown start: it validates opts, fills
+// in the defaults and makes the AWS clients.
+func connect(ctx context.Context, opts Options) (Options, *clients, error) {
+	if err := opts.Validate(); err != nil {
+		return Options{}, nil, err
+	}
+	o := opts.withDefaults()
+	c, err := newClients(ctx, o)
+	if err != nil {
+		return Options{}, nil, err
+	}
+	return o, c, nil
+}
+
 func newClients(ctx context.Context, o Options) (*clients, error) {
 	var cfg aws.Config
 	if o.Config != nil {

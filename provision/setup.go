@@ -35,11 +35,7 @@ func (e *TooManyKeysError) Error() string {
 // step by step; a re-run changes nothing. With opts.DryRun it only reads.
 // On error the returned report holds the steps done so far.
 func Setup(ctx context.Context, opts Options) (*Report, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	o := opts.withDefaults()
-	c, err := newClients(ctx, o)
+	o, c, err := connect(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

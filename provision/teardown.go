@@ -15,11 +15,7 @@ import (
 // With opts.DryRun it only reads. Things Setup never creates (other
 // attachments, login profiles) make IAM refuse; the error names them.
 func Teardown(ctx context.Context, opts Options) (*Report, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	o := opts.withDefaults()
-	c, err := newClients(ctx, o)
+	o, c, err := connect(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
