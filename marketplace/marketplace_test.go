@@ -55,28 +55,23 @@ func TestListIsConsistent(t *testing.T) {
 }
 
 func TestRegionOf(t *testing.T) {
-	tests := []struct {
-		ids  []string
-		want string
-		err  string
-	}{
-		{[]string{"ATVPDKIKX0DER"}, NA, ""},
-		{[]string{"A1PA6795UKMFR9", "UK"}, EU, ""},
-		{[]string{"JP", "AU"}, FE, ""},
-		{[]string{"US", "DE"}, "", "span regions na and eu"},
-		{[]string{"XXXXXXXX"}, "", "unknown marketplace"},
-		{nil, "", "no marketplace"},
-	}
-	for _, tt := range tests {
-		got, err := RegionOf(tt.ids...)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("RegionOf(%v) err = %v, want %q", tt.ids, err, tt.err)
-			}
-			continue
+	for want, ids := range map[string][]string{
+		NA: {"ATVPDKIKX0DER", "ca", "BR"},
+		EU: {"A1PA6795UKMFR9", "UK", "GB", "ZA"},
+		FE: {"JP", "AU", "A19VAU5U5O7RUS"},
+	} {
+		if got, err := RegionOf(ids...); err != nil || got != want {
+			t.Errorf("RegionOf(%v) = %q, %v; want %q", ids, got, err, want)
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("RegionOf(%v) = %q, %v; want %q", tt.ids, got, err, tt.want)
+	}
+	for errWant, ids := range map[string][]string{
+		"span regions na and eu":      {"US", "DE"},
+		"span regions fe and na":      {"JP", "MX"},
+		`unknown marketplace "XXXXX"`: {"DE", "XXXXX"},
+		"no marketplace given":        nil,
+	} {
+		if got, err := RegionOf(ids...); err == nil || !strings.Contains(err.Error(), errWant) {
+			t.Errorf("RegionOf(%v) = %q, %v; want an error saying %q", ids, got, err, errWant)
 		}
 	}
 }
