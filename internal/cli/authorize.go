@@ -333,7 +333,7 @@ For a private app you can also self-authorize: Seller Central → Develop Apps
 	f.BoolVar(&o.Paste, "paste", false, "read the redirected address from stdin instead of running a callback server")
 	f.BoolVar(&o.NoBrowser, "no-browser", false, "only print the consent link")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for the seller")
-	f.String(flagEndpoint, "", "send the LWA code exchange to this base URL instead of Amazon (e.g. `spgate emulate`'s URL); default $"+EnvEndpoint+"\n")
+	f.String(flagEndpoint, "", "send the LWA code exchange to this base URL instead of Amazon (e.g. the URL spgate emulate prints); default $"+EnvEndpoint)
 	return cmd
 }
 

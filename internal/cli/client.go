@@ -32,7 +32,7 @@ const (
 func addClientFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String(flagApp, "", "app (name, app id or client id) whose credentials to use; default: the only app in the vault")
-	f.String(flagEndpoint, "", "send calls to this base URL instead of Amazon (e.g. `spgate emulate`'s URL), or na=URL,eu=URL,fe=URL; default $"+EnvEndpoint)
+	f.String(flagEndpoint, "", "send calls to this base URL instead of Amazon (e.g. the URL spgate emulate prints), or na=URL,eu=URL,fe=URL; default $"+EnvEndpoint)
 	f.Bool(flagSandbox, false, "use Amazon's static sandbox (answers only the models' canned arguments)")
 }
 

@@ -78,7 +78,7 @@ and --tls-key when it listens on a network.`,
 	f.DurationVar(&o.ReadyInterval, "ready-interval", time.Minute, "how often /readyz's checks are refreshed")
 	f.DurationVar(&o.Drain, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
 	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it)")
-	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see `spgate rotate`)")
+	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
 	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+EnvSQSEndpoint+", else AWS")
 	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
 	return cmd
