@@ -141,8 +141,14 @@ func Check(ctx context.Context, opts Options) (*CheckReport, error) {
 			return nil, err
 		}
 	}
-	if userOK && roleOK {
-		k.simulate(ctx)
+	// Service control policies: AWS Organizations when it answers, else
+	// IAM's policy simulator (which weighs SCPs too) as a fallback.
+	if why := k.scps(ctx); why != "" {
+		if !userOK || !roleOK {
+			k.r.Notes = append(k.r.Notes, why)
+		} else if simErr := k.simulate(ctx); simErr != "" {
+			k.r.Notes = append(k.r.Notes, why+"; the IAM policy simulator could not be used either ("+simErr+")")
+		}
 	}
 	return k.r, nil
 }
@@ -468,9 +474,9 @@ func queueAdmitsAmazon(p *Policy, queueARN string) bool {
 // simulate asks IAM's policy simulator whether the user may assume the role
 // and the role may invoke execute-api; it includes service control policies
 // of the organization, which no read of the account's own policies shows.
-// Best effort: without the simulator (or the permission for it) it notes
-// that SCPs were not checked.
-func (k *checker) simulate(ctx context.Context) {
+// Best effort: without the simulator (or the permission for it) it returns
+// why, and the caller notes that SCPs were not checked.
+func (k *checker) simulate(ctx context.Context) string {
 	for _, q := range []struct{ principal, action, resource string }{
 		{k.r.UserARN, "sts:AssumeRole", k.r.RoleARN},
 		{k.r.RoleARN, "execute-api:Invoke", ExecuteAPIResource},
@@ -478,8 +484,7 @@ func (k *checker) simulate(ctx context.Context) {
 		out, err := k.c.iam.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
 			PolicySourceArn: &q.principal, ActionNames: []string{q.action}, ResourceArns: []string{q.resource}})
 		if err != nil {
-			k.r.Notes = append(k.r.Notes, "service control policies not checked: the IAM policy simulator could not be used ("+apiCodeOr(err)+")")
-			return
+			return apiCodeOr(err)
 		}
 		for _, res := range out.EvaluationResults {
 			if od := res.OrganizationsDecisionDetail; od != nil && !od.AllowedByOrganizations {
@@ -489,6 +494,7 @@ func (k *checker) simulate(ctx context.Context) {
 			}
 		}
 	}
+	return ""
 }
 
 func apiCodeOr(err error) string {

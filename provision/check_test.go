@@ -170,9 +170,9 @@ func TestCheckMissingUser(t *testing.T) {
 	}
 }
 
-func TestCheckNotesWhenSCPsCannotBeChecked(t *testing.T) {
-	// moto has no policy simulator, so Check must say SCPs were not checked
-	// instead of pretending they pass.
+func TestCheckNotesNoOrganization(t *testing.T) {
+	// The shared server's account is in no organization (the SCP tests use
+	// their own server), so Check must say no SCPs apply.
 	e := newEnv(t, "Scp")
 	ctx := context.Background()
 	if _, err := provision.Setup(ctx, e.opts); err != nil {
@@ -182,7 +182,7 @@ func TestCheckNotesWhenSCPsCannotBeChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chk.Notes) != 1 || !strings.Contains(chk.Notes[0], "service control policies not checked") {
+	if len(chk.Notes) != 1 || !strings.Contains(chk.Notes[0], "not in an AWS organization") {
 		t.Errorf("notes = %v", chk.Notes)
 	}
 }

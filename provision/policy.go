@@ -61,7 +61,10 @@ type Statement struct {
 	Action    []string
 	NotAction []string
 	Resource  []string
-	Condition json.RawMessage
+	// NotResource is kept for readers that honour it (the SCP check);
+	// Allows ignores it.
+	NotResource []string `json:",omitempty"`
+	Condition   json.RawMessage
 }
 
 // ParsePolicy parses and checks the shape of an IAM policy document (as
@@ -155,6 +158,9 @@ func parseStatement(b json.RawMessage) (Statement, error) {
 		}
 	}
 	if st.Resource, err = stringList(raw.Resource, "Resource"); err != nil {
+		return Statement{}, err
+	}
+	if st.NotResource, err = stringList(raw.NotResource, "NotResource"); err != nil {
 		return Statement{}, err
 	}
 	if len(raw.Principal) > 0 {

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -127,6 +128,7 @@ type clients struct {
 	iam       *iam.Client
 	sqs       *sqs.Client
 	sts       *sts.Client
+	org       *organizations.Client
 	partition string
 	sqsRegion string
 	account   string
@@ -174,7 +176,8 @@ func newClients(ctx context.Context, o Options) (*clients, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
-	c := &clients{iam: iam.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg)}
+	c := &clients{iam: iam.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg),
+		org: organizations.NewFromConfig(cfg)}
 	id, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return nil, explain(err, "find the AWS account (sts:GetCallerIdentity)", "check the administrator credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
