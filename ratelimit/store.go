@@ -167,3 +167,23 @@ func (s *MemoryStore) Plan(key Key) (Plan, bool) {
 	}
 	return Plan{Rate: b.rate, Burst: b.burst}, true
 }
+
+// Unlimited is a Store that never makes a caller wait. It exists for load
+// tests against an emulator with its limits lifted; against Amazon it would
+// collect 429s.
+type Unlimited struct{}
+
+// Reserve grants every request at once.
+func (Unlimited) Reserve(Key, Plan, time.Time, time.Duration) (time.Duration, bool) { return 0, true }
+
+// Cancel does nothing.
+func (Unlimited) Cancel(Key, time.Time) {}
+
+// SetRate ignores the rate.
+func (Unlimited) SetRate(Key, float64, time.Time) (float64, bool) { return 0, false }
+
+// Drain does nothing.
+func (Unlimited) Drain(Key, time.Time) {}
+
+// Plan reports no bucket.
+func (Unlimited) Plan(Key) (Plan, bool) { return Plan{}, false }

@@ -137,7 +137,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.wire = cfg.Base
 	if c.wire == nil {
-		c.wire = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Go keeps 2 idle connections per host by default: a gateway with
+		// dozens of concurrent calls to one regional endpoint would open
+		// and close a TCP (and TLS) connection for most of them.
+		t.MaxIdleConnsPerHost = 64
+		c.wire = t
 	}
 	c.lwa = cfg.LWA
 	if c.lwa == nil {

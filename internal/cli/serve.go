@@ -30,6 +30,7 @@ type serveOptions struct {
 	ReadySecretDays                 int
 	ReadyInterval, Drain, KeyTTL    time.Duration
 	AutoRotate                      bool
+	NoRateLimits                    bool
 	SQSEndpoint                     string
 	NoVaultAccessLog                bool
 }
@@ -78,6 +79,8 @@ and --tls-key when it listens on a network.`,
 	f.DurationVar(&o.ReadyInterval, "ready-interval", time.Minute, "how often /readyz's checks are refreshed")
 	f.DurationVar(&o.Drain, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
 	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it)")
+	f.BoolVar(&o.NoRateLimits, "no-rate-limits", false, "do not pace calls (load tests against spgate emulate --no-rate-limits only)")
+	_ = f.MarkHidden("no-rate-limits")
 	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
 	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+EnvSQSEndpoint+", else AWS")
 	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
@@ -111,7 +114,14 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	metrics := gateway.NewMetrics()
 	creds := rotation.VaultCredentials{Vault: v, App: app.Name}
-	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(&ratelimit.MemoryStore{}), Logger: log, Headroom: 1})
+	var store ratelimit.Store = &ratelimit.MemoryStore{}
+	if o.NoRateLimits {
+		if ep.Name == "production" || ep.Name == "sandbox" {
+			return usageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
+		}
+		store = ratelimit.Unlimited{}
+	}
+	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(store), Logger: log, Headroom: 1})
 	client, err := spapi.New(spapi.Config{
 		AppID:       app.AppID,
 		Sign:        sign,
