@@ -234,7 +234,11 @@ func (a *awsChecker) chain(ctx context.Context, userName, roleName string) {
 				continue
 			}
 			if g.name == CheckAWSOrgPolicies {
-				continue // only worth a line when something is found
+				if rep.SCPsUnchecked != "" { // not a pass: say they were not read
+					a.add(Check{Name: g.name, Status: Skip, Detail: rep.SCPsUnchecked,
+						Fix: "run `spgate setup aws --app " + a.in.App + " --check` with credentials of the organization's management account"})
+				}
+				continue // otherwise only worth a line when something is found
 			}
 			a.add(Check{Name: g.name, Status: OK, Detail: g.what})
 			continue

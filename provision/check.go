@@ -64,6 +64,9 @@ type CheckReport struct {
 	// Notes name checks that could not run (e.g. the policy simulator is
 	// not available to these credentials).
 	Notes []string `json:"notes,omitempty"`
+	// SCPsUnchecked says why service control policies could not be
+	// checked (also one of Notes); empty when they were, or none apply.
+	SCPsUnchecked string `json:"scps_unchecked,omitempty"`
 }
 
 // OK reports whether nothing is broken (warnings allowed).
@@ -144,10 +147,16 @@ func Check(ctx context.Context, opts Options) (*CheckReport, error) {
 	// Service control policies: AWS Organizations when it answers, else
 	// IAM's policy simulator (which weighs SCPs too) as a fallback.
 	if why := k.scps(ctx); why != "" {
-		if !userOK || !roleOK {
+		if userOK && roleOK {
+			if simErr := k.simulate(ctx); simErr == "" {
+				why = ""
+			} else {
+				why += "; the IAM policy simulator could not be used either (" + simErr + ")"
+			}
+		}
+		if why != "" {
+			k.r.SCPsUnchecked = why
 			k.r.Notes = append(k.r.Notes, why)
-		} else if simErr := k.simulate(ctx); simErr != "" {
-			k.r.Notes = append(k.r.Notes, why+"; the IAM policy simulator could not be used either ("+simErr+")")
 		}
 	}
 	return k.r, nil

@@ -74,7 +74,7 @@ func TestCheckSCPs(t *testing.T) {
 
 	t.Run("no organization", func(t *testing.T) {
 		r := check(t, opts)
-		if len(r.Findings) != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "not in an AWS organization") {
+		if len(r.Findings) != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "not in an AWS organization") || r.SCPsUnchecked != "" {
 			t.Fatalf("want one note and no finding:\n%s", r.Text())
 		}
 	})
@@ -144,6 +144,9 @@ func TestCheckSCPs(t *testing.T) {
 		}
 		if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "SCPs not checked: the credentials cannot read AWS Organizations") {
 			t.Fatalf("notes = %q", r.Notes)
+		}
+		if r.SCPsUnchecked != r.Notes[0] {
+			t.Errorf("SCPsUnchecked = %q, want the note", r.SCPsUnchecked)
 		}
 	})
 }
