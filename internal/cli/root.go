@@ -65,9 +65,17 @@ func NewRoot(streams IO) *cobra.Command {
 keeps tokens fresh and client secrets rotated, paces and retries every call,
 and serves one gateway URL for Business Central and scripts.
 
-Start with the offline Amazon, which needs no account:
+See it work end to end against the built-in offline Amazon (no account):
 
-  spgate emulate`,
+  spgate demo
+
+Then add your own app and sellers:
+
+  spgate app add main --app-id amzn1.sp.solution.… --client-id amzn1.application-oa2-client.…
+  spgate seller add A1EXAMPLE2SELLER --app main --region eu --marketplace DE
+  spgate doctor
+
+Exit codes: 0 ok, 1 failed, 2 bad input, 3 vault or key problem, 4 internal error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
