@@ -27,6 +27,8 @@ package amazontest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -82,6 +84,11 @@ type Config struct {
 	// emulator signs SQS calls with (default "testing"/"testing").
 	SQSAccessKeyID     string
 	SQSSecretAccessKey secret.String
+	// TLS makes NewServer serve HTTPS with a certificate for Amazon's host
+	// names, signed by a fresh CA; Client trusts it and dials those names to
+	// the emulator, so code written against production endpoints runs
+	// unmodified.
+	TLS bool
 	// MaxBodyBytes bounds request bodies (default 1 MiB); larger bodies are
 	// refused with Amazon's 400 shapes.
 	MaxBodyBytes int64
@@ -120,6 +127,9 @@ func WithRateLimitHeaderOmission(share float64) Option {
 
 // WithoutRateLimits sets Config.NoRateLimits.
 func WithoutRateLimits() Option { return func(c *Config) { c.NoRateLimits = true } }
+
+// WithTLS serves HTTPS for Amazon's host names; use Server.Client to call it.
+func WithTLS() Option { return func(c *Config) { c.TLS = true } }
 
 // WithRegistryFile sets Config.RegistryFile.
 func WithRegistryFile(path string) Option { return func(c *Config) { c.RegistryFile = path } }
@@ -204,6 +214,7 @@ type Server struct {
 
 	servers   []*http.Server
 	regionURL map[Region]string
+	tls       *TLSBundle // set by NewServer with Config.TLS
 }
 
 // New builds an emulator without listening. Serve it with Handler (the
@@ -267,6 +278,15 @@ func NewServer(opts ...Option) *Server {
 
 // startLoopback starts one loopback listener per region and sets URL.
 func (s *Server) startLoopback() error {
+	if s.cfg.TLS {
+		// Certificates are checked against the wall clock, whatever clock
+		// the emulator runs on.
+		b, err := NewTLSBundle(time.Now())
+		if err != nil {
+			return err
+		}
+		s.tls = b
+	}
 	for _, reg := range []Region{RegionNA, RegionEU, RegionFE} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -275,11 +295,63 @@ func (s *Server) startLoopback() error {
 		}
 		hs := &http.Server{Handler: s.HandlerFor(reg), ReadHeaderTimeout: 10 * time.Second}
 		s.servers = append(s.servers, hs)
+		if s.tls != nil {
+			hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.tls.Certificate}, MinVersion: tls.VersionTLS12}
+			s.regionURL[reg] = "https://" + ln.Addr().String()
+			go func() { _ = hs.ServeTLS(ln, "", "") }()
+			continue
+		}
 		s.regionURL[reg] = "http://" + ln.Addr().String()
 		go func() { _ = hs.Serve(ln) }()
 	}
 	s.URL = s.regionURL[RegionNA]
 	return nil
+}
+
+// Client returns an *http.Client for talking to a NewServer emulator the
+// way a client talks to Amazon: with Config.TLS it trusts the emulator's CA
+// and dials api.amazon.com, sellingpartnerapi-{na,eu,fe}.amazon.com and the
+// sandbox hosts to the matching region's listener, so production URLs work
+// unchanged. Without TLS it is a plain client that still maps those names.
+func (s *Server) Client() *http.Client {
+	addr := func(r Region) string {
+		u := s.regionURL[r]
+		return u[strings.Index(u, "://")+3:]
+	}
+	route := map[string]string{"api.amazon.com": addr(RegionNA), "sellercentral.amazon.com": addr(RegionNA)}
+	for _, h := range amazonHosts {
+		if r, ok := hostRegion(h); ok {
+			route[h] = addr(r)
+		}
+	}
+	var d net.Dialer
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(address)
+			if err == nil && (port == "443" || port == "80") {
+				if to, ok := route[strings.ToLower(host)]; ok {
+					address = to
+				}
+			}
+			return d.DialContext(ctx, network, address)
+		},
+		MaxIdleConnsPerHost: 64,
+		ForceAttemptHTTP2:   true,
+	}
+	if s.tls != nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(s.tls.CAPEM)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}
+}
+
+// CACertPEM returns the CA certificate of a TLS server (nil without TLS).
+func (s *Server) CACertPEM() []byte {
+	if s.tls == nil {
+		return nil
+	}
+	return append([]byte(nil), s.tls.CAPEM...)
 }
 
 // RegionURL returns the base URL of region's listener ("" for a Server

@@ -643,3 +643,46 @@ func BenchmarkDirectEmulator(b *testing.B) {
 		}
 	}
 }
+
+// TestProductionEndpointsUnmodified points a client at Amazon's production
+// host names over TLS; the emulator's Client dials them to the emulator, so
+// nothing in the client knows it is not talking to Amazon.
+func TestProductionEndpointsUnmodified(t *testing.T) {
+	srv := amazontest.NewServer(amazontest.WithTLS(), amazontest.WithTimeScale(1000), amazontest.WithTokenLifetime(24*time.Hour))
+	t.Cleanup(srv.Close)
+	d := srv.Demo()
+	c, _ := newClient(t, srv, d, func(cfg *spapi.Config) {
+		cfg.Endpoints = spapi.Production()
+		cfg.Base = srv.Client().Transport
+	})
+	ctx := context.Background()
+	for _, s := range d.Sellers {
+		ps, err := sellers.New(c).MarketplaceParticipations(ctx, s.ID)
+		if err != nil {
+			t.Fatalf("seller %s (%s) through %s: %v", s.ID, s.Region, spapi.Production().SPAPI(spapi.Region(s.Region)).Host, err)
+		}
+		if len(ps) == 0 {
+			t.Fatalf("seller %s: no participations", s.ID)
+		}
+	}
+	a, err := orders.New(c).GetOrderAddress(ctx, d.SellerID, firstOrderID(t, c, d, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ShippingAddress == nil || a.ShippingAddress.AddressLine1 == "" {
+		t.Fatalf("no full address over production endpoints: %+v", a)
+	}
+}
+
+func firstOrderID(t *testing.T, c *spapi.Client, d amazontest.Demo, srv *amazontest.Server) string {
+	t.Helper()
+	p, err := orders.New(c).GetOrders(context.Background(), orders.Query{Seller: d.SellerID, MarketplaceIDs: d.Marketplaces,
+		CreatedAfter: srv.Now().AddDate(0, 0, -120), MaxResultsPerPage: 1}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Orders) == 0 {
+		t.Fatal("no orders")
+	}
+	return p.Orders[0].AmazonOrderId
+}
