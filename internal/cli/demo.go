@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,26 +95,12 @@ func runDemo(cmd *cobra.Command, streams IO, o demoOptions) error {
 	}
 
 	// 1. The offline Amazon, one loopback listener per region.
-	srv, err := amazontest.New(amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3,
+	srv, urls, ep, stop, err := startOfflineAmazon(amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3,
 		TimeScale: o.TimeScale, TokenLifetime: 12 * time.Hour})
-	if err != nil {
-		return fmt.Errorf("start the offline Amazon: %w", err)
-	}
-	urls := map[spapi.Region]string{}
-	for _, r := range []amazontest.Region{amazontest.RegionNA, amazontest.RegionEU, amazontest.RegionFE} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("listen on loopback: %w", err)
-		}
-		hs := &http.Server{Handler: srv.HandlerFor(r), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = hs.Serve(ln) }()
-		defer hs.Close()
-		urls[spapi.Region(r)] = "http://" + ln.Addr().String()
-	}
-	ep, err := spapi.Custom(urls[spapi.NA], urls, "")
 	if err != nil {
 		return err
 	}
+	defer stop()
 	say("offline Amazon listening on %s (NA), %s (EU), %s (FE); its clock runs %gx", urls[spapi.NA], urls[spapi.EU], urls[spapi.FE], o.TimeScale)
 
 	// 2. A vault of its own with a random key.
@@ -126,14 +113,10 @@ func runDemo(cmd *cobra.Command, streams IO, o demoOptions) error {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("--keep %s: %w", dir, err)
 	}
-	key, err := vault.NewRandomKey()
-	if err != nil {
-		return err
-	}
 	vpath := filepath.Join(dir, "vault.db")
-	v, err := vault.Open(ctx, vpath, key, vault.Options{Create: true, Actor: "demo"})
+	v, key, app, err := newDemoVault(ctx, vpath, srv.Demo(), "demo")
 	if err != nil {
-		return fmt.Errorf("create the demo vault in %s: %w (with --keep, use an empty directory)", dir, err)
+		return fmt.Errorf("%w (with --keep, use an empty directory)", err)
 	}
 	defer v.Close()
 	if o.Keep != "" {
@@ -146,23 +129,7 @@ func runDemo(cmd *cobra.Command, streams IO, o demoOptions) error {
 		}
 	}
 	d := srv.Demo()
-	app := vault.App{Name: "demo", AppID: d.AppID, ClientID: d.ClientID,
-		Roles:         []string{amazontest.RoleShipping, amazontest.RoleTaxInvoicing},
-		ClientSecrets: []vault.Secret{{Value: secret.New(d.ClientSecret)}}}
-	if err := v.AddApp(ctx, app); err != nil {
-		return fmt.Errorf("store the demo app: %w", err)
-	}
-	for i, s := range d.Sellers {
-		err := v.AddSeller(ctx, vault.Seller{ID: s.ID, Name: fmt.Sprintf("demo-%s-%d", s.Region, i+1), Region: string(s.Region), Marketplaces: s.Marketplaces,
-			Authorizations: []vault.Authorization{{AppName: app.Name, RefreshToken: vault.Secret{Value: secret.New(s.RefreshToken)}}}})
-		if err != nil {
-			return fmt.Errorf("store demo seller %s: %w", s.ID, err)
-		}
-	}
 	say("vault %s: app %q (%s) with %d authorized sellers", vpath, app.Name, app.AppID, len(d.Sellers))
-	if app, err = v.GetApp(ctx, app.Name); err != nil {
-		return err
-	}
 
 	// 3. doctor.
 	c, err := clientForApp(ctx, cmd, v, app, ep)
@@ -234,6 +201,76 @@ func runDemo(cmd *cobra.Command, streams IO, o demoOptions) error {
 	}
 	say("Next: run the offline Amazon yourself with `spgate emulate`, or add your real app with `spgate app add`.")
 	return nil
+}
+
+// startOfflineAmazon starts the emulator with one loopback listener per
+// region and returns it, the listeners' URLs, the endpoints that address
+// them, and a function that stops the listeners.
+func startOfflineAmazon(cfg amazontest.Config) (*amazontest.Server, map[spapi.Region]string, spapi.Endpoints, func(), error) {
+	srv, err := amazontest.New(cfg)
+	if err != nil {
+		return nil, nil, spapi.Endpoints{}, nil, fmt.Errorf("start the offline Amazon: %w", err)
+	}
+	var servers []*http.Server
+	stop := func() {
+		for _, hs := range servers {
+			hs.Close()
+		}
+	}
+	urls := map[spapi.Region]string{}
+	for _, r := range []amazontest.Region{amazontest.RegionNA, amazontest.RegionEU, amazontest.RegionFE} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			stop()
+			return nil, nil, spapi.Endpoints{}, nil, fmt.Errorf("listen on loopback: %w", err)
+		}
+		hs := &http.Server{Handler: srv.HandlerFor(r), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(ln) }()
+		servers = append(servers, hs)
+		urls[spapi.Region(r)] = "http://" + ln.Addr().String()
+	}
+	ep, err := spapi.Custom(urls[spapi.NA], urls, "")
+	if err != nil {
+		stop()
+		return nil, nil, spapi.Endpoints{}, nil, err
+	}
+	return srv, urls, ep, stop, nil
+}
+
+// newDemoVault creates a vault at path with a random key and stores the
+// emulator's demo app (shipping and tax roles) and every demo seller's
+// authorization in it. It returns the open vault, its key and the app as
+// stored.
+func newDemoVault(ctx context.Context, path string, d amazontest.Demo, actor string) (*vault.Vault, vault.Key, vault.App, error) {
+	key, err := vault.NewRandomKey()
+	if err != nil {
+		return nil, key, vault.App{}, err
+	}
+	v, err := vault.Open(ctx, path, key, vault.Options{Create: true, Actor: actor})
+	if err != nil {
+		return nil, key, vault.App{}, fmt.Errorf("create the vault in %s: %w", filepath.Dir(path), err)
+	}
+	app := vault.App{Name: "demo", AppID: d.AppID, ClientID: d.ClientID,
+		Roles:         []string{amazontest.RoleShipping, amazontest.RoleTaxInvoicing},
+		ClientSecrets: []vault.Secret{{Value: secret.New(d.ClientSecret)}}}
+	fail := func(err error) (*vault.Vault, vault.Key, vault.App, error) {
+		v.Close()
+		return nil, key, vault.App{}, err
+	}
+	if err := v.AddApp(ctx, app); err != nil {
+		return fail(fmt.Errorf("store the demo app: %w", err))
+	}
+	for i, s := range d.Sellers {
+		err := v.AddSeller(ctx, vault.Seller{ID: s.ID, Name: fmt.Sprintf("demo-%s-%d", s.Region, i+1), Region: string(s.Region), Marketplaces: s.Marketplaces,
+			Authorizations: []vault.Authorization{{AppName: app.Name, RefreshToken: vault.Secret{Value: secret.New(s.RefreshToken)}}}})
+		if err != nil {
+			return fail(fmt.Errorf("store demo seller %s: %w", s.ID, err))
+		}
+	}
+	if app, err = v.GetApp(ctx, app.Name); err != nil {
+		return fail(err)
+	}
+	return v, key, app, nil
 }
 
 func countStatus(checks []doctor.Check, s doctor.Status) int {
