@@ -52,17 +52,13 @@ type benchOptions struct {
 	Concurrency int
 }
 
-func newBenchCmd(streams IO) *cobra.Command {
-	o := benchOptions{}
-	cmd := &cobra.Command{
-		Use:   "bench pull|gateway|all",
-		Short: "Measure whole workloads against the built-in offline Amazon and compare them with spgate's stated limits",
-		Long: `bench runs whole workloads offline (the built-in offline Amazon on loopback, a
+// The help texts: what each workload measures and why the limits.
+const (
+	benchIntro = `bench runs whole workloads offline (the built-in offline Amazon on loopback, a
 temporary vault, no account, no network) and reports each number as a ratio
 of the limit spgate promises, with ✓ or ✗ next to it. Benchmarks report, they
-do not judge: the exit code is 0 unless a workload itself failed.
-
-bench pull pulls every order with shipping addresses through Orders v0
+do not judge: the exit code is 0 unless a workload itself failed.`
+	benchPullLong = `bench pull pulls every order with shipping addresses through Orders v0
 (getOrders with a Restricted Data Token) from one seller, with the emulator's
 clock sped up by --time-scale and the client paced from Amazon's published
 rate table at the same scale. Amazon allows burst + rate × elapsed getOrders
@@ -70,8 +66,9 @@ pages; a client that waits too little gets 429s, one that waits too much is
 slow. Limits: achieved ÷ allowed pages ≥ 0.95 and no 429 at all. It also
 counts LWA token and RDT requests per 1,000 orders (tokens are cached and
 shared, so these should stay near zero) and how often the limiter waited.
-
-bench gateway measures what spgate serve adds to a call: the emulator with
+A pull of a few pages is mostly burst, so the ratio says most over hundreds
+of pages (the default: 200).`
+	benchGatewayLong = `bench gateway measures what spgate serve adds to a call: the emulator with
 its rate limits lifted, a gateway in this process on loopback with an
 unlimited rate-limit store and cached tokens, and a Go load generator. It
 times the same call sequentially straight at the emulator and through the
@@ -80,14 +77,26 @@ runs --concurrency callers through the gateway for --duration for throughput,
 and reads the process's memory (gateway, emulator and load generator share
 it, so it is an upper bound). Limits: added p50 < 200 µs and p99 < 2 ms, so
 the gateway is invisible next to Amazon's own latency (tens of milliseconds),
-and ≥ 10,000 req/s, far above what any seller's rate limits let through.
+and ≥ 10,000 req/s, far above what any seller's rate limits let through.`
+)
 
-bench all runs both.`,
+func newBenchCmd(streams IO) *cobra.Command {
+	o := benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench pull|gateway|all",
+		Short: "Measure whole workloads against the built-in offline Amazon and compare them with spgate's stated limits",
+		Long:  benchIntro + "\n\n" + benchPullLong + "\n\n" + benchGatewayLong + "\n\nbench all runs both.",
 		Example: `  spgate bench pull
   spgate bench pull --orders 2000 --time-scale 2000 --json
   spgate bench gateway --duration 10s --concurrency 32
   spgate bench all`,
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("spgate bench %s: no such workload; use pull, gateway or all", args[0])
+			}
+			return c.Help()
+		},
 	}
 	addPull := func(c *cobra.Command) {
 		f := c.Flags()
@@ -103,6 +112,7 @@ bench all runs both.`,
 	pull := &cobra.Command{
 		Use:   "pull",
 		Short: "Pull every order with addresses at Amazon's allowed rate (time-scaled) and compare with the rate limit",
+		Long:  benchPullLong,
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runBench(c, streams, o, true, false)
@@ -112,6 +122,7 @@ bench all runs both.`,
 	gw := &cobra.Command{
 		Use:   "gateway",
 		Short: "Measure the latency the gateway adds, its throughput and memory",
+		Long:  benchGatewayLong,
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runBench(c, streams, o, false, true)

@@ -94,6 +94,7 @@ func TestBench(t *testing.T) {
 			{"bench", "pull", "--orders", "0"},
 			{"bench", "pull", "--pii", "passport"},
 			{"bench", "gateway", "--concurrency", "0"},
+			{"bench", "pul"},
 		} {
 			if code, _, errOut := run(t, "", args...); code != ExitUsage {
 				t.Errorf("%v: exit %d, want %d\n%s", args, code, ExitUsage, errOut)
