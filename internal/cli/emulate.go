@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,14 +43,16 @@ func newEmulateCmd(streams IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "emulate",
 		Short: "Run an offline Amazon (Login with Amazon + Selling Partner API) for tests and demos",
-		Long: `emulate serves an offline Amazon on one address: the LWA token endpoint
+		Long: `emulate serves an offline Amazon: the LWA token endpoint
 (/auth/o2/token), the consent page (/apps/authorize/consent), the Selling
 Partner API (orders, sellers, tokens, application management) with Amazon's
 authorization checks and rate limits, and admin endpoints under /_admin/
 (loopback only). It prints a ready demo app and seller and runs until Ctrl-C.
 
-The region is taken from the Host header (sellingpartnerapi-eu.amazon.com →
-EU); any other host is NA. With --tls it makes a throw-away CA and a
+NA (and LWA) listen on --addr, EU and FE on the next two ports (three free
+ports with port 0); point spgate at all three with the SPGATE_ENDPOINT value
+it prints. A Host header naming an Amazon host (sellingpartnerapi-eu.amazon.com)
+picks that region on any of them. With --tls it makes a throw-away CA and a
 certificate for Amazon's host names, so an unmodified client can be pointed
 at it by trusting the CA and resolving the names to the emulator.`,
 		Example: `  spgate emulate
@@ -75,7 +79,10 @@ at it by trusting the CA and resolving the names to the emulator.`,
 
 // emulateInfo is what --json prints.
 type emulateInfo struct {
-	URL          string            `json:"url"`
+	URL string `json:"url"`
+	// Endpoint is the value for SPGATE_ENDPOINT / --endpoint.
+	Endpoint     string            `json:"endpoint"`
+	RegionURLs   map[string]string `json:"regionUrls"`
 	TokenURL     string            `json:"tokenUrl"`
 	CAFile       string            `json:"caFile,omitempty"`
 	AppID        string            `json:"appId"`
@@ -109,17 +116,38 @@ func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("start the emulator: %w", err)}
 	}
-	ln, err := net.Listen("tcp", o.Addr)
+	host, portStr, err := net.SplitHostPort(o.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (pick another --addr, or port 0 for a free one)", o.Addr, err)
+		return usageErr("--addr %q is not host:port: %v", o.Addr, err)
 	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	firstPort, err := strconv.Atoi(portStr)
+	if err != nil || firstPort < 0 || firstPort > 65533 {
+		return usageErr("--addr %q: the port must be a number up to 65533 (EU and FE take the next two)", o.Addr)
+	}
+	regions := []amazontest.Region{amazontest.RegionNA, amazontest.RegionEU, amazontest.RegionFE}
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for i := range regions {
+		port := 0
+		if firstPort != 0 {
+			port = firstPort + i
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s for %s: %w (pick another --addr, or port 0 for free ports)", addr, strings.ToUpper(string(regions[i])), err)}
+		}
+		lns = append(lns, ln)
+	}
+	port := lns[0].Addr().(*net.TCPAddr).Port
 	scheme := "http"
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var tlsConf *tls.Config
 	caFile := ""
 	if o.TLS {
-		host, _, _ := net.SplitHostPort(o.Addr)
 		bundle, err := amazontest.NewTLSBundle(time.Now(), host)
 		if err != nil {
 			return err
@@ -131,13 +159,26 @@ func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
 		if err := os.WriteFile(caFile, bundle.CAPEM, 0o644); err != nil {
 			return fmt.Errorf("write the CA certificate: %w (choose a writable --ca-file)", err)
 		}
-		hs.TLSConfig = bundle.ServerConfig()
+		tlsConf = bundle.ServerConfig()
 		scheme = "https"
 	}
-	base := fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
+	var servers []*http.Server
+	regionURLs := map[string]string{}
+	var endpoint []string
+	for i, r := range regions {
+		hs := &http.Server{Handler: srv.HandlerFor(r), ReadHeaderTimeout: 10 * time.Second}
+		if tlsConf != nil {
+			hs.TLSConfig = tlsConf.Clone() // each server adds its own ALPN protocols
+		}
+		servers = append(servers, hs)
+		u := fmt.Sprintf("%s://%s", scheme, lns[i].Addr().String())
+		regionURLs[string(r)] = u
+		endpoint = append(endpoint, string(r)+"="+u)
+	}
+	base := regionURLs[string(amazontest.RegionNA)]
 	d := srv.Demo()
 	info := emulateInfo{
-		URL: base, TokenURL: base + "/auth/o2/token", CAFile: caFile,
+		URL: base, Endpoint: strings.Join(endpoint, ","), RegionURLs: regionURLs, TokenURL: base + "/auth/o2/token", CAFile: caFile,
 		AppID: d.AppID, ClientID: d.ClientID, ClientSecret: d.ClientSecret, SellerID: d.SellerID,
 		RefreshToken: d.RefreshToken, Region: string(d.Region), Marketplaces: d.Marketplaces,
 	}
@@ -156,25 +197,33 @@ func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() {
-		if o.TLS {
-			errc <- hs.ServeTLS(ln, "", "")
-		} else {
-			errc <- hs.Serve(ln)
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() {
+			if o.TLS {
+				errc <- hs.ServeTLS(lns[i], "", "")
+			} else {
+				errc <- hs.Serve(lns[i])
+			}
+		}()
+	}
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, hs := range servers {
+			_ = hs.Shutdown(sctx)
 		}
-	}()
+	}
 	select {
 	case err := <-errc:
+		shutdown()
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return fmt.Errorf("emulator stopped: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = hs.Shutdown(sctx)
+	shutdown()
 	if !o.JSON {
 		fmt.Fprintln(streams.Err, "emulator stopped")
 	}
@@ -203,7 +252,6 @@ func printEmulateBanner(w io.Writer, in emulateInfo, port int, scale float64) {
 	}
 	p("")
 	curl := "curl -s"
-	host := strings.TrimPrefix(strings.TrimPrefix(in.URL, "http://"), "https://")
 	lwaURL, spURL := in.TokenURL, in.URL
 	if in.CAFile != "" {
 		curl = fmt.Sprintf("curl -s --cacert %s --resolve api.amazon.com:%d:127.0.0.1 --resolve sellingpartnerapi-na.amazon.com:%d:127.0.0.1", in.CAFile, port, port)
@@ -216,7 +264,10 @@ func printEmulateBanner(w io.Writer, in emulateInfo, port int, scale float64) {
 	p("    -d client_id=%s -d client_secret=%s", in.ClientID, in.ClientSecret)
 	p("Call the Selling Partner API with it:")
 	p("  %s -H \"x-amz-access-token: $TOKEN\" '%s/orders/v0/orders?MarketplaceIds=%s&CreatedAfter=2020-01-01T00:00:00Z'", curl, spURL, firstOr(in.Marketplaces, "ATVPDKIKX0DER"))
-	p("Other regions: send Host: sellingpartnerapi-eu.amazon.com (or -fe) to %s.", host)
+	p("Other regions: EU at %s, FE at %s (or send Host: sellingpartnerapi-eu.amazon.com to any of them).", in.RegionURLs["eu"], in.RegionURLs["fe"])
+	p("")
+	p("Point spgate at it (every region):")
+	p("  export SPGATE_ENDPOINT=%s", in.Endpoint)
 	p("Admin (loopback only): %s/_admin/counters, /_admin/faults, /_admin/registry", in.URL)
 	if in.CAFile != "" {
 		p("")

@@ -92,6 +92,24 @@ func TestEmulateTLSAndJSON(t *testing.T) {
 			t.Errorf("%s: %d, want %d: %s", host, res.StatusCode, want, b)
 		}
 	}
+	// Without Amazon's host names, each region has its own port, as
+	// SPGATE_ENDPOINT lists them.
+	if !strings.Contains(info.Endpoint, "eu="+info.RegionURLs["eu"]) || info.RegionURLs["eu"] == info.URL {
+		t.Fatalf("endpoint %q, region URLs %v", info.Endpoint, info.RegionURLs)
+	}
+	plain := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for region, want := range map[string]int{"eu": 200, "na": 403} {
+		req, _ := http.NewRequest("GET", info.RegionURLs[region]+"/sellers/v1/marketplaceParticipations", nil)
+		req.Header.Set("x-amz-access-token", tok.AccessToken)
+		res, err := plain.Do(req)
+		if err != nil {
+			t.Fatalf("%s port: %v", region, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("EU seller on the %s port: %d, want %d", region, res.StatusCode, want)
+		}
+	}
 }
 
 func TestEmulateBannerAndFlags(t *testing.T) {
@@ -100,13 +118,14 @@ func TestEmulateBannerAndFlags(t *testing.T) {
 		t.Errorf("--time-scale 0: exit %d, want %d", code, ExitUsage)
 	}
 	out.Reset()
-	if code := Main(context.Background(), []string{"emulate", "--addr", "not-an-address"}, strings.NewReader(""), &out, &out); code != ExitFailure {
+	if code := Main(context.Background(), []string{"emulate", "--addr", "not-an-address"}, strings.NewReader(""), &out, &out); code != ExitUsage {
 		t.Errorf("bad --addr: exit %d: %s", code, out.String())
 	}
 	var b bytes.Buffer
 	printEmulateBanner(&b, emulateInfo{URL: "https://127.0.0.1:8443", TokenURL: "https://127.0.0.1:8443/auth/o2/token", CAFile: "/tmp/ca.pem",
-		ClientID: "cid", ClientSecret: "sec", RefreshToken: "Atzr|x", Region: "na", Marketplaces: []string{"ATVPDKIKX0DER"}}, 8443, 60)
-	for _, want := range []string{"SSL_CERT_FILE=/tmp/ca.pem", "--resolve api.amazon.com:8443:127.0.0.1", "sandbox.sellingpartnerapi-fe.amazon.com", "60x faster", "x-amz-access-token"} {
+		ClientID: "cid", ClientSecret: "sec", RefreshToken: "Atzr|x", Region: "na", Marketplaces: []string{"ATVPDKIKX0DER"},
+		Endpoint: "na=https://127.0.0.1:8443,eu=https://127.0.0.1:8444,fe=https://127.0.0.1:8445"}, 8443, 60)
+	for _, want := range []string{"SPGATE_ENDPOINT=na=https://127.0.0.1:8443,eu=", "SSL_CERT_FILE=/tmp/ca.pem", "--resolve api.amazon.com:8443:127.0.0.1", "sandbox.sellingpartnerapi-fe.amazon.com", "60x faster", "x-amz-access-token"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, b.String())
 		}
