@@ -33,7 +33,6 @@ func operationHandlers() map[string]opHandler {
 const (
 	msgInvalidInput  = "The input you have submitted is not valid. Please check your input and try again."
 	msgBadNextToken  = "We could not decode your NextToken. Possible reasons include: a transmission error, improper quoting or a truncation problem."
-	msgAccessDenied  = "Access to requested resource is denied."
 	msgOrderNotFound = "Requested order not found."
 )
 
@@ -41,8 +40,10 @@ func invalidInput(c *call, details string) {
 	writeError(c.w, http.StatusBadRequest, "InvalidInput", msgInvalidInput, details)
 }
 
+// accessDenied answers as Amazon does when a token does not cover the
+// resource, empty details included.
 func accessDenied(c *call) {
-	writeError(c.w, http.StatusForbidden, "Unauthorized", msgAccessDenied, "")
+	writeDenied(c.w, http.StatusForbidden, "Unauthorized", "")
 }
 
 func orderNotFound(c *call, id string) {
