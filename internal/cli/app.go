@@ -59,12 +59,13 @@ every 180 days; list and show count the days left.`,
   spgate app list
   spgate app show main --json
   spgate app set-secret main --client-secret-file new-secret.txt
+  spgate app update main --role "Direct-to-Consumer Shipping" --region na
   spgate app remove main --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newAppAddCmd(streams, deps), newAppListCmd(streams, deps), newAppShowCmd(streams, deps),
-		newAppSetSecretCmd(streams, deps), newAppRemoveCmd(streams))
+		newAppSetSecretCmd(streams, deps), newAppUpdateCmd(streams, deps), newAppRemoveCmd(streams))
 	return cmd
 }
 
@@ -121,6 +122,28 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 
 func invalidInput(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
 
+// validateAppRegion checks an app's --region; empty means no default region.
+func validateAppRegion(region string) error {
+	if region == "" {
+		return nil
+	}
+	if err := vault.ValidateRegion(region); err != nil {
+		return invalidInput(fmt.Errorf("--region: %w", err))
+	}
+	return nil
+}
+
+// validateAppRedirectURI checks an app's --redirect-uri; empty means none.
+func validateAppRedirectURI(uri string) error {
+	if uri == "" {
+		return nil
+	}
+	if err := vault.ValidateRedirectURI(uri); err != nil {
+		return invalidInput(fmt.Errorf("--redirect-uri: %w", err))
+	}
+	return nil
+}
+
 func runAppAdd(cmd *cobra.Command, streams IO, deps appDeps, name string, o appAddOptions) error {
 	if err := vault.ValidateName("app", name); err != nil {
 		return invalidInput(err)
@@ -137,15 +160,11 @@ func runAppAdd(cmd *cobra.Command, streams IO, deps appDeps, name string, o appA
 	if err := vault.ValidateClientID(o.ClientID); err != nil {
 		return invalidInput(fmt.Errorf("--client-id: %w", err))
 	}
-	if o.Region != "" {
-		if err := vault.ValidateRegion(o.Region); err != nil {
-			return invalidInput(fmt.Errorf("--region: %w", err))
-		}
+	if err := validateAppRegion(o.Region); err != nil {
+		return err
 	}
-	if o.RedirectURI != "" {
-		if err := vault.ValidateRedirectURI(o.RedirectURI); err != nil {
-			return invalidInput(fmt.Errorf("--redirect-uri: %w", err))
-		}
+	if err := validateAppRedirectURI(o.RedirectURI); err != nil {
+		return err
 	}
 	cs, err := readCheckedSecret(cmd, "client secret", "client-secret-file", envClientSecret, vault.ValidateClientSecret)
 	if err != nil {

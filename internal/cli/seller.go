@@ -31,11 +31,12 @@ hidden prompt.`,
 		Example: `  spgate seller add A2VYDBAL8BMVQK --app main --region eu --marketplace A1PA6795UKMFR9,A13V1IB3VIYZZH --refresh-token-file token.txt
   spgate seller list
   spgate seller show A2VYDBAL8BMVQK --json
+  spgate seller update A2VYDBAL8BMVQK --marketplace DE,FR,IT
   spgate seller remove A2VYDBAL8BMVQK --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSellerAddCmd(streams), newSellerListCmd(streams), newSellerShowCmd(streams), newSellerRemoveCmd(streams))
+	cmd.AddCommand(newSellerAddCmd(streams), newSellerListCmd(streams), newSellerShowCmd(streams), newSellerUpdateCmd(streams), newSellerRemoveCmd(streams))
 	cmd.AddCommand(newSellerAuthorizeCmd(streams)) // OAuth website flow (authorize.go)
 	return cmd
 }
