@@ -74,7 +74,8 @@ type Config struct {
 	// still sent.
 	NoRateLimits bool
 	// RegistryFile is a JSON file of applications, sellers and
-	// authorizations that replaces the demo registry (see LoadRegistry).
+	// authorizations that replaces the demo registry; New reads it, and the
+	// type RegistryFile documents its format.
 	RegistryFile string
 	// SQSEndpoint is where notifications for apps with a
 	// NotificationQueueURL are sent (e.g. a moto_server URL). Empty means the

@@ -107,7 +107,7 @@ func Run(ctx context.Context, in Input) []Check {
 			if r, ok := probeRegions(ctx, in, creds, s, au.RefreshToken.Value); ok {
 				sc.Step = StepRegion
 				sc.Detail = fmt.Sprintf("seller %s is stored in region %s, but Amazon answers for it only in region %s", s.ID, s.Region, r)
-				sc.Fix = fmt.Sprintf("move the seller to its region with its marketplaces there: `spgate seller update %s --region %s --marketplaces …`", s.ID, r)
+				sc.Fix = fmt.Sprintf("move the seller to its region with its marketplaces there: `spgate seller update %s --region %s --marketplace M[,M…]` (marketplace ids or country codes in region %s)", s.ID, r, r)
 			}
 		}
 		add(sc)
@@ -155,13 +155,14 @@ func formatChecks(in Input) []Check {
 			}
 		}
 		if len(bad) > 0 {
-			want := ""
+			want, fix := "", fmt.Sprintf("`spgate seller update %s --region R --marketplace M[,M…]`, all marketplaces in region R", s.ID)
 			if mr, err := vault.RegionOfMarketplace(bad[0]); err == nil {
 				want = fmt.Sprintf(" (%s is in region %s)", bad[0], mr)
+				fix = fmt.Sprintf("`spgate seller update %s --region %s --marketplace %s` (add its other marketplaces in region %s)", s.ID, mr, bad[0], mr)
 			}
 			out = append(out, Check{Layer: "format", Name: "seller-marketplaces", Status: Fail,
 				Detail: fmt.Sprintf("seller %s is stored in region %s but sells in %s%s", s.ID, s.Region, strings.Join(bad, ", "), want),
-				Step:   StepRegion, Fix: fmt.Sprintf("set the seller's region to the one its marketplaces belong to: `spgate seller update %s --region …`", s.ID)})
+				Step:   StepRegion, Fix: "store the region its marketplaces belong to, with the marketplaces: " + fix})
 		}
 		if au, ok := s.Authorization(a.Name); ok && !au.RefreshToken.Value.IsZero() {
 			if err := vault.ValidateRefreshToken(au.RefreshToken.Value.Reveal()); err != nil {
@@ -182,7 +183,7 @@ func secretAge(a vault.App, now time.Time) []Check {
 	if !ok || cur.ExpiresAt.IsZero() {
 		return []Check{{Layer: "secret", Name: "secret-age", Status: Skip, Detail: "no client secret expiry recorded"}}
 	}
-	fix := "rotate it: `spgate rotate " + a.Name + "` (or rotate in Seller Central and paste it with `spgate app set-secret " + a.Name + "`)"
+	fix := "rotate it: `spgate rotate --app " + a.Name + "` (or rotate in Seller Central and paste it with `spgate app set-secret " + a.Name + "`)"
 	if cur.Expired(now) {
 		return []Check{{Layer: "secret", Name: "secret-age", Status: Fail,
 			Detail: fmt.Sprintf("the client secret of app %s expired on %s; LWA refuses it", a.Name, cur.ExpiresAt.UTC().Format(time.DateOnly)),
@@ -275,7 +276,7 @@ func cheapCall(ctx context.Context, cl *spapi.Client, s vault.Seller) Check {
 	if len(missing) > 0 {
 		return Check{Layer: "seller", Name: "seller-call", Status: Warn,
 			Detail: fmt.Sprintf("seller %s answered, but does not participate in %s stored in the vault", s.ID, strings.Join(missing, ", ")),
-			Step:   StepRegion, Fix: fmt.Sprintf("update the seller's marketplaces: `spgate seller update %s --marketplaces %s`", s.ID, strings.Join(ids, ","))}
+			Step:   StepRegion, Fix: fmt.Sprintf("update the seller's marketplaces: `spgate seller update %s --marketplace %s`", s.ID, strings.Join(ids, ","))}
 	}
 	c.Status = OK
 	c.Detail = fmt.Sprintf("seller %s: getMarketplaceParticipations answered (%d marketplace(s))", s.ID, len(ps))
@@ -294,7 +295,7 @@ func rdtChecks(ctx context.Context, in Input, seller string) []Check {
 	if len(in.App.Roles) == 0 {
 		return []Check{{Layer: "rdt", Name: "rdt-role", Status: Skip,
 			Detail: fmt.Sprintf("app %s claims no restricted roles; calls for addresses or buyer data will be refused", in.App.Name),
-			Fix:    "if Seller Central lists restricted roles for the app, record them: `spgate app update " + in.App.Name + " --roles …`"}}
+			Fix:    "if Seller Central lists restricted roles for the app, record them: `spgate app update " + in.App.Name + " --role 'ROLE'` (repeatable; known roles: " + strings.Join(vault.KnownRestrictedRoles(), ", ") + ")"}}
 	}
 	var out []Check
 	for _, role := range in.App.Roles {

@@ -240,7 +240,7 @@ func appView(a vault.App, now time.Time) appJSON {
 		if j.SecretDaysLeft == math.MaxInt {
 			j.SecretDaysLeft = -1
 		}
-		j.Warning = expiryWarning(cur, now)
+		j.Warning = expiryWarning(a.Name, cur, now)
 	} else {
 		j.Warning = "no client secret stored: run `spgate app set-secret " + a.Name + "`"
 	}
@@ -260,16 +260,16 @@ func hint(s secret.String) string {
 
 // expiryWarning says how urgent the 180-day rotation is: warnings start
 // 30 days ahead and sharpen at 14, 7 and 1 day(s).
-func expiryWarning(s vault.Secret, now time.Time) string {
+func expiryWarning(app string, s vault.Secret, now time.Time) string {
 	if s.ExpiresAt.IsZero() {
 		return ""
 	}
 	d := s.DaysLeft(now)
 	switch {
 	case s.Expired(now):
-		return fmt.Sprintf("client secret EXPIRED on %s: LWA refuses it; get a new one and run `spgate app set-secret`", s.ExpiresAt.Format(time.DateOnly))
+		return fmt.Sprintf("client secret EXPIRED on %s: LWA refuses it; get a new one and run `spgate app set-secret %s`", s.ExpiresAt.Format(time.DateOnly), app)
 	case d < 1:
-		return "client secret expires within a day: rotate it now (`spgate rotate` or `spgate app set-secret`)"
+		return "client secret expires within a day: rotate it now (`spgate rotate --app " + app + "` or `spgate app set-secret " + app + "`)"
 	case d <= 1:
 		return "client secret expires in 1 day: rotate it now"
 	case d <= 7:

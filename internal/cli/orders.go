@@ -266,7 +266,7 @@ func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
 		return res, usageErr("%v", err)
 	}
 	if len(j.Seller.Marketplaces) == 0 {
-		return res, &ExitError{Code: ExitConfig, Err: fmt.Errorf("seller %s has no marketplaces in the vault: set them with `spgate seller update %s --marketplaces …`", j.Seller.ID, j.Seller.ID)}
+		return res, &ExitError{Code: ExitConfig, Err: fmt.Errorf("seller %s has no marketplaces in the vault: set them with `spgate seller update %s --marketplace M[,M…]` (marketplace ids or country codes in its region)", j.Seller.ID, j.Seller.ID)}
 	}
 	cp, err := loadCheckpoint(ctx, j)
 	if err != nil {
