@@ -126,10 +126,10 @@ func formatChecks(in Input) []Check {
 	}
 	a := in.App
 	if err := vault.ValidateAppID(a.AppID); err != nil {
-		fail("app-id", err.Error(), "copy the app id (amzn1.sp.solution.…) from Seller Central → Develop Apps and fix it with `spgate app add`")
+		fail("app-id", err.Error(), "an app's ids cannot be edited: remove it with `spgate app remove "+a.Name+"` and add it again with the app id (amzn1.sp.solution.…) from Seller Central → Develop Apps (`spgate app add "+a.Name+" --app-id …`)")
 	}
 	if err := vault.ValidateClientID(a.ClientID); err != nil {
-		fail("client-id", err.Error(), "copy the LWA client id from Develop Apps → View (LWA credentials) and store it again")
+		fail("client-id", err.Error(), "an app's ids cannot be edited: remove it with `spgate app remove "+a.Name+"` and add it again with the LWA client id from Develop Apps → View (`spgate app add "+a.Name+" --client-id …`)")
 	}
 	cur, ok := a.CurrentSecret()
 	switch {
