@@ -78,7 +78,7 @@ and --tls-key when it listens on a network.`,
 	f.IntVar(&o.ReadySecretDays, "ready-secret-days", 7, "/readyz fails when the client secret expires within this many days")
 	f.DurationVar(&o.ReadyInterval, "ready-interval", time.Minute, "how often /readyz's checks are refreshed")
 	f.DurationVar(&o.Drain, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
-	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it)")
+	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it; 0 asks the vault on every request)")
 	f.BoolVar(&o.NoRateLimits, "no-rate-limits", false, "do not pace calls (load tests against spgate emulate --no-rate-limits only)")
 	_ = f.MarkHidden("no-rate-limits")
 	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
@@ -93,6 +93,9 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return usageErr("give both --tls-cert and --tls-key, or neither")
+	}
+	if o.KeyTTL < 0 {
+		return usageErr("--key-cache must not be negative (0 asks the vault on every request)")
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -153,6 +156,9 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}), o.ReadyInterval, nil)
 	cfg := gateway.Config{Client: client, AppID: app.AppID, Directory: v, Audit: audit, Metrics: metrics,
 		Ready: ready, Logger: log, KeyCacheTTL: o.KeyTTL}
+	if o.KeyTTL == 0 {
+		cfg.KeyCacheTTL = time.Nanosecond // gateway.Config's zero means its default
+	}
 	if !o.NoVaultAccessLog {
 		cfg.Access = v
 	}
