@@ -101,6 +101,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("spapi %s: reading request body: %w", op.ID, err)
 		}
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	} else {
+		// Every attempt sends a fresh copy from GetBody; the caller's body
+		// is ours to close (http.RoundTripper's contract).
+		closeBody(req)
 	}
 	key := ratelimit.Key{Seller: seller, App: c.cfg.AppID, Operation: op.Key()}
 	idempotent := req.Method != http.MethodPost && req.Method != http.MethodPatch || safePOSTs[op.Key()]
