@@ -37,23 +37,26 @@ type Store interface {
 // MemoryStore is a Store in process memory. The zero value is ready to use.
 type MemoryStore struct {
 	mu      sync.Mutex
-	buckets map[Key]*bucket
+	buckets map[Key]*Bucket
 }
 
 var _ Store = (*MemoryStore)(nil)
 
-// bucket is a GCRA bucket: a request at now is allowed at
-// max(tat, now) + interval − burst·interval, and moves tat on by one
-// interval. tat ≤ now means the bucket is full.
-type bucket struct {
-	rate      float64
-	burst     int
-	tat       time.Time
-	seeded    bool      // burst (and rate) known
-	drainedAt time.Time // Drain before the plan was known
+// Bucket is one GCRA bucket's whole state, with the arithmetic every Store
+// shares: MemoryStore keeps Buckets in a map, a shared store loads one,
+// calls a method and saves it back inside a transaction. A request at now
+// is allowed at max(TAT, now) + interval − Burst·interval, and moves TAT on
+// by one interval. TAT ≤ now means the bucket is full. The zero value is a
+// bucket that exists but whose plan is not known yet.
+type Bucket struct {
+	Rate      float64   // requests per second; 0 while unknown
+	Burst     int       // 0 while unknown (before the first Reserve)
+	TAT       time.Time // theoretical arrival time of the next request
+	Seeded    bool      // Burst (and Rate) known
+	DrainedAt time.Time // Drain before the plan was known
 }
 
-func (b *bucket) interval() time.Duration { return interval(b.rate) }
+func (b *Bucket) interval() time.Duration { return interval(b.Rate) }
 
 // interval is the time one token takes to refill, rounded up to the
 // nanosecond so rounding never makes the pace faster than the rate.
@@ -61,66 +64,107 @@ func interval(rate float64) time.Duration {
 	return time.Duration(math.Ceil(float64(time.Second) / rate))
 }
 
-func (s *MemoryStore) get(key Key) *bucket {
+func (s *MemoryStore) get(key Key) *Bucket {
 	if s.buckets == nil {
-		s.buckets = make(map[Key]*bucket)
+		s.buckets = make(map[Key]*Bucket)
 	}
 	b := s.buckets[key]
 	if b == nil {
-		b = &bucket{}
+		b = &Bucket{}
 		s.buckets[key] = b
 	}
 	return b
 }
 
-func (b *bucket) seed(p Plan, now time.Time) {
-	if b.seeded {
+func (b *Bucket) seed(p Plan) {
+	if b.Seeded {
 		return
 	}
-	if b.rate <= 0 {
-		b.rate = p.Rate
+	if b.Rate <= 0 {
+		b.Rate = p.Rate
 	}
-	b.burst = p.Burst
-	b.seeded = true
-	if !b.drainedAt.IsZero() {
-		b.tat = b.drainedAt.Add(time.Duration(b.burst) * b.interval())
+	b.Burst = p.Burst
+	b.Seeded = true
+	if !b.DrainedAt.IsZero() {
+		b.TAT = b.DrainedAt.Add(time.Duration(b.Burst) * b.interval())
 	}
 }
 
-// Reserve implements Store.
-func (s *MemoryStore) Reserve(key Key, seed Plan, now time.Time, maxWait time.Duration) (time.Duration, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.get(key)
-	b.seed(seed, now)
+// Reserve is Store.Reserve on this bucket: it seeds an unseeded bucket
+// with seed, then takes the next slot unless the wait would exceed maxWait.
+func (b *Bucket) Reserve(seed Plan, now time.Time, maxWait time.Duration) (time.Duration, bool) {
+	b.seed(seed)
 	t := b.interval()
-	tat := b.tat
+	tat := b.TAT
 	if tat.Before(now) {
 		tat = now
 	}
 	next := tat.Add(t)
-	wait := next.Add(-time.Duration(b.burst) * t).Sub(now)
+	wait := next.Add(-time.Duration(b.Burst) * t).Sub(now)
 	if wait < 0 {
 		wait = 0
 	}
 	if wait > maxWait {
 		return wait, false
 	}
-	b.tat = next
+	b.TAT = next
 	return wait, true
+}
+
+// Cancel is Store.Cancel on this bucket; an unseeded bucket is unchanged.
+func (b *Bucket) Cancel(now time.Time) {
+	if !b.Seeded {
+		return
+	}
+	b.TAT = b.TAT.Add(-b.interval())
+	if b.TAT.Before(now) {
+		b.TAT = now
+	}
+}
+
+// SetRate is Store.SetRate on this bucket.
+func (b *Bucket) SetRate(rate float64, now time.Time) (float64, bool) {
+	prev := b.Rate
+	if prev > 0 && math.Abs(prev-rate) <= 1e-9*math.Max(prev, rate) {
+		return prev, false
+	}
+	if prev > 0 && b.TAT.After(now) {
+		// Keep the used part of the bucket: convert the debt from the old
+		// interval to the new one.
+		used := float64(b.TAT.Sub(now)) / float64(interval(prev))
+		b.TAT = now.Add(time.Duration(math.Ceil(used * float64(interval(rate)))))
+	}
+	b.Rate = rate
+	return prev, true
+}
+
+// Drain is Store.Drain on this bucket.
+func (b *Bucket) Drain(now time.Time) {
+	if !b.Seeded {
+		b.DrainedAt = now
+		return
+	}
+	if empty := now.Add(time.Duration(b.Burst) * b.interval()); b.TAT.Before(empty) {
+		b.TAT = empty
+	}
+}
+
+// Plan reports the bucket's rate and burst.
+func (b *Bucket) Plan() Plan { return Plan{Rate: b.Rate, Burst: b.Burst} }
+
+// Reserve implements Store.
+func (s *MemoryStore) Reserve(key Key, seed Plan, now time.Time, maxWait time.Duration) (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.get(key).Reserve(seed, now, maxWait)
 }
 
 // Cancel implements Store.
 func (s *MemoryStore) Cancel(key Key, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.buckets[key]
-	if b == nil || !b.seeded {
-		return
-	}
-	b.tat = b.tat.Add(-b.interval())
-	if b.tat.Before(now) {
-		b.tat = now
+	if b := s.buckets[key]; b != nil {
+		b.Cancel(now)
 	}
 }
 
@@ -128,33 +172,14 @@ func (s *MemoryStore) Cancel(key Key, now time.Time) {
 func (s *MemoryStore) SetRate(key Key, rate float64, now time.Time) (float64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.get(key)
-	prev := b.rate
-	if prev > 0 && math.Abs(prev-rate) <= 1e-9*math.Max(prev, rate) {
-		return prev, false
-	}
-	if prev > 0 && b.tat.After(now) {
-		// Keep the used part of the bucket: convert the debt from the old
-		// interval to the new one.
-		used := float64(b.tat.Sub(now)) / float64(interval(prev))
-		b.tat = now.Add(time.Duration(math.Ceil(used * float64(interval(rate)))))
-	}
-	b.rate = rate
-	return prev, true
+	return s.get(key).SetRate(rate, now)
 }
 
 // Drain implements Store.
 func (s *MemoryStore) Drain(key Key, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.get(key)
-	if !b.seeded {
-		b.drainedAt = now
-		return
-	}
-	if empty := now.Add(time.Duration(b.burst) * b.interval()); b.tat.Before(empty) {
-		b.tat = empty
-	}
+	s.get(key).Drain(now)
 }
 
 // Plan implements Store.
@@ -165,7 +190,7 @@ func (s *MemoryStore) Plan(key Key) (Plan, bool) {
 	if b == nil {
 		return Plan{}, false
 	}
-	return Plan{Rate: b.rate, Burst: b.burst}, true
+	return b.Plan(), true
 }
 
 // Unlimited is a Store that never makes a caller wait. It exists for load
