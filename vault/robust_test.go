@@ -303,8 +303,11 @@ func TestSchemaTooNew(t *testing.T) {
 
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
-	v2 := migration{Version: 2, Name: "add notes", Up: execAll(`CREATE TABLE notes (x TEXT)`, `INSERT INTO notes VALUES ('migrated')`)}
-	v3bad := migration{Version: 3, Name: "broken", Up: execAll(`CREATE TABLE half (x)`, `INSERT INTO nowhere VALUES (1)`)}
+	// Test migrations go after the real ones: n+1 adds a table, n+2 fails.
+	n := len(migrations)
+	v2 := migration{Version: n + 1, Name: "add notes", Up: execAll(`CREATE TABLE notes (x TEXT)`, `INSERT INTO notes VALUES ('migrated')`)}
+	v3bad := migration{Version: n + 2, Name: "broken", Up: execAll(`CREATE TABLE half (x)`, `INSERT INTO nowhere VALUES (1)`)}
+	with := func(ms ...migration) []migration { return append(migrations[:n:n], ms...) }
 	tableExists := func(t *testing.T, path, name string) bool {
 		db := rawDB(t, path)
 		defer db.Close()
@@ -316,24 +319,24 @@ func TestMigrations(t *testing.T) {
 	t.Run("runner on an empty database", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "v.db")
 		opts := testOpts(nil)
-		opts.migrations = []migration{migrations[0], v2}
+		opts.migrations = with(v2)
 		v, err := Open(ctx, path, rawKey(t), opts)
 		must(t, err)
 		defer v.Close()
-		if v.SchemaVersion() != 2 || !tableExists(t, path, "notes") || !tableExists(t, path, "apps") {
+		if v.SchemaVersion() != n+1 || !tableExists(t, path, "notes") || !tableExists(t, path, "apps") {
 			t.Fatalf("version %d after creating with two migrations", v.SchemaVersion())
 		}
 	})
-	t.Run("upgrade from version 1 keeps data", func(t *testing.T) {
+	t.Run("upgrade keeps data", func(t *testing.T) {
 		f := newVault(t)
 		f.seed(t)
 		f.v.Close()
 		opts := testOpts(f.clk)
-		opts.migrations = []migration{migrations[0], v2}
+		opts.migrations = with(v2)
 		v, err := Open(ctx, f.path, f.key, opts)
 		must(t, err)
 		defer v.Close()
-		if v.SchemaVersion() != 2 || !tableExists(t, f.path, "notes") {
+		if v.SchemaVersion() != n+1 || !tableExists(t, f.path, "notes") {
 			t.Fatalf("not migrated: version %d", v.SchemaVersion())
 		}
 		c, err := v.LWACredentials(ctx, "main")
@@ -347,7 +350,7 @@ func TestMigrations(t *testing.T) {
 		f.v.Close()
 		before := readFile(t, f.path)
 		opts := testOpts(f.clk)
-		opts.migrations = []migration{migrations[0], v2}
+		opts.migrations = with(v2)
 		if _, err := Open(ctx, f.path, rawKey(t), opts); !errors.Is(err, ErrWrongKey) {
 			t.Fatalf("got %v", err)
 		}
@@ -357,9 +360,9 @@ func TestMigrations(t *testing.T) {
 		f := newVault(t)
 		f.v.Close()
 		opts := testOpts(f.clk)
-		opts.migrations = []migration{migrations[0], v2, v3bad}
+		opts.migrations = with(v2, v3bad)
 		_, err := Open(ctx, f.path, f.key, opts)
-		if err == nil || !strings.Contains(err.Error(), "version 3 (broken)") {
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("version %d (broken)", n+2)) {
 			t.Fatalf("got %v", err)
 		}
 		if !tableExists(t, f.path, "notes") || tableExists(t, f.path, "half") {
@@ -369,14 +372,14 @@ func TestMigrations(t *testing.T) {
 		defer db.Close()
 		var ver int
 		must(t, db.QueryRow(`PRAGMA user_version`).Scan(&ver))
-		if ver != 2 {
-			t.Errorf("user_version %d, want 2", ver)
+		if ver != n+1 {
+			t.Errorf("user_version %d, want %d", ver, n+1)
 		}
 	})
 	t.Run("out of order list is refused", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "v.db")
 		opts := testOpts(nil)
-		opts.migrations = []migration{migrations[0], v3bad}
+		opts.migrations = with(v3bad)
 		if _, err := Open(ctx, path, rawKey(t), opts); err == nil {
 			t.Fatal("accepted a gap in the migration list")
 		}

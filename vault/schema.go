@@ -110,6 +110,19 @@ var migrations = []migration{
 			request_id TEXT NOT NULL DEFAULT '')`,
 		`CREATE INDEX access_log_at ON access_log(at)`,
 	)},
+	// Rate-limit buckets shared by every spgate process using the vault
+	// (RateLimitStore). key is "seller|app|operation"; tat and drained_at
+	// are Unix nanoseconds, 0 for none. Not secret: neither encrypted nor
+	// audited.
+	{Version: 2, Name: "shared rate-limit buckets", Up: execAll(
+		`CREATE TABLE rate_limits (
+			key TEXT PRIMARY KEY,
+			rate REAL NOT NULL,
+			burst INTEGER NOT NULL,
+			tat INTEGER NOT NULL,
+			drained_at INTEGER NOT NULL,
+			seeded INTEGER NOT NULL)`,
+	)},
 }
 
 // latestVersion is the schema version this code writes.
