@@ -3,8 +3,10 @@ package vault
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -80,7 +82,7 @@ func (s *rateLimitStore) update(key ratelimit.Key, doing string, fn func(b *rate
 	}
 	defer func() { <-s.turn }()
 	k := bucketKey(key)
-	return s.v.write(context.Background(), doing, func(t *tx) error {
+	return s.v.writeUnsynced(context.Background(), doing, func(t *tx) error {
 		b, exists, err := loadBucket(t, k)
 		if err != nil {
 			return err
@@ -198,4 +200,33 @@ func (s *rateLimitStore) Plan(key ratelimit.Key) (ratelimit.Plan, bool) {
 		return s.fallback.Plan(key)
 	}
 	return p, ok
+}
+
+// writeUnsynced is write with PRAGMA synchronous=NORMAL for the one
+// transaction: in WAL mode its commit skips the fsync (the next synced
+// commit, or a checkpoint, makes it durable), which cuts a rate-limit
+// reservation from ~200 µs to tens of µs. Losing the last bucket updates in
+// a power cut costs nothing worse than a 429. The connection's own setting
+// is restored before it returns to the pool (or the connection is dropped),
+// so secrets and audit rows keep full durability.
+func (v *Vault) writeUnsynced(ctx context.Context, doing string, fn func(*tx) error) error {
+	c, err := v.db.Conn(ctx)
+	if err != nil {
+		return v.classify(err, doing)
+	}
+	defer c.Close()
+	var prev int
+	if err := c.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&prev); err != nil {
+		return v.classify(err, doing)
+	}
+	if _, err := c.ExecContext(ctx, `PRAGMA synchronous=NORMAL`); err != nil {
+		return v.classify(err, doing)
+	}
+	defer func() {
+		if _, err := c.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous=`+strconv.Itoa(prev)); err != nil {
+			_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	t := &tx{ctx: ctx, c: c, v: v, now: v.clk.Now().UTC(), actor: v.actorOf(ctx)}
+	return v.classify(runTx(ctx, c, "BEGIN IMMEDIATE", func() error { return fn(t) }), doing)
 }

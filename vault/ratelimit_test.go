@@ -304,3 +304,17 @@ func BenchmarkRateLimitReserve(b *testing.B) { benchReserve(b, false) }
 // BenchmarkRateLimitReserveParallel is the same from many goroutines of one
 // process (the gateway under load).
 func BenchmarkRateLimitReserveParallel(b *testing.B) { benchReserve(b, true) }
+
+// A reservation commits without fsync, but the connection goes back to the
+// pool with full durability for the secrets written on it next.
+func TestRateLimitStoreRestoresSynchronous(t *testing.T) {
+	f := newVault(t)
+	f.v.db.SetMaxOpenConns(1)
+	s := f.v.RateLimitStore(nil)
+	s.Reserve(rlKey, ratelimit.Plan{Rate: 1, Burst: 1}, t0, 0)
+	var sync int
+	must(t, f.v.db.QueryRow(`PRAGMA synchronous`).Scan(&sync))
+	if sync != 2 {
+		t.Fatalf("PRAGMA synchronous = %d after a reservation, want 2 (FULL)", sync)
+	}
+}
