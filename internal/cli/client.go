@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/lwa"
+	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
@@ -218,20 +219,26 @@ func appAndEndpoints(ctx context.Context, cmd *cobra.Command, v *vault.Vault, ap
 	return app, ep, nil
 }
 
-// clientForApp builds the client for an app already read from the vault.
+// clientForApp builds the client for an app already read from the vault. Its
+// rate limiter keeps its buckets in the vault (vault.RateLimitStore).
 func clientForApp(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
 	sign, err := signerFor(ctx, app)
 	if err != nil {
 		return nil, err
 	}
+	log := logger(cmd)
 	return spapi.New(spapi.Config{
 		AppID:       app.AppID,
 		Sign:        sign,
 		Credentials: vaultCredentials{v: v, app: app.Name},
 		Sellers:     vaultSellers{v: v, app: app.Name},
 		Endpoints:   ep,
-		UserAgent:   "spgate/" + buildVersion() + " (Language=Go)",
-		Logger:      logger(cmd),
+		// The buckets live in the vault, so this command and every other
+		// spgate process on the machine (spgate serve, a cron'd orders
+		// pull) pace each seller's calls together.
+		Limiter:   ratelimit.New(ratelimit.Options{Store: v.RateLimitStore(log), Headroom: 1, Logger: log}),
+		UserAgent: "spgate/" + buildVersion() + " (Language=Go)",
+		Logger:    log,
 	})
 }
 

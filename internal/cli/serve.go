@@ -30,7 +30,7 @@ type serveOptions struct {
 	ReadySecretDays                 int
 	ReadyInterval, Drain, KeyTTL    time.Duration
 	AutoRotate                      bool
-	NoRateLimits                    bool
+	NoRateLimits, SharedLimits      bool
 	SQSEndpoint                     string
 	NoVaultAccessLog                bool
 }
@@ -44,7 +44,8 @@ func newServeCmd(streams IO) *cobra.Command {
 (Authorization: Bearer spg_…, from ` + "`spgate client add`" + `) and the seller in
 X-Spgate-Seller (selling partner id or name); the gateway forwards each call
 through the same chain as the library — rate limiter shared by every caller of
-a seller, LWA tokens or Restricted Data Tokens, retries — and hands back
+a seller (and, with --shared-limits, the default, by every other spgate process
+using the same vault), LWA tokens or Restricted Data Tokens, retries — and hands back
 Amazon's status, body and headers with its own X-Spgate-Request-Id.
 
 Personal data: a caller asks with X-Spgate-PII: shippingAddress,buyerInfo and
@@ -81,6 +82,7 @@ and --tls-key when it listens on a network.`,
 	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it; 0 asks the vault on every request)")
 	f.BoolVar(&o.NoRateLimits, "no-rate-limits", false, "do not pace calls (load tests against spgate emulate --no-rate-limits only)")
 	_ = f.MarkHidden("no-rate-limits")
+	f.BoolVar(&o.SharedLimits, "shared-limits", true, "keep the rate-limit buckets in the vault, shared with every other spgate process on this machine (an orders pull, spgate call), so together they stay within Amazon's limits; a reservation costs ~45 µs (~60 µs under concurrency), capping the gateway near 15,000 calls/s. --shared-limits=false paces this process alone")
 	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
 	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+EnvSQSEndpoint+", else AWS")
 	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
@@ -118,6 +120,9 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	metrics := gateway.NewMetrics()
 	creds := rotation.VaultCredentials{Vault: v, App: app.Name}
 	var store ratelimit.Store = &ratelimit.MemoryStore{}
+	if o.SharedLimits {
+		store = v.RateLimitStore(log)
+	}
 	if o.NoRateLimits {
 		if ep.Name == "production" || ep.Name == "sandbox" {
 			return usageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
