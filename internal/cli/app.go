@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -14,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -441,7 +440,7 @@ generated one in Seller Central. Before replacing the stored secret it asks
 LWA for a grantless token (client_credentials, scope
 sellingpartnerapi::notifications) with the new secret, so a typo never
 replaces a working secret; --no-verify skips that (offline use).
-The LWA endpoint is $SPGATE_LWA_URL, else Amazon's.
+The LWA endpoint is $SPGATE_LWA_URL, else that of $SPGATE_ENDPOINT, else Amazon's.
 
 The replaced secret is kept as "previous" for --keep-old (Amazon keeps an
 old secret valid for a while after a rotation); 0 discards it.`,
@@ -508,16 +507,22 @@ func runAppSetSecret(cmd *cobra.Command, streams IO, deps appDeps, name string, 
 
 // lwaVerifySecret asks LWA for a grantless token with the secret; success
 // proves the client id and secret belong together. The endpoint is
-// $SPGATE_LWA_URL, else Amazon's.
+// $SPGATE_LWA_URL, else the token URL of $SPGATE_ENDPOINT (the emulator),
+// else Amazon's.
 func lwaVerifySecret(ctx context.Context, clientID string, s secret.String) error {
-	c := &lwa.Client{TokenURL: os.Getenv(envLWAURL), HTTPClient: &http.Client{Timeout: 30 * time.Second}}
-	src := lwa.NewGrantlessSource(c, lwa.StaticCredentials{ClientID: clientID, ClientSecret: s}, lwa.ScopeNotifications)
+	ep := spapi.Production()
+	if e := os.Getenv(EnvEndpoint); e != "" {
+		var err error
+		if ep, err = parseEndpoint(e); err != nil {
+			return err
+		}
+	}
+	if u := os.Getenv(envLWAURL); u != "" {
+		ep.TokenURL = u
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if _, err := src.Token(ctx); err != nil {
-		return err
-	}
-	return nil
+	return verifyClientSecret(ctx, ep, clientID, s)
 }
 
 func newAppRemoveCmd(streams IO) *cobra.Command {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,6 +65,18 @@ func (e *emuEnv) open(t *testing.T, create bool) *vault.Vault {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// run runs spgate, fails the test unless it exits with want or if its
+// output holds a credential, and returns stdout and stderr.
+func (e *emuEnv) run(t *testing.T, want int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := run(t, "", args...)
+	if code != want {
+		t.Fatalf("spgate %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, stdout, stderr)
+	}
+	assertNoSecrets(t, e, stdout, stderr)
+	return stdout, stderr
 }
 
 // secrets lists every credential value the emulator handed out.
@@ -194,4 +207,62 @@ func TestParseWhen(t *testing.T) {
 			t.Errorf("parseWhen(%q) = %v, %v; want %v (err %v)", tc.in, got, err, tc.want, tc.err)
 		}
 	}
+}
+
+// TestSetSecretVerifiesWithLWA: a secret LWA accepts replaces the current
+// one (which stays as the previous secret); one LWA refuses changes nothing.
+func TestSetSecretVerifiesWithLWA(t *testing.T) {
+	e := newEmuEnv(t)
+	t.Setenv(envLWAURL, "") // the emulator's, through SPGATE_ENDPOINT
+	dir := t.TempDir()
+	// Amazon makes a new secret: rotate through the emulator's API and take
+	// the secret from its notification, as rotation would.
+	e.run(t, ExitOK, "call", "rotateApplicationClientSecret")
+	var n struct {
+		Payload struct {
+			New struct {
+				ClientSecret string `json:"newClientSecret"`
+			} `json:"applicationOAuthClientNewSecret"`
+		} `json:"payload"`
+	}
+	select {
+	case msg := <-e.srv.Notifications():
+		if err := json.Unmarshal(msg, &n); err != nil || n.Payload.New.ClientSecret == "" {
+			t.Fatalf("notification: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no new-secret notification")
+	}
+	good := filepath.Join(dir, "good")
+	bad := filepath.Join(dir, "bad")
+	_ = os.WriteFile(good, []byte(n.Payload.New.ClientSecret+"\n"), 0o600)
+	_ = os.WriteFile(bad, []byte("amzn1.oa2-cs.v1."+strings.Repeat("ab", 32)+"\n"), 0o600)
+
+	if _, out := e.run(t, ExitFailure, "app", "set-secret", "main", "--client-secret-file", bad); !strings.Contains(out, "invalid_client") {
+		t.Fatalf("refusal does not come from LWA: %s", out)
+	}
+	v := e.open(t, false)
+	a, err := v.GetApp(context.Background(), "main")
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := a.CurrentSecret(); cur.Value.Reveal() != e.demo.ClientSecret {
+		t.Fatal("a secret LWA refused replaced the working one")
+	}
+
+	e.run(t, ExitOK, "app", "set-secret", "main", "--client-secret-file", good)
+	v = e.open(t, false)
+	a, err = v.GetApp(context.Background(), "main")
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := a.CurrentSecret()
+	prev, ok := a.PreviousSecret()
+	if cur.Value.Reveal() != n.Payload.New.ClientSecret || !ok || prev.Value.Reveal() != e.demo.ClientSecret {
+		t.Fatal("the verified secret is not current with the old one kept as previous")
+	}
+	// And calls work with it.
+	e.run(t, ExitOK, "call", "getMarketplaceParticipations", "--seller", e.demo.SellerID)
 }
