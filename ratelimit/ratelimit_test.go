@@ -26,89 +26,9 @@ func op(rate float64, burst int) *operations.Operation {
 	return &operations.Operation{API: "orders", Version: "v0", ID: "getOrder", Rate: rate, Burst: burst}
 }
 
-// step is one action on a store at a point in simulated time.
-type step struct {
-	advance time.Duration
-	do      string // "take", "drain", or "rate=<header>"
-	want    time.Duration
-}
-
-func TestBucketScenarios(t *testing.T) {
-	const s = time.Second
-	tests := []struct {
-		name  string
-		plan  *operations.Operation
-		steps []step
-	}{
-		{"burst then pacing", op(1, 3), []step{
-			{0, "take", 0}, {0, "take", 0}, {0, "take", 0},
-			{0, "take", 1 * s}, {0, "take", 2 * s},
-			{2 * s, "take", 1 * s}, // slots at 3s… taken by the queue
-		}},
-		{"refill up to burst only", op(2, 2), []step{
-			{0, "take", 0}, {0, "take", 0},
-			{time.Hour, "take", 0}, {0, "take", 0}, {0, "take", 500 * time.Millisecond},
-		}},
-		{"getOrders plan 0.0167/20", operations.Find("getOrders")[0], []step{
-			{0, "take", 0}, {0, "drain", 0}, {0, "take", interval(0.0167)},
-		}},
-		{"header corrects down", op(1, 1), []step{
-			{0, "take", 0}, {0, "rate=0.5", 0}, {0, "take", 2 * s}, {0, "take", 4 * s},
-		}},
-		{"header corrects up", op(0.5, 1), []step{
-			{0, "take", 0}, {0, "rate=2", 0}, {0, "take", 500 * time.Millisecond},
-		}},
-		{"header down keeps debt", op(1, 1), []step{
-			{0, "take", 0}, {0, "take", 1 * s}, {0, "rate=0.5", 0}, {0, "take", 4 * s},
-		}},
-		{"same rate is no change", op(0.0167, 1), []step{
-			{0, "take", 0}, {0, "rate=0.0167", 0}, {0, "take", interval(0.0167)},
-		}},
-		{"absurd headers ignored", op(1, 1), []step{
-			{0, "take", 0},
-			{0, "rate=0", 0}, {0, "rate=-3", 0}, {0, "rate=NaN", 0}, {0, "rate=Inf", 0}, {0, "rate=+Inf", 0},
-			{0, "rate=1e300", 0}, {0, "rate=10001", 0}, {0, "rate=0.00001", 0}, {0, "rate=fast", 0}, {0, "rate=1,5", 0},
-			{0, "take", 1 * s},
-		}},
-		{"bounds accepted", op(1, 1), []step{
-			{0, "take", 0}, {0, "rate=10000", 0}, {0, "take", 100 * time.Microsecond},
-		}},
-		{"drain after 429", op(5, 10), []step{
-			{0, "take", 0}, {0, "drain", 0}, {0, "take", 200 * time.Millisecond},
-			{time.Minute, "take", 0}, // refilled
-		}},
-		{"drain before any take", op(1, 5), []step{
-			{0, "drain", 0}, {0, "take", 1 * s},
-		}},
-		{"header before any take", op(1, 1), []step{
-			{0, "rate=0.25", 0}, {0, "take", 0}, {0, "take", 4 * s},
-		}},
-		{"nil op uses the fallback plan", nil, []step{
-			{0, "drain", 0}, {0, "take", interval(operations.FallbackRate)},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := clock.NewFake(t0)
-			store := &MemoryStore{}
-			l := New(Options{Store: store, Clock: clk})
-			for i, st := range tt.steps {
-				clk.Advance(st.advance)
-				switch {
-				case st.do == "take":
-					got, ok := store.Reserve(key, PlanFor(tt.plan), clk.Now(), time.Duration(math.MaxInt64))
-					if !ok || got != st.want {
-						t.Fatalf("step %d: wait %v (ok %v), want %v", i, got, ok, st.want)
-					}
-				case st.do == "drain":
-					l.Drain(key)
-				case strings.HasPrefix(st.do, "rate="):
-					l.Observe(key, strings.TrimPrefix(st.do, "rate="))
-				}
-			}
-		})
-	}
-}
+// The bucket scenarios (burst, pacing, header corrections, drains) run
+// against MemoryStore in conformance_test.go, from the table every Store
+// must pass (internal/ratelimittest).
 
 func TestObserveStats(t *testing.T) {
 	l := New(Options{Clock: clock.NewFake(t0)})
