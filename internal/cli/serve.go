@@ -90,6 +90,7 @@ and --tls-key when it listens on a network.`,
 }
 
 func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
+	noDump(cmd) // before the vault key is read: no core dump, no same-user ptrace
 	if o.AuditMaxMB <= 0 || o.AuditKeep <= 0 || o.ReadySecretDays < 0 {
 		return usageErr("--audit-max-mb and --audit-keep must be positive, --ready-secret-days not negative")
 	}
