@@ -303,7 +303,9 @@ func (v *Vault) SetClientSecret(ctx context.Context, app string, value secret.St
 				if !o.ExpiresAt.IsZero() && o.ExpiresAt.Before(prevExp) {
 					prevExp = o.ExpiresAt
 				}
-				if _, err := t.exec(`UPDATE secrets SET status='previous', expires_at=? WHERE ref=? AND version=?`, fmtTime(prevExp), ref, o.Version); err != nil {
+				if err := t.updateSecret(ref, o.Version, func(r *secretRow) {
+					r.status, r.expires = StatusPrevious, sql.NullString{String: fmtTime(prevExp), Valid: true}
+				}); err != nil {
 					return err
 				}
 				continue
@@ -322,7 +324,7 @@ func (v *Vault) SetClientSecret(ctx context.Context, app string, value secret.St
 			return err
 		}
 		if ch.Verified {
-			if err := t.markVerified(ref, out.Version); err != nil {
+			if _, err := t.markVerified(ref, out.Version); err != nil {
 				return err
 			}
 			out.VerifiedAt = t.now
@@ -332,15 +334,14 @@ func (v *Vault) SetClientSecret(ctx context.Context, app string, value secret.St
 	return out, err
 }
 
-func (t *tx) markVerified(ref string, version int) error {
-	res, err := t.exec(`UPDATE secrets SET verified_at=? WHERE ref=? AND version=?`, fmtTime(t.now), ref, version)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return newErr(ErrNotFound, "no secret version %d", version)
-	}
-	return nil
+// markVerified records that version of ref (0: the current one) worked
+// and returns the version marked.
+func (t *tx) markVerified(ref string, version int) (int, error) {
+	err := t.updateSecret(ref, version, func(r *secretRow) {
+		r.verified = sql.NullString{String: fmtTime(t.now), Valid: true}
+		version = r.version
+	})
+	return version, err
 }
 
 // MarkClientSecretVerified records that client secret version works
@@ -351,17 +352,14 @@ func (v *Vault) MarkClientSecretVerified(ctx context.Context, app string, versio
 		if err != nil {
 			return err
 		}
-		ref := appSecretRef(a.AppID)
-		if version == 0 {
-			if err := t.queryRow(`SELECT version FROM secrets WHERE ref=? AND status='current'`, ref).Scan(&version); errors.Is(err, sql.ErrNoRows) {
-				return newErr(ErrNotFound, "app %s has no client secret; add one with spgate app set-secret", a.Name)
-			} else if err != nil {
-				return err
-			}
+		v, err := t.markVerified(appSecretRef(a.AppID), version)
+		if errors.Is(err, ErrNotFound) && version == 0 {
+			return newErr(ErrNotFound, "app %s has no client secret; add one with spgate app set-secret", a.Name)
 		}
-		if err := t.markVerified(ref, version); err != nil {
+		if err != nil {
 			return err
 		}
+		version = v
 		return t.audit("app:"+a.Name, "client_secret", ActionVerified, fmt.Sprintf("v%d", version))
 	})
 }

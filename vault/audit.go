@@ -141,10 +141,12 @@ func (v *Vault) PruneAccessLog(ctx context.Context, before time.Time) (int64, er
 	return n, err
 }
 
-// Verify checks the whole vault: SQLite's quick_check, then that every
+// Verify checks the whole vault: SQLite's quick_check, that every gateway
+// client and secret record passes its integrity check, and that every
 // encrypted record authenticates under the data key. It returns nil, or an
-// error joining one ErrCorrupt / ErrTampered error per problem (for
-// spgate doctor). Decrypted values are discarded at once.
+// error joining one ErrCorrupt / ErrTampered (*IntegrityError for a record
+// that fails its integrity check) error per problem (for spgate doctor).
+// Decrypted values are discarded at once.
 func (v *Vault) Verify(ctx context.Context) error {
 	var problems []error
 	err := v.read(ctx, "verify vault", func(t *tx) error {
@@ -164,6 +166,24 @@ func (v *Vault) Verify(ctx context.Context) error {
 		}
 		if err := rows.Close(); err != nil {
 			return err
+		}
+		clients, err := queryAll(t, scanClientRow, `SELECT `+clientRowCols+` FROM clients ORDER BY name`)
+		if err != nil {
+			return err
+		}
+		for _, r := range clients {
+			if err := v.checkClient(r); err != nil {
+				problems = append(problems, err)
+			}
+		}
+		secrets, err := queryAll(t, scanSecretRow, `SELECT `+secretRowCols+` FROM secrets ORDER BY ref, version`)
+		if err != nil {
+			return err
+		}
+		for _, r := range secrets {
+			if err := t.checkSecret(r); err != nil {
+				problems = append(problems, err)
+			}
 		}
 		type rec struct {
 			aad string

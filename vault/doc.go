@@ -7,7 +7,9 @@
 // The vault is one SQLite file (modernc.org/sqlite, no cgo) in WAL mode, by
 // default $XDG_DATA_HOME/spgate/vault.db (~/.local/share/spgate/vault.db),
 // overridden by $SPGATE_VAULT. It and its -wal/-shm files are created 0600
-// in a 0700 directory. The master key comes from $SPGATE_MASTER_KEY, else
+// in a 0700 directory; Open refuses a vault whose file, directory or
+// journal files group or others can write (ErrVaultPermissions, with the
+// chmod that fixes it). The master key comes from $SPGATE_MASTER_KEY, else
 // from $XDG_CONFIG_HOME/spgate/master.key (~/.config/spgate/master.key, mode
 // 0600; a key file that group or others can access is refused). Key and data
 // live in different directories so a copy of one is not a copy of both. See
@@ -29,14 +31,31 @@
 //
 // Not encrypted (so List calls and doctor need no decryption): names, ids,
 // client ids, regions, marketplaces, roles, URLs, dates, gateway client
-// scopes and key hashes, audit and access logs. These plain fields are not
-// authenticated either: someone with write access to the file can change
-// them (e.g. point an app at another client id) without ErrTampered. A
-// restored older ciphertext row (rollback) is likewise not detected.
+// scopes and key hashes, audit and access logs.
+//
+// # Integrity
+//
+// What grants access is authenticated even where it is not encrypted: every
+// gateway client row (name, key hash, sellers, operations, PII flag,
+// creation and revocation) and the metadata of every secret (ref, version,
+// status current/previous, creation, expiry, verification) carries an
+// HMAC-SHA256 under a subkey of the DEK (HKDF-SHA256). Each read that relies
+// on such a row checks it and refuses a row added or changed without the
+// key with an *IntegrityError (ErrIntegrity, also ErrTampered) that names
+// the record and its repair; every write path writes the MAC in the same
+// transaction. Client seller scopes hold selling partner ids, never names,
+// and Client.AllowsSeller matches ids only; seller names cannot take the
+// shape of an id. Schema version 3 signs the rows of an older vault when it
+// is first opened with its key and re-wraps the DEK with new associated
+// data, so a vault cannot later be passed off as unsigned. Other plain
+// fields (an app's client id, a seller's marketplaces) remain
+// unauthenticated, and a restored older row, signed when it was current,
+// or a whole older copy of the file (rollback) is not detected.
 //
 // # Robustness
 //
-// Open checks the SQLite header and length before SQLite touches the file
+// Open checks the permissions of the file and its directory, then the
+// SQLite header and length before SQLite touches the file
 // (ErrCorrupt for random bytes or a truncated copy), then the schema version
 // (ErrTooNew), then the key (ErrWrongKey), then the wrapped DEK (ErrTampered),
 // and only then migrates; each failure leaves the file byte-identical.

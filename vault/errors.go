@@ -35,6 +35,14 @@ var (
 	ErrInvalid = errors.New("invalid value")
 	// ErrRevoked: a gateway client key was revoked.
 	ErrRevoked = errors.New("client revoked")
+	// ErrIntegrity: a record that grants access (a gateway client, or a
+	// secret's status, version or dates) fails its integrity check: it was
+	// written without the vault key. The error is an *IntegrityError naming
+	// the record; it also matches ErrTampered.
+	ErrIntegrity = errors.New("vault record fails the integrity check")
+	// ErrVaultPermissions: the vault file, its directory or one of its
+	// journal files is writable by group or others.
+	ErrVaultPermissions = errors.New("vault file permissions too open")
 )
 
 // Error is the concrete error type behind the sentinels: Error() is the full
@@ -70,3 +78,27 @@ func wrapErr(kind error, cause error, format string, a ...any) *Error {
 }
 
 func invalid(format string, a ...any) error { return newErr(ErrInvalid, format, a...) }
+
+// IntegrityError reports a record that grants access whose integrity check
+// failed, typically because vault.db was edited without spgate (and without
+// the vault key). It matches ErrIntegrity and ErrTampered with errors.Is.
+// The record grants nothing until it is replaced.
+type IntegrityError struct {
+	// Table is the vault table holding the record: "clients" or "secrets".
+	Table string
+	// Key identifies the row in Table: the client name, or the secret's
+	// ref and version ("app|<app id>|client_secret|v2").
+	Key string
+	// Record names the record for people, e.g. `client "erp"` or
+	// `client secret v2 of app "main"`.
+	Record string
+	// Fix says how to replace the record.
+	Fix string
+}
+
+func (e *IntegrityError) Error() string {
+	return e.Record + ": its record fails the integrity check (was vault.db edited without spgate?); " + e.Fix
+}
+
+// Unwrap returns ErrIntegrity and ErrTampered.
+func (e *IntegrityError) Unwrap() []error { return []error{ErrIntegrity, ErrTampered} }

@@ -183,8 +183,8 @@ func ReadKeyFile(path string) (Key, error) {
 	if fi.IsDir() {
 		return Key{}, invalid("vault key file %s is a directory; remove it or set %s", path, EnvMasterKey)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return Key{}, newErr(ErrKeyFilePermissions, "vault key file %s has mode %04o: group or others can access it; fix with: chmod 600 %s", path, perm, path)
+	if err := checkMode(fi, path, 0o077, ErrKeyFilePermissions, "vault key file", "chmod 600 "+path); err != nil {
+		return Key{}, err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -195,6 +195,55 @@ func ReadKeyFile(path string) (Key, error) {
 		return Key{}, invalid("vault key file %s does not hold a 32-byte key in base64 or hex; restore it from your backup (or remove it only if the vault is empty)", path)
 	}
 	return Key{raw: raw, source: path}, nil
+}
+
+// checkMode refuses a file whose permission bits include any of deny, with
+// an error of kind that names the file (what, path), its mode and fix, the
+// command that repairs it.
+func checkMode(fi fs.FileInfo, path string, deny fs.FileMode, kind error, what, fix string) error {
+	perm := fi.Mode().Perm()
+	if perm&deny == 0 {
+		return nil
+	}
+	who := "group or others can access it"
+	if deny&0o044 == 0 {
+		who = "group or others can write to it"
+	}
+	return newErr(kind, "%s %s has mode %04o: %s; fix with: %s", what, path, perm, who, fix)
+}
+
+// checkVaultModes refuses a vault whose directory, file or journal files
+// (-wal, -shm, -journal) group or others can write: whoever can write them
+// can change what the vault grants, or put a journal in place that SQLite
+// would replay. Files that do not exist yet are skipped; SQLite creates
+// the journal files with the vault file's mode.
+func checkVaultModes(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil:
+		if err := checkMode(fi, dir, 0o022, ErrVaultPermissions, "vault directory", "chmod go-w "+dir); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("check the vault directory %s: %w", dir, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("check the vault file %s: %w", p, err)
+		}
+		if fi.IsDir() {
+			continue // checkFile names a directory in the vault's place
+		}
+		if err := checkMode(fi, p, 0o022, ErrVaultPermissions, "vault file", "chmod go-w "+p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateKeyFile writes a new random key to path (mode 0600, parent

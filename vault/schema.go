@@ -13,6 +13,10 @@ type migration struct {
 	Version int
 	Name    string
 	Up      func(ctx context.Context, tx *sql.Conn) error
+	// Keyed, when set, runs after Up in the same transaction with the
+	// unlocked vault and its key-encryption key. kek is nil when the
+	// vault is being created (before it has a key or any record).
+	Keyed func(ctx context.Context, c *sql.Conn, v *Vault, kek []byte) error
 }
 
 func execAll(stmts ...string) func(ctx context.Context, c *sql.Conn) error {
@@ -123,6 +127,15 @@ var migrations = []migration{
 			drained_at INTEGER NOT NULL,
 			seeded INTEGER NOT NULL)`,
 	)},
+	// Every row that grants access carries an HMAC-SHA256 under a subkey
+	// of the data key (integrity.go): gateway clients and secret
+	// metadata. Existing rows are signed in the same transaction, client
+	// seller scopes stored as names become ids, and the data key is
+	// re-wrapped so that the vault cannot be passed off as unprotected.
+	{Version: integrityVersion, Name: "record integrity", Up: execAll(
+		`ALTER TABLE clients ADD COLUMN mac BLOB`,
+		`ALTER TABLE secrets ADD COLUMN mac BLOB`,
+	), Keyed: authenticateRows},
 }
 
 // latestVersion is the schema version this code writes.
@@ -142,8 +155,9 @@ func userVersion(ctx context.Context, c *sql.Conn) (int, error) {
 // migrate brings the database on c up to the last version in ms. Each step
 // runs in its own BEGIN IMMEDIATE transaction and re-reads the version
 // inside it, so two processes opening an old vault at once do not both
-// migrate.
-func migrate(ctx context.Context, c *sql.Conn, ms []migration) error {
+// migrate. v and kek are handed to keyed steps; kek is nil while a new
+// vault is created.
+func migrate(ctx context.Context, c *sql.Conn, ms []migration, v *Vault, kek []byte) error {
 	for i, m := range ms {
 		if m.Version != i+1 {
 			return fmt.Errorf("internal error: migration %d has version %d", i+1, m.Version)
@@ -163,6 +177,11 @@ func migrate(ctx context.Context, c *sql.Conn, ms []migration) error {
 			}
 			if err := m.Up(ctx, c); err != nil {
 				return fmt.Errorf("migrate vault schema to version %d (%s): %w", m.Version, m.Name, err)
+			}
+			if m.Keyed != nil {
+				if err := m.Keyed(ctx, c, v, kek); err != nil {
+					return fmt.Errorf("migrate vault schema to version %d (%s): %w", m.Version, m.Name, err)
+				}
 			}
 			_, err = c.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.Version))
 			return err

@@ -65,7 +65,8 @@ func tokenRef(sellerID, appID string) string {
 	return "seller|" + sellerID + "|app|" + appID + "|refresh_token"
 }
 
-// putSecret stores a new version of ref and returns its metadata.
+// putSecret stores a new version of ref, with its MAC, and returns its
+// metadata.
 func (t *tx) putSecret(ref, status string, value secret.String, created, expires time.Time) (Secret, error) {
 	var ver int
 	if err := t.queryRow(`INSERT INTO secret_versions(ref, last) VALUES (?, 1)
@@ -79,46 +80,63 @@ func (t *tx) putSecret(ref, status string, value secret.String, created, expires
 	if created.IsZero() {
 		created = t.now
 	}
-	if _, err := t.exec(`INSERT INTO secrets(ref, version, status, created_at, expires_at, ct) VALUES (?,?,?,?,?,?)`,
-		ref, ver, status, fmtTime(created), fmtTimePtr(expires), ct); err != nil {
+	r := secretRow{ref: ref, version: ver, status: status, created: fmtTime(created), ct: ct}
+	if !expires.IsZero() {
+		r.expires = sql.NullString{String: fmtTime(expires), Valid: true}
+	}
+	r.mac = t.v.secretMAC(r)
+	if _, err := t.exec(`INSERT INTO secrets(`+secretRowCols+`) VALUES (?,?,?,?,?,?,?,?)`,
+		r.ref, r.version, r.status, r.created, r.expires, r.verified, r.ct, r.mac); err != nil {
 		return Secret{}, err
 	}
 	return Secret{Version: ver, Status: status, CreatedAt: created.UTC(), ExpiresAt: expires.UTC()}, nil
 }
 
 // loadSecrets returns the versions of ref, current first then newest first;
-// decrypt fills Value.
+// decrypt fills Value. Every version's MAC is checked, also when only the
+// current one is asked for: a status moved from one version to another
+// fails both.
 func (t *tx) loadSecrets(ref string, decrypt bool, onlyCurrent bool) ([]Secret, error) {
-	q := `SELECT version, status, created_at, expires_at, verified_at, ct FROM secrets WHERE ref=?`
-	if onlyCurrent {
-		q += ` AND status='current'`
-	}
-	q += ` ORDER BY status='current' DESC, version DESC`
-	rows, err := t.query(q, ref)
+	rows, err := t.secretRows(ref)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []Secret
-	for rows.Next() {
-		var s Secret
-		var created string
-		var expires, verified sql.NullString
-		var ct []byte
-		if err := rows.Scan(&s.Version, &s.Status, &created, &expires, &verified, &ct); err != nil {
-			return nil, err
+	for _, r := range rows {
+		if onlyCurrent && r.status != StatusCurrent {
+			continue
 		}
-		s.CreatedAt, s.ExpiresAt, s.VerifiedAt = parseTime(created), parseNullTime(expires), parseNullTime(verified)
+		s := r.meta()
 		if decrypt {
-			pt, err := t.v.open(ct, secretAAD(ref, s.Version))
+			pt, err := t.v.open(r.ct, secretAAD(ref, r.version))
 			if err != nil {
 				return nil, err
 			}
 			s.Value = secret.New(string(pt))
+			clear0(pt)
 		}
 		out = append(out, s)
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// updateSecret checks the row of ref at version (0: the current one), lets
+// fn change its metadata and saves it with a fresh MAC.
+func (t *tx) updateSecret(ref string, version int, fn func(*secretRow)) error {
+	rows, err := t.secretRows(ref)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if version == 0 && r.status == StatusCurrent || version != 0 && r.version == version {
+			fn(&r)
+			return t.saveSecret(r)
+		}
+	}
+	if version == 0 {
+		return newErr(ErrNotFound, "no current secret")
+	}
+	return newErr(ErrNotFound, "no secret version %d", version)
 }
 
 func (t *tx) deleteSecrets(ref string) (int64, error) {

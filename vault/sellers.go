@@ -86,14 +86,21 @@ func (t *tx) getSeller(ref string) (Seller, error) {
 	return s, err
 }
 
-func (t *tx) fillAuthorizations(s *Seller, decrypt bool) error {
-	auths, err := queryAll(t, func(sc rowScanner) (Authorization, error) {
+// authorizations lists the seller's grants without their refresh tokens.
+func (t *tx) authorizations(sellerID string) ([]Authorization, error) {
+	return queryAll(t, func(sc rowScanner) (Authorization, error) {
 		var z Authorization
 		var at string
 		err := sc.Scan(&z.AppName, &z.AppID, &at)
 		z.AuthorizedAt = parseTime(at)
 		return z, err
-	}, `SELECT a.name, a.app_id, z.authorized_at FROM authorizations z JOIN apps a ON a.app_id = z.app_id WHERE z.seller_id=? ORDER BY a.name`, s.ID)
+	}, `SELECT a.name, a.app_id, z.authorized_at FROM authorizations z JOIN apps a ON a.app_id = z.app_id WHERE z.seller_id=? ORDER BY a.name`, sellerID)
+}
+
+// fillAuthorizations sets s.Authorizations with their refresh tokens'
+// metadata (checked) and, with decrypt, values.
+func (t *tx) fillAuthorizations(s *Seller, decrypt bool) error {
+	auths, err := t.authorizations(s.ID)
 	if err != nil {
 		return err
 	}
@@ -192,10 +199,13 @@ func (v *Vault) RemoveSeller(ctx context.Context, ref string) error {
 		if err != nil {
 			return err
 		}
-		if err := t.fillAuthorizations(&s, false); err != nil {
+		// The tokens are deleted unread, so that a seller whose token
+		// record fails its integrity check can be removed.
+		auths, err := t.authorizations(s.ID)
+		if err != nil {
 			return err
 		}
-		for _, z := range s.Authorizations {
+		for _, z := range auths {
 			if _, err := t.deleteSecrets(tokenRef(s.ID, z.AppID)); err != nil {
 				return err
 			}
@@ -315,12 +325,12 @@ func (v *Vault) MarkRefreshTokenVerified(ctx context.Context, seller, app string
 		if err != nil {
 			return err
 		}
-		res, err := t.exec(`UPDATE secrets SET verified_at=? WHERE ref=? AND status='current'`, fmtTime(t.now), tokenRef(s.ID, a.AppID))
+		_, err = t.markVerified(tokenRef(s.ID, a.AppID), 0)
+		if errors.Is(err, ErrNotFound) {
+			return newErr(ErrNotFound, "seller %s has no refresh token for app %s", s.ID, a.Name)
+		}
 		if err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return newErr(ErrNotFound, "seller %s has no refresh token for app %s", s.ID, a.Name)
 		}
 		return t.audit("seller:"+s.ID, "refresh_token", ActionVerified, "app "+a.Name)
 	})

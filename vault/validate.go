@@ -179,12 +179,31 @@ func ValidateAWSSecretKey(s string) error {
 }
 
 // ValidateName checks a local handle (app, seller or client name): 1–64
-// letters, digits, '.', '_' or '-', starting with a letter or digit.
+// letters, digits, '.', '_' or '-', starting with a letter or digit. A
+// seller name (kind "seller") must not have the shape of a selling partner
+// id either (see ValidateSellerName).
 func ValidateName(kind, s string) error {
-	if reName.MatchString(s) {
-		return nil
+	if !reName.MatchString(s) {
+		return invalid("%s name %q is not valid: use 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit", kind, clip(s))
 	}
-	return invalid("%s name %q is not valid: use 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit", kind, clip(s))
+	if kind == "seller" {
+		return ValidateSellerName(s)
+	}
+	return nil
+}
+
+// ValidateSellerName checks a seller's local name: a valid name (see
+// ValidateName) that does not look like a selling partner id (A followed
+// by 9–19 upper-case letters and digits), so a name can never pass for
+// another seller's id where sellers are given by id or name.
+func ValidateSellerName(s string) error {
+	if !reName.MatchString(s) {
+		return ValidateName("seller", s)
+	}
+	if reSellerID.MatchString(s) {
+		return invalid("seller name %q has the shape of a selling partner id (A and 9–19 upper-case letters or digits), so it could be taken for another seller's id: choose a name with a lower-case letter or a '-', e.g. shop-eu", s)
+	}
+	return nil
 }
 
 // ValidateQueueURL checks an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>).

@@ -56,6 +56,7 @@ type Vault struct {
 	busy    time.Duration
 	aead    cipher.AEAD // data-encryption key
 	dek     []byte
+	macKey  []byte // row MAC key, derived from dek (integrity.go)
 	version int
 }
 
@@ -85,6 +86,7 @@ func LatestSchemaVersion() int { return latestVersion(migrations) }
 // Close releases the database. The Vault must not be used afterwards.
 func (v *Vault) Close() error {
 	clear0(v.dek)
+	clear0(v.macKey)
 	return v.db.Close()
 }
 
@@ -130,11 +132,12 @@ func checkFile(path string) (empty bool, err error) {
 }
 
 // Open opens (or, with opts.Create, creates) the vault at path with key.
-// It checks, in this order and before writing anything: that the file is an
-// SQLite database of full length, that its schema is not newer than this
-// code (ErrTooNew), that key matches the key check value (ErrWrongKey), and
-// that the data key unwraps (ErrTampered). Only then does it migrate an
-// older schema.
+// It checks, in this order and before writing anything: that neither the
+// file, its directory nor its journal files are writable by group or others
+// (ErrVaultPermissions), that the file is an SQLite database of full
+// length, that its schema is not newer than this code (ErrTooNew), that key
+// matches the key check value (ErrWrongKey), and that the data key unwraps
+// (ErrTampered). Only then does it migrate an older schema.
 func Open(ctx context.Context, path string, key Key, opts Options) (*Vault, error) {
 	if path == "" {
 		return nil, invalid("no vault path; set %s or use vault.DefaultPaths", EnvVault)
@@ -150,6 +153,9 @@ func Open(ctx context.Context, path string, key Key, opts Options) (*Vault, erro
 	ms := opts.migrations
 	if ms == nil {
 		ms = migrations
+	}
+	if err := checkVaultModes(path); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if !opts.Create {
@@ -224,23 +230,25 @@ func (v *Vault) init(ctx context.Context, key Key, opts Options, ms []migration)
 		if _, err := c.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
 			return v.classify(err, "enable WAL")
 		}
-		if err := migrate(ctx, c, ms); err != nil {
+		if err := migrate(ctx, c, ms, v, nil); err != nil {
 			return v.classify(err, "create vault")
 		}
-		if err := v.initMeta(ctx, c, key, opts); err != nil {
+		if err := v.initMeta(ctx, c, key, opts, latest); err != nil {
 			return err
 		}
 	}
 	// Unlock before any change: a wrong key or a tampered key record leaves
 	// the file as it was.
-	if err := v.unlock(ctx, c, key); err != nil {
+	kek, ver, err := v.unlock(ctx, c, key)
+	if err != nil {
 		return err
 	}
+	defer clear0(kek)
 	if _, err := c.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
 		return v.classify(err, "enable WAL")
 	}
 	if ver < latest {
-		if err := migrate(ctx, c, ms); err != nil {
+		if err := migrate(ctx, c, ms, v, kek); err != nil {
 			return v.classify(err, "upgrade vault")
 		}
 	}
@@ -249,8 +257,8 @@ func (v *Vault) init(ctx context.Context, key Key, opts Options, ms []migration)
 }
 
 // initMeta writes the salt, key check value and wrapped data key of a new
-// vault, unless a concurrent creator already did.
-func (v *Vault) initMeta(ctx context.Context, c *sql.Conn, key Key, opts Options) error {
+// vault at schema version ver, unless a concurrent creator already did.
+func (v *Vault) initMeta(ctx context.Context, c *sql.Conn, key Key, opts Options, ver int) error {
 	return v.classify(inTx(ctx, c, func() error {
 		var n int
 		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM meta`).Scan(&n); err != nil {
@@ -272,7 +280,7 @@ func (v *Vault) initMeta(ctx context.Context, c *sql.Conn, key Key, opts Options
 		if err != nil {
 			return err
 		}
-		rows, err := wrapMeta(key, dek, fmt.Sprintf("%x", id), iter)
+		rows, err := wrapMeta(key, dek, dekAADPrefixFor(ver)+fmt.Sprintf("%x", id), iter)
 		if err != nil {
 			return err
 		}
@@ -288,8 +296,9 @@ func (v *Vault) initMeta(ctx context.Context, c *sql.Conn, key Key, opts Options
 }
 
 // wrapMeta derives the KEK for key with a fresh salt and returns the meta
-// rows that hold the salt, iteration count, key check value and wrapped DEK.
-func wrapMeta(key Key, dek []byte, vaultID string, iter int) (map[string][]byte, error) {
+// rows that hold the salt, iteration count, key check value and the DEK
+// wrapped with associated data aad (prefix and vault id).
+func wrapMeta(key Key, dek []byte, aad string, iter int) (map[string][]byte, error) {
 	salt, err := randomBytes(16)
 	if err != nil {
 		return nil, err
@@ -302,7 +311,7 @@ func wrapMeta(key Key, dek []byte, vaultID string, iter int) (map[string][]byte,
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := seal(aead, dek, dekAADPrefix+vaultID)
+	wrapped, err := seal(aead, dek, aad)
 	if err != nil {
 		return nil, err
 	}
@@ -314,55 +323,96 @@ func wrapMeta(key Key, dek []byte, vaultID string, iter int) (map[string][]byte,
 	}, nil
 }
 
-func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) error {
+// unlock checks key against the vault and unwraps the data key. It reads
+// the schema version and the key records in one snapshot and returns both
+// the version and the key-encryption key (for a migration that re-wraps
+// the data key; the caller clears it). A data key wrapped for a vault with
+// record integrity in a vault whose schema says otherwise, or the reverse,
+// was put there without spgate: it is refused.
+func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) (kek []byte, ver int, err error) {
 	meta := map[string][]byte{}
-	rows, err := c.QueryContext(ctx, `SELECT key, value FROM meta`)
-	if err != nil {
-		return v.classify(err, "read vault header")
-	}
-	for rows.Next() {
-		var k string
-		var val []byte
-		if err := rows.Scan(&k, &val); err != nil {
-			rows.Close()
-			return v.classify(err, "read vault header")
+	err = runTx(ctx, c, "BEGIN", func() error {
+		n, err := userVersion(ctx, c)
+		if err != nil {
+			return err
 		}
-		meta[k] = val
-	}
-	if err := rows.Close(); err != nil {
-		return v.classify(err, "read vault header")
+		ver = n
+		rows, err := c.QueryContext(ctx, `SELECT key, value FROM meta`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k string
+			var val []byte
+			if err := rows.Scan(&k, &val); err != nil {
+				rows.Close()
+				return err
+			}
+			meta[k] = val
+		}
+		return rows.Close()
+	})
+	if err != nil {
+		return nil, 0, v.classify(err, "read vault header")
 	}
 	for _, k := range []string{"kdf_salt", "kdf_iter", "key_check", "dek", "vault_id"} {
 		if len(meta[k]) == 0 {
-			return newErr(ErrCorrupt, "vault %s is missing its %s record; restore it from a backup", v.path, k)
+			return nil, 0, newErr(ErrCorrupt, "vault %s is missing its %s record; restore it from a backup", v.path, k)
 		}
 	}
 	iter, err := strconv.Atoi(string(meta["kdf_iter"]))
 	if err != nil || iter <= 0 || iter > 100_000_000 {
-		return newErr(ErrCorrupt, "vault %s has an invalid kdf_iter record; restore it from a backup", v.path)
+		return nil, 0, newErr(ErrCorrupt, "vault %s has an invalid kdf_iter record; restore it from a backup", v.path)
 	}
-	kek, err := key.kek(meta["kdf_salt"], iter)
+	kek, err = key.kek(meta["kdf_salt"], iter)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
+	kek = append([]byte(nil), kek...) // a raw key is its own KEK: clear a copy, never the key
 	if !hmac.Equal(keyCheck(kek), meta["key_check"]) {
+		clear0(kek)
 		hint := ""
 		if key.Source() != EnvMasterKey {
 			hint = " (key from " + key.Source() + ")"
 		}
-		return newErr(ErrWrongKey, "wrong vault key: %s does not match this vault%s; use the key the vault was created with", EnvMasterKey, hint)
+		return nil, 0, newErr(ErrWrongKey, "wrong vault key: %s does not match this vault%s; use the key the vault was created with", EnvMasterKey, hint)
+	}
+	fail := func(err error) ([]byte, int, error) {
+		clear0(kek)
+		return nil, 0, err
 	}
 	aead, err := newAEAD(kek)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	dek, err := open(aead, meta["dek"], dekAADPrefix+string(meta["vault_id"]))
+	id := string(meta["vault_id"])
+	protected := true
+	dek, err := open(aead, meta["dek"], dekAADPrefixV2+id)
+	if err != nil {
+		protected = false
+		dek, err = open(aead, meta["dek"], dekAADPrefix+id)
+	}
 	if err != nil || len(dek) != KeySize {
-		return newErr(ErrTampered, "vault record dek failed authentication: the vault was tampered with or the key is wrong")
+		return fail(newErr(ErrTampered, "vault record dek failed authentication: the vault was tampered with or the key is wrong"))
 	}
-	v.dek = dek
-	v.aead, err = newAEAD(dek)
-	return err
+	switch {
+	case protected && ver < integrityVersion:
+		clear0(dek)
+		return fail(newErr(ErrTampered, "vault %s was tampered with: its schema version was set back to %d, below %d, from which its records carry integrity checks; restore it from a backup", v.path, ver, integrityVersion))
+	case !protected && ver >= integrityVersion:
+		clear0(dek)
+		return fail(newErr(ErrTampered, "vault %s was tampered with: its data key record is older than its schema (version %d); restore it from a backup", v.path, ver))
+	}
+	macKey, err := deriveMACKey(dek)
+	if err != nil {
+		clear0(dek)
+		return fail(err)
+	}
+	v.dek, v.macKey = dek, macKey
+	if v.aead, err = newAEAD(dek); err != nil {
+		return fail(err)
+	}
+	return kek, ver, nil
 }
 
 // ChangeKey re-wraps the data key under newKey (and a fresh salt). Records
@@ -385,7 +435,7 @@ func (v *Vault) ChangeKey(ctx context.Context, newKey Key) error {
 		if iter <= 0 {
 			iter = kdfIterDef
 		}
-		rows, err := wrapMeta(newKey, v.dek, string(id), iter)
+		rows, err := wrapMeta(newKey, v.dek, dekAADPrefixFor(v.version)+string(id), iter)
 		if err != nil {
 			return err
 		}
