@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/internal/procsec"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/secret"
@@ -262,6 +263,23 @@ func readLine(ctx context.Context, r io.Reader) (string, error) {
 
 // openBrowser opens url in the desktop browser, if there is one.
 func openBrowser(u string) error {
+	cmd, err := browserCommand(u)
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }() // the launcher exits once the browser has the link
+	return nil
+}
+
+// browserCommand is the launcher that opens u. It runs with a scrubbed
+// environment (procsec.Environ): the browser needs the display, the
+// session bus and the locale, never $SPGATE_MASTER_KEY, the client secret
+// or cloud credentials, which a launched browser would otherwise keep for
+// its whole life and hand to every helper it starts.
+func browserCommand(u string) (*exec.Cmd, error) {
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
 	case "darwin":
@@ -270,11 +288,12 @@ func openBrowser(u string) error {
 		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
 	default:
 		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-			return errors.New("no display")
+			return nil, errors.New("no display")
 		}
 		cmd = exec.Command("xdg-open", u)
 	}
-	return cmd.Start()
+	cmd.Env = procsec.Environ()
+	return cmd, nil
 }
 
 // authorizeDeps are injectable for tests.
@@ -338,6 +357,7 @@ For a private app you can also self-authorize: Seller Central → Develop Apps
 }
 
 func runSellerAuthorize(cmd *cobra.Command, streams IO, deps authorizeDeps, o authorizeOptions) error {
+	noDump(cmd)
 	ctx := cmd.Context()
 	v, err := openVault(cmd, false)
 	if err != nil {

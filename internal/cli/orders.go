@@ -163,6 +163,7 @@ type pullResult struct {
 }
 
 func runOrdersPull(cmd *cobra.Command, streams IO, o pullOptions) error {
+	noDump(cmd)
 	ctx := cmd.Context()
 	if o.Out == "" {
 		return usageErr("--out is required: a .jsonl or .csv file")

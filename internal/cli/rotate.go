@@ -75,6 +75,7 @@ keys are in the vault (spgate setup aws).`,
 }
 
 func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
+	noDump(cmd)
 	if o.Timeout <= 0 {
 		return usageErr("--timeout must be positive (e.g. 5m)")
 	}
