@@ -15,6 +15,7 @@ import (
 
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/spapi"
+	"github.com/spgate/spgate/vault"
 )
 
 func init() { commands = append(commands, newCallCmd) }
@@ -225,6 +226,14 @@ func runCall(cmd *cobra.Command, streams IO, o callOptions, args []string) error
 	resp, err := c.Do(ctx, call)
 	if err != nil {
 		return callError(err)
+	}
+	// Personal data is printed only after its access is recorded, decided
+	// on the operation, data elements and decoded query that were sent.
+	if op.ReturnsPersonalData(o.PII, query) {
+		if err := recordRelease(ctx, v, vault.AccessEvent{Seller: sellerID, Operation: op.ID, PII: true,
+			Status: resp.Status, RequestID: resp.Header.Get("x-amzn-RequestId")}, "this "+op.ID+" call (it returns personal data)"); err != nil {
+			return err
+		}
 	}
 	if len(resp.Body) == 0 {
 		if jsonOut(cmd) {

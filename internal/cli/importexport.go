@@ -408,6 +408,7 @@ func runExport(cmd *cobra.Command, streams IO, o exportOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("app %s has no client secret to export: run `spgate app set-secret %s`", a.Name, a.Name)}
 	}
 	var rt secret.String
+	sellerID := ""
 	if o.Seller != "" {
 		s, err := v.GetSeller(ctx, o.Seller)
 		if err != nil {
@@ -417,7 +418,7 @@ func runExport(cmd *cobra.Command, streams IO, o exportOptions) error {
 		if !ok {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("seller %s has not authorized app %s: add its refresh token with `spgate seller add %s --app %s …`", s.ID, a.Name, s.ID, a.Name)}
 		}
-		rt = auth.RefreshToken.Value
+		rt, sellerID = auth.RefreshToken.Value, s.ID
 	}
 	var body string
 	switch o.Format {
@@ -428,6 +429,16 @@ func runExport(cmd *cobra.Command, streams IO, o exportOptions) error {
 		if err != nil {
 			return err
 		}
+	}
+	if o.Out != "-" && !o.Force {
+		// Checked again by O_EXCL below; here so a refused export is not recorded.
+		if _, err := os.Lstat(o.Out); err == nil {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s already exists: choose another --out or pass --force to replace it", o.Out)}
+		}
+	}
+	// The secrets leave the vault in the clear: record who took them first.
+	if err := recordRelease(ctx, v, vault.AccessEvent{Seller: sellerID, Operation: "export"}, "the export of app "+a.Name+"'s credentials"); err != nil {
+		return err
 	}
 	if o.Out == "-" {
 		fmt.Fprintln(streams.Err, "spgate: warning: printing secrets on stdout as asked (--out -); do not paste them into tickets or chats")

@@ -312,14 +312,14 @@ func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
 		return res, err
 	}
 	csvOut := strings.EqualFold(filepath.Ext(j.Out), ".csv")
+	// A new CSV file gets its header with the first page, so a run that
+	// fails before then (Amazon, or the access log) leaves it empty and the
+	// next run starts it without --restart.
+	var header []byte
 	if csvOut && cp.Offset == 0 {
 		var b bytes.Buffer
 		writeCSV(&b, csvHeader(j.API))
-		if _, err := f.Write(b.Bytes()); err != nil {
-			return res, fmt.Errorf("write %s: %w", j.Out, err)
-		}
-		cp.Offset += int64(b.Len())
-		cp.RunOffset = cp.Offset
+		header = b.Bytes()
 	}
 	if j.Progress != nil {
 		j.Progress.start(cp.After, cp.Before, cp.Count, res.Resumed)
@@ -341,6 +341,7 @@ func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
 		}
 		var b bytes.Buffer
 		var last time.Time
+		var n int64
 		for _, r := range recs {
 			if _, dup := seen[r.id]; dup {
 				continue
@@ -352,12 +353,30 @@ func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
 				b.Write(r.json)
 				b.WriteByte('\n')
 			}
-			cp.Count++
+			n++
 			if r.updated.After(last) {
 				last = r.updated
 			}
 		}
-		if b.Len() > 0 {
+		// Audit before release: a page with personal data is written to
+		// the file only after one access event for it is in the vault.
+		if n > 0 && len(pii) > 0 {
+			if err := recordRelease(ctx, j.Vault, vault.AccessEvent{Seller: j.Seller.ID, Operation: pullOperation(j.API),
+				PII: true, Status: 200}, fmt.Sprintf("page %d of seller %s's orders (personal data)", cp.Pages+1, j.Seller.ID)); err != nil {
+				return res, err
+			}
+		}
+		cp.Count += n
+		wrote := b.Len() > 0
+		if header != nil {
+			if _, err := f.Write(header); err != nil {
+				return res, fmt.Errorf("write %s: %w", j.Out, err)
+			}
+			cp.Offset += int64(len(header))
+			cp.RunOffset = cp.Offset
+			header, wrote = nil, true
+		}
+		if wrote {
 			if _, err := f.Write(b.Bytes()); err != nil {
 				return res, fmt.Errorf("write %s: %w", j.Out, err)
 			}
@@ -390,6 +409,14 @@ func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
 	}
 	res.Orders, res.Pages = cp.Count, cp.Pages
 	return res, nil
+}
+
+// pullOperation is the operation a pull of api calls, for the access log.
+func pullOperation(api string) string {
+	if api == ordersV2026 {
+		return "searchOrders"
+	}
+	return "getOrders"
 }
 
 func pullError(err error, j pullJob) error {
