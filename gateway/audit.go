@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -77,7 +76,7 @@ func (a *AuditLog) open() error {
 	return nil
 }
 
-// Write appends e as one line.
+// Write appends e as one line and syncs it to disk.
 func (a *AuditLog) Write(e AuditEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -98,6 +97,11 @@ func (a *AuditLog) Write(e AuditEntry) error {
 	a.size += int64(n)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
+	}
+	// The line must survive a crash before the answer it vouches for is
+	// released.
+	if err := a.f.Sync(); err != nil {
+		return fmt.Errorf("audit log: sync: %w", err)
 	}
 	return nil
 }
@@ -129,60 +133,38 @@ func (a *AuditLog) Close() error {
 	return err
 }
 
-// accessQueue hands PII access events to the vault in the background, so a
-// request never waits for a vault write. When the vault falls behind,
-// events are dropped (the JSONL audit log still has them) and counted.
-type accessQueue struct {
-	rec  AccessRecorder
-	log  *slog.Logger
-	m    *Metrics
-	ch   chan AuditEntry
-	done chan struct{}
-
-	mu     sync.RWMutex
-	closed bool
-}
-
-func newAccessQueue(rec AccessRecorder, log *slog.Logger, m *Metrics) *accessQueue {
-	q := &accessQueue{rec: rec, log: log, m: m, ch: make(chan AuditEntry, 4096), done: make(chan struct{})}
-	go q.run()
-	return q
-}
-
-func (q *accessQueue) push(e AuditEntry) {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.closed {
-		return
+// entry is c's audit line.
+func (c *call) entry() AuditEntry {
+	e := AuditEntry{
+		Time: time.Now().UTC(), RequestID: c.id, Client: c.client, Seller: c.seller,
+		Operation: c.opName(), Method: c.method, Path: clip(c.path, 300), Status: c.status,
+		PII: c.piiCall, DataElements: c.pii, AmazonRequestID: c.amazonID,
 	}
-	select {
-	case q.ch <- e:
-	default:
-		if q.m != nil {
-			q.m.accessDropped.Inc()
+	if c.denied() {
+		e.Decision, e.Reason = "denied", c.code
+	} else {
+		e.Decision = "allowed"
+	}
+	return e
+}
+
+// record writes a personal-data access to the audit log (synced) and to
+// the vault before the answer is released; an error means it must not be.
+func (g *Gateway) record(ctx context.Context, c *call) error {
+	e := c.entry()
+	if g.cfg.Audit != nil {
+		if err := g.cfg.Audit.Write(e); err != nil {
+			return err
 		}
 	}
-}
-
-func (q *accessQueue) run() {
-	defer close(q.done)
-	for e := range q.ch {
-		err := q.rec.RecordAccess(context.Background(), vault.AccessEvent{
+	if g.cfg.Access != nil {
+		err := g.cfg.Access.RecordAccess(context.WithoutCancel(ctx), vault.AccessEvent{
 			Time: e.Time, Client: e.Client, Seller: e.Seller, Operation: e.Operation,
 			PII: e.PII, Status: e.Status, RequestID: e.RequestID,
 		})
 		if err != nil {
-			q.log.Warn("recording a PII access in the vault failed (the audit log has it)", "request_id", e.RequestID, "error", err.Error())
+			return fmt.Errorf("recording the access in the vault: %w", err)
 		}
 	}
-}
-
-func (q *accessQueue) close() {
-	q.mu.Lock()
-	if !q.closed {
-		q.closed = true
-		close(q.ch)
-	}
-	q.mu.Unlock()
-	<-q.done
+	return nil
 }

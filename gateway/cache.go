@@ -18,9 +18,11 @@ import (
 
 // errUnknownKey: the key is not a live client key. errStore: the
 // directory failed (the vault is locked, unreadable…).
+// errTampered: the key's record fails the vault's integrity check.
 var (
 	errUnknownKey = errors.New("unknown or revoked client key")
 	errStore      = errors.New("the vault could not be read")
+	errTampered   = errors.New("the client's record fails the vault's integrity check")
 )
 
 // maxCached bounds each cache; past it the cache starts over.
@@ -76,6 +78,8 @@ func (k *keyCache) authenticate(ctx context.Context, key secret.String) (vault.C
 			delete(k.entries, h)
 			k.mu.Unlock()
 			return nil, errUnknownKey
+		case errors.Is(err, vault.ErrIntegrity):
+			return nil, fmt.Errorf("%w: %w", errTampered, err)
 		case err != nil:
 			return nil, fmt.Errorf("%w: %w", errStore, err)
 		case c.Revoked():

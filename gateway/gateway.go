@@ -61,8 +61,8 @@ const (
 	CodeRateLimited        = "rate_limited"        // 429: the seller's limit has no slot before the deadline
 	CodeDeadline           = "deadline_exceeded"   // 504: the deadline passed during the call
 	CodeUpstream           = "upstream_error"      // 502: the chain could not reach or authorize at Amazon
-	CodeNotServed          = "not_served"          // 403: grantless operations are not served
-	CodeUnavailable        = "unavailable"         // 503: the gateway is shutting down or its store failed
+	CodeNotServed          = "not_served"          // 403: grantless operations and Amazon credentials are not served
+	CodeUnavailable        = "unavailable"         // 503: the gateway is shutting down, its store or its audit failed
 )
 
 // Directory is what the gateway reads from the vault: client keys and
@@ -72,7 +72,8 @@ type Directory interface {
 	GetSeller(ctx context.Context, ref string) (vault.Seller, error)
 }
 
-// AccessRecorder stores PII access events (vault.RecordAccess).
+// AccessRecorder stores PII access events (vault.RecordAccess). A nil error
+// must mean the event is durably stored.
 type AccessRecorder interface {
 	RecordAccess(ctx context.Context, e vault.AccessEvent) error
 }
@@ -87,12 +88,15 @@ type Config struct {
 	AppID string
 	// Directory authenticates client keys and resolves sellers.
 	Directory Directory
-	// Audit receives a line per PII access and per denied request; nil
-	// keeps none (not recommended: Amazon's Data Protection Policy asks
-	// for a PII access log).
+	// Audit receives a line per PII access and per denied request. A PII
+	// answer is released only after its line is written and synced.
 	Audit *AuditLog
-	// Access, when set, also receives PII access events, asynchronously and
-	// best effort (events are dropped, and counted, when it falls behind).
+	// Access, when set, also receives every PII access, written before
+	// the answer is released (as Audit is).
+	//
+	// With neither Audit nor Access, calls that can return personal data
+	// are refused with 503: the gateway never releases personal data it
+	// cannot account for.
 	Access AccessRecorder
 	// Metrics, when set, is updated per request; serve it with
 	// Metrics.Handler (the gateway does at /metrics).
@@ -110,9 +114,14 @@ type Config struct {
 	SellerCacheTTL time.Duration
 	// MaxBody bounds request bodies (default 10 MiB).
 	MaxBody int64
-	// MaxDeadline caps X-Spgate-Deadline-Ms (default 10 minutes).
+	// MaxDeadline bounds every call, queueing for the rate limit and
+	// Amazon's answer included, and caps X-Spgate-Deadline-Ms (default
+	// 2 minutes). The server's WriteTimeout must be longer.
 	MaxDeadline time.Duration
 }
+
+// DefaultMaxDeadline is Config.MaxDeadline's default.
+const DefaultMaxDeadline = 2 * time.Minute
 
 // Gateway is the HTTP handler. Create it with New.
 type Gateway struct {
@@ -121,7 +130,6 @@ type Gateway struct {
 	log     *slog.Logger
 	keys    *keyCache
 	sellers *sellerCache
-	access  *accessQueue
 	mux     *http.ServeMux
 
 	idPrefix string
@@ -143,7 +151,7 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.MaxBody = 10 << 20
 	}
 	if cfg.MaxDeadline <= 0 {
-		cfg.MaxDeadline = 10 * time.Minute
+		cfg.MaxDeadline = DefaultMaxDeadline
 	}
 	g := &Gateway{cfg: cfg, clk: clock.Or(cfg.Clock), log: cfg.Logger}
 	if g.log == nil {
@@ -151,9 +159,6 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.keys = newKeyCache(cfg.Directory, g.clk, cfg.KeyCacheTTL)
 	g.sellers = newSellerCache(cfg.Directory, g.clk, cfg.SellerCacheTTL)
-	if cfg.Access != nil {
-		g.access = newAccessQueue(cfg.Access, g.log, cfg.Metrics)
-	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	g.idPrefix = hex.EncodeToString(b[:])
@@ -173,12 +178,8 @@ func (g *Gateway) Forget() {
 	g.sellers.clear()
 }
 
-// Close flushes the access recorder. Call it after the server stopped.
-func (g *Gateway) Close() {
-	if g.access != nil {
-		g.access.close()
-	}
-}
+// Close releases what the gateway holds. Call it after the server stopped.
+func (g *Gateway) Close() {}
 
 func (g *Gateway) newRequestID() string {
 	n := g.idSeq.Add(1)
@@ -217,6 +218,13 @@ type call struct {
 	code      string // the gateway's error code when it refused
 	amazonID  string
 	limitWait time.Duration
+
+	key         vault.Client // the authenticated client
+	target      target       // the request as it will be sent
+	body        []byte
+	contentType string
+	bodyRead    bool // the request body was consumed (or there was none)
+	recorded    bool // the PII access was audited before release
 }
 
 func (c *call) opName() string {
@@ -233,141 +241,232 @@ func (c *call) opKey() string {
 	return c.op.Key()
 }
 
+// refusal is a step's answer that stops the pipeline.
+type refusal struct {
+	status     int
+	code, msg  string
+	wwwAuth    string // WWW-Authenticate value, for 401s
+	retryAfter int    // seconds, for 429s
+}
+
+func refuse(status int, code, msg string) *refusal {
+	return &refusal{status: status, code: code, msg: msg}
+}
+
+// step is one stage of a proxied request. It returns a refusal to stop the
+// call, nil to go on.
+type step func(ctx context.Context, r *http.Request, c *call) *refusal
+
+// proxy runs a request through the pipeline: authenticate → resolve
+// (decode path and query as Amazon will) → scope (operation, seller) →
+// personal data → body → forward (with the audit record written before a
+// personal-data answer is released).
 func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	c := &call{id: g.newRequestID(), start: time.Now(), method: r.Method, path: r.URL.Path}
+	c.bodyRead = r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
 	w.Header().Set(HeaderRequestID, c.id)
 	defer g.finish(c)
 
-	// 1 who is calling
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.MaxDeadline)
+	defer cancel()
+	for _, s := range []step{g.authenticate, g.resolve, g.scope, g.decidePII, g.deadline, g.readBody} {
+		if rf := s(ctx, r, c); rf != nil {
+			g.answer(w, c, rf)
+			return
+		}
+	}
+	if d, ok := deadlineFrom(r); ok {
+		var cancel2 context.CancelFunc
+		ctx, cancel2 = context.WithTimeout(ctx, min(d, g.cfg.MaxDeadline))
+		defer cancel2()
+	}
+	g.forward(ctx, w, c)
+}
+
+// authenticate checks the client key.
+func (g *Gateway) authenticate(ctx context.Context, r *http.Request, c *call) *refusal {
 	key, ok := bearer(r.Header.Get("Authorization"))
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="spgate"`)
-		g.refuse(w, c, http.StatusUnauthorized, CodeUnauthenticated, "send the client key from `spgate client add` as Authorization: Bearer spg_…")
-		return
+		rf := refuse(http.StatusUnauthorized, CodeUnauthenticated, "send the client key from `spgate client add` as Authorization: Bearer spg_…")
+		rf.wwwAuth = `Bearer realm="spgate"`
+		return rf
 	}
-	cl, err := g.keys.authenticate(r.Context(), key)
+	cl, err := g.keys.authenticate(ctx, key)
 	if err != nil {
 		if errors.Is(err, errStore) {
 			g.log.Error("client key check failed", "request_id", c.id, "error", err.Error())
-			g.refuse(w, c, http.StatusServiceUnavailable, CodeUnavailable, "the gateway cannot read its vault; try again later")
-			return
+			return refuse(http.StatusServiceUnavailable, CodeUnavailable, "the gateway cannot read its vault; try again later")
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="spgate", error="invalid_token"`)
-		g.refuse(w, c, http.StatusUnauthorized, CodeUnauthenticated, "unknown or revoked client key; ask the gateway's operator for a key (`spgate client add`)")
-		return
+		if errors.Is(err, errTampered) {
+			// Someone wrote to the vault without its key: refuse the key
+			// and say so loudly to the operator.
+			g.log.Error("refused a client key whose vault record was tampered with", "request_id", c.id, "error", err.Error())
+		}
+		rf := refuse(http.StatusUnauthorized, CodeUnauthenticated, "unknown or revoked client key; ask the gateway's operator for a key (`spgate client add`)")
+		rf.wwwAuth = `Bearer realm="spgate", error="invalid_token"`
+		return rf
 	}
-	c.client = cl.Name
+	markAuthenticated(r.Context())
+	c.client, c.key = cl.Name, cl
+	return nil
+}
 
-	// 2 which operation
-	op, _, ok := operations.Lookup(r.Method, r.URL.Path)
-	if !ok {
-		g.refuse(w, c, http.StatusNotFound, CodeUnknownOperation, fmt.Sprintf("%s %s is not an SP-API operation in any official model; check the path", r.Method, clip(r.URL.Path, 200)))
-		return
+// resolve decodes the path and query as Amazon will and finds the
+// operation; every later decision is made on this parsed form, and it is
+// what is forwarded.
+func (g *Gateway) resolve(_ context.Context, r *http.Request, c *call) *refusal {
+	t, err := parseTarget(r.Method, r.URL)
+	if err != nil {
+		return refuse(http.StatusBadRequest, CodeBadRequest, err.Error())
 	}
-	c.op = op
-	if !allowsOperation(cl, op) {
-		g.refuse(w, c, http.StatusForbidden, CodeOperationForbidden, fmt.Sprintf("this client key may not call %s (%s); the operator can widen it with `spgate client add --operation`", op.ID, op.Key()))
-		return
+	c.target = t
+	if t.op == nil {
+		return refuse(http.StatusNotFound, CodeUnknownOperation, fmt.Sprintf("%s %s is not an SP-API operation in any official model; check the path", r.Method, clip(t.displayPath(), 200)))
+	}
+	c.op = t.op
+	return nil
+}
+
+// scope checks the operation and the seller against the key.
+func (g *Gateway) scope(ctx context.Context, r *http.Request, c *call) *refusal {
+	op := c.op
+	if op.HandsOutCredentials() {
+		return refuse(http.StatusForbidden, CodeNotServed, fmt.Sprintf("%s hands out or changes Amazon credentials, which never leave the gateway: ask for personal data with the %s header instead of a Restricted Data Token; the operator rotates the client secret with `spgate rotate`", op.ID, HeaderPII))
+	}
+	if !allowsOperation(c.key, op) {
+		return refuse(http.StatusForbidden, CodeOperationForbidden, fmt.Sprintf("this client key may not call %s (%s); the operator can widen it with `spgate client add --operation`", op.ID, op.Key()))
 	}
 	if op.Grantless {
-		g.refuse(w, c, http.StatusForbidden, CodeNotServed, fmt.Sprintf("%s is an application-level (grantless) operation; the gateway serves only seller operations", op.ID))
-		return
+		return refuse(http.StatusForbidden, CodeNotServed, fmt.Sprintf("%s is an application-level (grantless) operation; the gateway serves only seller operations", op.ID))
 	}
-
-	// 3 for which seller
 	ref := strings.TrimSpace(r.Header.Get(HeaderSeller))
 	if ref == "" {
-		g.refuse(w, c, http.StatusBadRequest, CodeBadRequest, "name the seller in the "+HeaderSeller+" header (selling partner id or the seller's name in the vault)")
-		return
+		return refuse(http.StatusBadRequest, CodeBadRequest, "name the seller in the "+HeaderSeller+" header (selling partner id or the seller's name in the vault)")
 	}
 	if len(ref) > 128 {
 		ref = ref[:128]
 	}
 	c.seller = ref
-	s, err := g.sellers.resolve(r.Context(), ref)
+	s, err := g.sellers.resolve(ctx, ref)
 	if errors.Is(err, errStore) {
 		g.log.Error("seller lookup failed", "request_id", c.id, "error", err.Error())
-		g.refuse(w, c, http.StatusServiceUnavailable, CodeUnavailable, "the gateway cannot read its vault; try again later")
-		return
+		return refuse(http.StatusServiceUnavailable, CodeUnavailable, "the gateway cannot read its vault; try again later")
 	}
-	// The same answer whether the seller is unknown or out of scope, so a
-	// key learns nothing about sellers it may not see.
-	if err != nil || !(cl.AllowsSeller(s.ID) || (s.Name != "" && cl.AllowsSeller(s.Name))) {
-		g.refuse(w, c, http.StatusForbidden, CodeSellerForbidden, fmt.Sprintf("this client key may not act for seller %q", clip(ref, 64)))
-		return
+	// Scopes name seller ids only, and the answer is the same whether the
+	// seller is unknown or out of scope, so a key learns nothing about
+	// sellers it may not see.
+	if err != nil || !c.key.AllowsSeller(s.ID) {
+		return refuse(http.StatusForbidden, CodeSellerForbidden, fmt.Sprintf("this client key may not act for seller %q", clip(ref, 64)))
 	}
 	c.seller = s.ID
+	return nil
+}
 
-	// 4 personal data
+// decidePII decides, from the operation and the decoded query, whether the
+// answer can carry personal data, and whether the key may receive it.
+func (g *Gateway) decidePII(_ context.Context, r *http.Request, c *call) *refusal {
 	pii, err := parsePII(r.Header.Get(HeaderPII))
 	if err != nil {
-		g.refuse(w, c, http.StatusBadRequest, CodeBadRequest, err.Error())
-		return
+		return refuse(http.StatusBadRequest, CodeBadRequest, err.Error())
 	}
-	if _, _, err := rdt.Plan(op, pii); err != nil {
-		g.refuse(w, c, http.StatusBadRequest, CodeBadRequest, HeaderPII+": "+err.Error())
-		return
+	if _, _, err := rdt.Plan(c.op, pii); err != nil {
+		return refuse(http.StatusBadRequest, CodeBadRequest, HeaderPII+": "+err.Error())
 	}
 	c.pii = pii
-	c.piiCall = returnsPII(op, pii, r.URL.RawQuery)
-	if c.piiCall && !cl.PII {
-		g.refuse(w, c, http.StatusForbidden, CodePIIForbidden, fmt.Sprintf("%s with personal data needs a client key with the PII permission (`spgate client add --pii`)", op.ID))
-		return
+	c.piiCall = c.op.ReturnsPersonalData(pii, c.target.query)
+	if c.piiCall && !c.key.PII {
+		return refuse(http.StatusForbidden, CodePIIForbidden, fmt.Sprintf("%s with personal data needs a client key with the PII permission (`spgate client add --pii`)", c.op.ID))
 	}
+	if c.piiCall && g.cfg.Audit == nil && g.cfg.Access == nil {
+		return refuse(http.StatusServiceUnavailable, CodeUnavailable, "this gateway keeps no audit of personal-data access, so it releases none; the operator must configure an audit log")
+	}
+	return nil
+}
 
-	// 5 how long the caller will wait
-	ctx := r.Context()
+// deadline validates X-Spgate-Deadline-Ms (applied by proxy).
+func (g *Gateway) deadline(_ context.Context, r *http.Request, _ *call) *refusal {
 	if v := r.Header.Get(HeaderDeadline); v != "" {
-		ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || ms <= 0 {
-			g.refuse(w, c, http.StatusBadRequest, CodeBadRequest, HeaderDeadline+" must be a positive number of milliseconds")
-			return
+		if _, ok := deadlineFrom(r); !ok {
+			return refuse(http.StatusBadRequest, CodeBadRequest, HeaderDeadline+" must be a positive number of milliseconds")
 		}
-		d := min(time.Duration(min(ms, int64(g.cfg.MaxDeadline/time.Millisecond)))*time.Millisecond, g.cfg.MaxDeadline)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
 	}
-	if len(pii) > 0 {
-		ctx = spapi.WithDataElements(ctx, pii...)
-	}
+	return nil
+}
 
-	// 6 the body
-	var body []byte
-	if r.Body != nil && r.Body != http.NoBody {
-		body, err = io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxBody+1))
-		if err != nil {
-			g.refuse(w, c, http.StatusBadRequest, CodeBadRequest, "reading the request body failed")
-			return
-		}
-		if int64(len(body)) > g.cfg.MaxBody {
-			g.refuse(w, c, http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("request body larger than %d bytes", g.cfg.MaxBody))
-			return
-		}
-		if len(body) == 0 {
-			body = nil
-		}
+func deadlineFrom(r *http.Request) (time.Duration, bool) {
+	v := r.Header.Get(HeaderDeadline)
+	if v == "" {
+		return 0, false
 	}
+	ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || ms <= 0 {
+		return 0, false
+	}
+	return time.Duration(min(ms, int64(24*time.Hour/time.Millisecond))) * time.Millisecond, true
+}
 
-	// 7 the call chain
-	pathAndQuery := r.URL.EscapedPath()
-	if r.URL.RawQuery != "" {
-		pathAndQuery += "?" + r.URL.RawQuery
+// readBody reads the request body, bounded by MaxBody.
+func (g *Gateway) readBody(_ context.Context, r *http.Request, c *call) *refusal {
+	if c.bodyRead {
+		return nil
 	}
-	req, err := g.cfg.Client.NewRequest(ctx, s.ID, r.Method, pathAndQuery, body)
+	if r.ContentLength > g.cfg.MaxBody {
+		return refuse(http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("request body larger than %d bytes", g.cfg.MaxBody))
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxBody+1))
 	if err != nil {
-		g.refuse(w, c, http.StatusBadRequest, CodeBadRequest, "the path or query cannot be forwarded: "+clip(err.Error(), 200))
+		return refuse(http.StatusBadRequest, CodeBadRequest, "reading the request body failed")
+	}
+	if int64(len(body)) > g.cfg.MaxBody {
+		return refuse(http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("request body larger than %d bytes", g.cfg.MaxBody))
+	}
+	c.bodyRead = true
+	if len(body) > 0 {
+		c.body, c.contentType = body, r.Header.Get("Content-Type")
+	}
+	return nil
+}
+
+// forward sends the call through the client's chain and hands back
+// Amazon's answer; a personal-data answer is released only once its audit
+// record is written.
+func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, c *call) {
+	if len(c.pii) > 0 {
+		ctx = spapi.WithDataElements(ctx, c.pii...)
+	}
+	req, err := g.cfg.Client.NewRequest(ctx, c.seller, c.op.Method, c.target.encode(), c.body)
+	if err != nil {
+		g.log.Warn("building the request failed", "request_id", c.id, "error", err.Error())
+		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path or query cannot be forwarded"))
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && body != nil {
+	// What the chain will resolve must be what was decided on.
+	if op, _, ok := operations.Lookup(req.Method, req.URL.Path); !ok || op != c.op {
+		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path cannot be forwarded unchanged (a path segment holding an encoded '/' is not supported yet)"))
+		return
+	}
+	if ct := c.contentType; ct != "" && c.body != nil {
 		req.Header.Set("Content-Type", ct)
 	}
 	resp, err := g.cfg.Client.Transport().RoundTrip(req)
 	if err != nil {
-		g.chainError(w, c, err)
+		g.answer(w, c, g.chainRefusal(c, err))
 		return
 	}
 	defer resp.Body.Close()
+	c.status = resp.StatusCode
+	c.amazonID = resp.Header.Get("x-amzn-RequestId")
+	if c.piiCall {
+		if err := g.record(ctx, c); err != nil {
+			g.log.Error("the audit record of a personal-data answer could not be written; the answer was withheld", "request_id", c.id, "error", err.Error())
+			if g.cfg.Metrics != nil {
+				g.cfg.Metrics.auditFailures.Inc()
+			}
+			g.answer(w, c, refuse(http.StatusServiceUnavailable, CodeUnavailable, "the audit record of this call could not be written, so no personal data was released; try again later"))
+			return
+		}
+		c.recorded = true
+	}
 	h := w.Header()
 	for _, k := range passHeaders {
 		if v := resp.Header.Values(k); len(v) > 0 {
@@ -377,12 +476,32 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	if resp.StatusCode == http.StatusTooManyRequests && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", strconv.Itoa(g.refillSeconds(c)))
 	}
-	c.status = resp.StatusCode
-	c.amazonID = resp.Header.Get("x-amzn-RequestId")
 	w.WriteHeader(resp.StatusCode)
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		g.log.Warn("copying Amazon's answer to the client failed", "request_id", c.id, "error", err.Error())
 	}
+}
+
+// answer writes a refusal.
+func (g *Gateway) answer(w http.ResponseWriter, c *call, rf *refusal) {
+	if rf.status == 499 { // nobody is listening
+		c.status, c.code = rf.status, rf.code
+		return
+	}
+	h := w.Header()
+	if rf.wwwAuth != "" {
+		h.Set("WWW-Authenticate", rf.wwwAuth)
+	}
+	if rf.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(rf.retryAfter))
+	}
+	if !c.bodyRead {
+		// Without this, net/http reads up to 256 KiB of an unread body
+		// before sending the answer: a client trickling its body would
+		// hold the refusal (and the connection) for as long as it likes.
+		h.Set("Connection", "close")
+	}
+	g.refuse(w, c, rf.status, rf.code, rf.msg)
 }
 
 // passHeaders are Amazon's response headers handed back to the client.
@@ -399,24 +518,29 @@ func (g *Gateway) refillSeconds(c *call) int {
 	return max(1, min(s, 3600))
 }
 
-// chainError answers a failure of the call chain.
-func (g *Gateway) chainError(w http.ResponseWriter, c *call, err error) {
+// chainRefusal turns a failure of the call chain into the client's answer.
+// Details (which may name the app's client id or LWA's wording) go to the
+// gateway's log, not to the client.
+func (g *Gateway) chainRefusal(c *call, err error) *refusal {
 	var we *ratelimit.WaitError
 	var uo *spapi.UnknownOperationError
 	switch {
 	case errors.As(err, &we):
-		w.Header().Set("Retry-After", strconv.Itoa(int(we.RetryAfter()/time.Second)))
-		g.refuse(w, c, http.StatusTooManyRequests, CodeRateLimited,
-			fmt.Sprintf("seller %s's rate limit for %s has no free slot before your deadline; retry after %d s (the limit is shared by every client of this seller)", c.seller, c.op.ID, int(we.RetryAfter()/time.Second)))
+		s := max(1, int((we.RetryAfter()+time.Second-1)/time.Second))
+		rf := refuse(http.StatusTooManyRequests, CodeRateLimited,
+			fmt.Sprintf("seller %s's rate limit for %s has no free slot before your deadline; retry after %d s (the limit is shared by every client of this seller)", c.seller, c.op.ID, s))
+		rf.retryAfter = s
+		return rf
 	case errors.As(err, &uo):
-		g.refuse(w, c, http.StatusNotFound, CodeUnknownOperation, uo.Error())
+		return refuse(http.StatusNotFound, CodeUnknownOperation, fmt.Sprintf("%s %s is not an SP-API operation in any official model; check the path", c.method, clip(c.target.displayPath(), 200)))
 	case errors.Is(err, context.DeadlineExceeded):
-		g.refuse(w, c, http.StatusGatewayTimeout, CodeDeadline, "the deadline passed before Amazon answered")
+		return refuse(http.StatusGatewayTimeout, CodeDeadline, "the deadline passed before Amazon answered")
 	case errors.Is(err, context.Canceled):
 		c.status, c.code = 499, "client_gone"
+		return &refusal{status: 499, code: "client_gone", msg: "the client went away"}
 	default:
 		g.log.Warn("call chain failed", "request_id", c.id, "operation", c.op.ID, "seller", c.seller, "error", err.Error())
-		g.refuse(w, c, http.StatusBadGateway, CodeUpstream, clip(err.Error(), 600))
+		return refuse(http.StatusBadGateway, CodeUpstream, "the gateway could not get an answer from Amazon for this call; the operator can find the cause under this request id in the gateway's log")
 	}
 }
 
@@ -456,26 +580,6 @@ func parsePII(h string) ([]string, error) {
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-// returnsPII reports whether the call can return personal data: data
-// elements were asked for, the operation always returns PII
-// (getOrderAddress…), or an Orders 2026-01-01 call includes BUYER or
-// RECIPIENT data.
-func returnsPII(op *operations.Operation, pii []string, rawQuery string) bool {
-	if len(pii) > 0 && op.Restricted {
-		return true
-	}
-	if op.Restricted && len(op.DataElements) == 0 {
-		return true
-	}
-	if op.API == "orders" && op.Version != "v0" && rawQuery != "" {
-		q := strings.ToUpper(rawQuery)
-		if strings.Contains(q, "INCLUDEDDATA") && (strings.Contains(q, "BUYER") || strings.Contains(q, "RECIPIENT")) {
-			return true
-		}
-	}
-	return false
 }
 
 // allowsOperation matches the key's operation scopes: "*", an operation id

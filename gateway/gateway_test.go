@@ -292,7 +292,9 @@ func TestClientsShareSellerLimit(t *testing.T) {
 					case r.status == 200:
 						ok.Add(1)
 					case r.status != 0:
-						other.Add(1)
+						if other.Add(1) == 1 {
+							t.Logf("first answer other than 200: %d %s", r.status, r.body)
+						}
 					}
 				}
 			})
@@ -401,7 +403,29 @@ func TestReadyz(t *testing.T) {
 	}{{"fresh secret", 120, true}, {"secret expiring in 3 days", 3, false}} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{readiness: true, secretDays: tt.days})
+			// Without a key: ready or not, and nothing else.
 			resp, err := http.Get(e.url + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bare map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&bare); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if len(bare) != 1 || bare["ready"] != tt.ready || (resp.StatusCode == 200) != tt.ready {
+				t.Fatalf("/readyz without a key answered %d %v, want only {ready: %v}", resp.StatusCode, bare, tt.ready)
+			}
+			// A key for one seller sees that seller's check only.
+			one := e.addClient("one", []string{e.demo.Sellers[0].ID}, []string{"*"}, false)
+			r1 := e.do(context.Background(), "GET", "/readyz", one, "", nil)
+			if strings.Count(string(r1.body), `"token:`) != 1 || !strings.Contains(string(r1.body), `"token:`+e.demo.Sellers[0].ID) {
+				t.Errorf("/readyz for a one-seller key shows other sellers: %s", r1.body)
+			}
+			all := e.addClient("all", []string{"*"}, []string{"*"}, false)
+			req, _ := http.NewRequest("GET", e.url+"/readyz", nil)
+			req.Header.Set("Authorization", "Bearer "+all)
+			resp, err = http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,7 +31,7 @@ type Metrics struct {
 	duration      *prometheus.HistogramVec
 	limiterWait   prometheus.Histogram
 	secretDays    *prometheus.GaugeVec
-	accessDropped prometheus.Counter
+	auditFailures prometheus.Counter
 
 	mu       sync.Mutex
 	statuses map[int]string
@@ -55,10 +55,10 @@ func NewMetrics() *Metrics {
 	m.secretDays = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "spgate_client_secret_days_left", Help: "Whole days until the app's current LWA client secret expires.",
 	}, []string{"app"})
-	m.accessDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "spgate_access_events_dropped_total", Help: "PII access events not written to the vault because it fell behind (the audit log has them).",
+	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "spgate_audit_failures_total", Help: "Personal-data answers withheld (503) because their audit record could not be written.",
 	})
-	m.reg.MustRegister(m.requests, m.duration, m.limiterWait, m.secretDays, m.accessDropped,
+	m.reg.MustRegister(m.requests, m.duration, m.limiterWait, m.secretDays, m.auditFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

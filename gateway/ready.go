@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,6 +93,9 @@ func (r *Readiness) Run(ctx context.Context) {
 	}
 }
 
+// readyz answers ready or not to anyone (load balancers and probes send no
+// key); the checks behind the answer, which name sellers, only to a valid
+// client key, and only for the sellers that key may act for.
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	rep := ReadyReport{Ready: true, Checked: time.Now().UTC()}
 	if g.cfg.Ready != nil {
@@ -102,7 +106,28 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if !rep.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	_ = json.NewEncoder(w).Encode(rep)
+	var out any = struct {
+		Ready bool `json:"ready"`
+	}{rep.Ready}
+	if key, ok := bearer(r.Header.Get("Authorization")); ok {
+		if cl, err := g.keys.authenticate(r.Context(), key); err == nil {
+			out = rep.visibleTo(cl)
+		}
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// visibleTo keeps the checks about sellers the client may act for.
+func (rep ReadyReport) visibleTo(cl vault.Client) ReadyReport {
+	out := rep
+	out.Checks = nil
+	for _, c := range rep.Checks {
+		if id, ok := strings.CutPrefix(c.Name, "token:"); ok && !cl.AllowsSeller(id) {
+			continue
+		}
+		out.Checks = append(out.Checks, c)
+	}
+	return out
 }
 
 // VaultCheck configures VaultReadiness.

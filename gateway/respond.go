@@ -70,24 +70,12 @@ func (g *Gateway) finish(c *call) {
 		}
 		g.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 	}
-	if c.piiCall || c.denied() {
-		e := AuditEntry{
-			Time: time.Now().UTC(), RequestID: c.id, Client: c.client, Seller: c.seller,
-			Operation: c.opName(), Method: c.method, Path: clip(c.path, 300), Status: c.status,
-			PII: c.piiCall, DataElements: c.pii, AmazonRequestID: c.amazonID,
-		}
-		if c.denied() {
-			e.Decision, e.Reason = "denied", c.code
-		} else {
-			e.Decision = "allowed"
-		}
-		if g.cfg.Audit != nil {
-			if err := g.cfg.Audit.Write(e); err != nil {
-				g.log.Error("writing the audit log failed", "request_id", c.id, "error", err.Error())
-			}
-		}
-		if c.piiCall && !c.denied() && g.access != nil {
-			g.access.push(e)
+	// Personal-data answers were recorded before release; denied calls
+	// and PII calls that ended without an answer from Amazon are recorded
+	// here, best effort (nothing personal was released).
+	if (c.denied() || c.piiCall && !c.recorded) && g.cfg.Audit != nil {
+		if err := g.cfg.Audit.Write(c.entry()); err != nil {
+			g.log.Error("writing the audit log failed", "request_id", c.id, "error", err.Error())
 		}
 	}
 }

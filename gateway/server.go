@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// ServeOptions configure Serve.
+// ServeOptions configure Serve. Zero values take the defaults below.
 type ServeOptions struct {
 	// TLSCert and TLSKey are PEM files; both empty means plain HTTP (fine
 	// on loopback, the default address).
@@ -19,33 +21,81 @@ type ServeOptions struct {
 	// DrainTimeout bounds how long calls in flight may take to finish after
 	// ctx ends (default 60 s); the rest are cut off.
 	DrainTimeout time.Duration
-	Logger       *slog.Logger
+	// ReadHeaderTimeout bounds reading a request's headers (default 10 s);
+	// ReadTimeout the whole request, body included (default 60 s).
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	// WriteTimeout bounds a request from its headers to the end of the
+	// answer (default: DefaultMaxDeadline + 30 s). Keep it longer than the
+	// gateway's MaxDeadline, so queued calls get their 429 or 504 rather
+	// than a cut connection.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long (default
+	// 120 s).
+	IdleTimeout time.Duration
+	// MaxConns caps open connections (default 4096); past it, new ones
+	// wait in the kernel's accept queue.
+	MaxConns int
+	// MaxUnauthenticatedConns caps connections that have not yet made a
+	// request with a valid client key (default 1024); past it, new
+	// connections are closed at once, so unauthenticated clients cannot
+	// starve those with keys.
+	MaxUnauthenticatedConns int
+	Logger                  *slog.Logger
 }
 
-// Serve serves g on ln until ctx ends, then stops accepting connections
-// and waits (up to DrainTimeout) for the calls in flight to finish. Those
-// calls keep their own contexts: ending ctx does not cancel them. Serve
-// returns nil after a clean shutdown.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ServeOptions) error {
+func (o *ServeOptions) defaults() {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 60 * time.Second
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 60 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultMaxDeadline + 30*time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 4096
+	}
+	if o.MaxUnauthenticatedConns <= 0 {
+		o.MaxUnauthenticatedConns = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Serve serves h (a Gateway) on ln until ctx ends, then stops accepting
+// connections and waits (up to DrainTimeout) for the calls in flight to
+// finish. Those calls keep their own contexts: ending ctx does not cancel
+// them. Every read, write, idle period and connection count is bounded.
+// Serve returns nil after a clean shutdown.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ServeOptions) error {
+	o.defaults()
+	log := o.Logger
+	conns := newConnGuard(o.MaxUnauthenticatedConns, log)
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.WriteTimeout,
+		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests must outlive ctx so that shutdown drains them.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext: conns.connContext,
+		ConnState:   conns.connState,
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("gateway: give both --tls-cert and --tls-key, or neither")
 	}
+	ln = &limitListener{Listener: ln, sem: make(chan struct{}, o.MaxConns)}
 	if o.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 		if err != nil {
@@ -74,4 +124,92 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ServeOptions)
 	}
 	log.Info("shut down cleanly")
 	return nil
+}
+
+// limitListener holds at most cap(sem) connections open: Accept waits for
+// a free slot, so extra clients queue in the kernel instead of costing
+// the gateway memory and file descriptors.
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// connGuard counts connections that have not yet made a request with a
+// valid client key and closes new ones past its cap.
+type connGuard struct {
+	max    int64
+	log    *slog.Logger
+	unauth atomic.Int64
+	conns  sync.Map // net.Conn → *connInfo
+}
+
+// connInfo is one connection's state, reachable from its requests'
+// contexts so the gateway can mark it authenticated.
+type connInfo struct {
+	guard   *connGuard
+	counted atomic.Bool // counts toward guard.unauth
+}
+
+type connInfoKey struct{}
+
+func newConnGuard(max int, log *slog.Logger) *connGuard {
+	return &connGuard{max: int64(max), log: log}
+}
+
+func (g *connGuard) connContext(ctx context.Context, c net.Conn) context.Context {
+	info := &connInfo{guard: g}
+	if g.unauth.Add(1) > g.max {
+		g.unauth.Add(-1)
+		g.log.Warn("too many connections without a valid client key; closing a new one", "limit", g.max, "remote", c.RemoteAddr().String())
+		_ = c.Close()
+		return ctx
+	}
+	info.counted.Store(true)
+	g.conns.Store(c, info)
+	return context.WithValue(ctx, connInfoKey{}, info)
+}
+
+func (g *connGuard) connState(c net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	if v, ok := g.conns.LoadAndDelete(c); ok {
+		v.(*connInfo).release()
+	}
+}
+
+func (i *connInfo) release() {
+	if i.counted.CompareAndSwap(true, false) {
+		i.guard.unauth.Add(-1)
+	}
+}
+
+// markAuthenticated takes the request's connection out of the
+// unauthenticated count: it has shown a valid client key.
+func markAuthenticated(ctx context.Context) {
+	if i, ok := ctx.Value(connInfoKey{}).(*connInfo); ok {
+		i.release()
+	}
 }

@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spgate/spgate/amazontest"
+)
+
+// containsPersonalData reports the first of the emulator's personal-data
+// markers found in body.
+func containsPersonalData(body string) (string, bool) {
+	for _, m := range amazontest.PersonalDataMarkers() {
+		if strings.Contains(body, m) {
+			return m, true
+		}
+	}
+	return "", false
+}
+
+// TestServeDecidesOnWhatIsSent probes `spgate serve` as an attacker holding
+// a key without the PII permission would: encoded query names and values,
+// datasets that carry a buyer's tax data, Restricted Data Tokens, and the
+// details /readyz and upstream errors used to give away.
+func TestServeDecidesOnWhatIsSent(t *testing.T) {
+	f := newServeFixture(t)
+	out, _ := e2eMust(t, ExitOK, "", "client", "add", "orders-no-pii", "--seller", f.na.ID, "--operation", "orders")
+	noPII := strings.TrimSpace(out)
+	out, _ = e2eMust(t, ExitOK, "", "client", "add", "everything-no-pii", "--seller", "*", "--operation", "*")
+	wide := strings.TrimSpace(out)
+	out, _ = e2eMust(t, ExitOK, "", "client", "add", "orders-pii", "--seller", f.na.ID, "--operation", "orders", "--pii")
+	withPII := strings.TrimSpace(out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0")
+
+	mkt := f.na.Marketplaces[0]
+	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	search := "/orders/2026-01-01/orders?marketplaceIds=" + mkt + "&createdAfter=" + created + "&"
+
+	t.Run("personal datasets however they are spelled", func(t *testing.T) {
+		for _, q := range []string{
+			"includedData=%42UYER,%52ECIPIENT",
+			"%69ncludedData=BUYER",
+			"includedData=TAX",
+			"includedData=PACKAGES&includedData=RECIPIENT",
+		} {
+			for _, key := range []string{noPII, wide} {
+				code, _, body := gatewayCall(t, base, search+q, key, f.na.ID)
+				if code != http.StatusForbidden || !strings.Contains(body, `"pii_forbidden"`) {
+					t.Errorf("?%s without the PII permission: %d %.300s", q, code, body)
+				}
+				if m, ok := containsPersonalData(body); ok {
+					t.Errorf("?%s without the PII permission returned personal data (%q)", q, m)
+				}
+			}
+			// The same query with the permission gets the data, so the
+			// refusal above is not an accident of the query.
+			code, _, body := gatewayCall(t, base, search+q, withPII, f.na.ID)
+			// (TAX carries data for business buyers only, which a page may lack.)
+			if _, ok := containsPersonalData(body); code != http.StatusOK || !ok && !strings.Contains(q, "TAX") {
+				t.Errorf("?%s with the PII permission: %d, personal data %v: %.300s", q, code, ok, body)
+			}
+		}
+		code, _, body := gatewayCall(t, base, search+"includedData=PACKAGES,FULFILLMENT", noPII, f.na.ID)
+		if code != http.StatusOK {
+			t.Errorf("order datasets without personal data: %d %.300s", code, body)
+		}
+		if m, ok := containsPersonalData(body); ok {
+			t.Errorf("order datasets returned personal data (%q)", m)
+		}
+	})
+
+	t.Run("no key reaches Amazon's credentials", func(t *testing.T) {
+		for _, key := range []string{wide, withPII} {
+			req, _ := http.NewRequest(http.MethodPost, base+"/tokens/2021-03-01/restrictedDataToken",
+				strings.NewReader(`{"restrictedResources":[{"method":"GET","path":"/orders/v0/orders/{orderId}/address"}]}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("X-Spgate-Seller", f.na.ID)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(b.String(), `"not_served"`) || strings.Contains(b.String(), "Atz") {
+				t.Errorf("createRestrictedDataToken through the gateway: %d %.300s", resp.StatusCode, b.String())
+			}
+		}
+		if got := f.srv.Counters().Calls["tokens/2021-03-01/createRestrictedDataToken"]; got != 0 {
+			t.Errorf("Amazon saw %d RDT requests", got)
+		}
+	})
+
+	t.Run("readyz without a key says only ready or not", func(t *testing.T) {
+		_, _, body := gatewayCall(t, base, "/readyz", "", "")
+		body = strings.TrimSpace(body)
+		if body != `{"ready":true}` && body != `{"ready":false}` {
+			t.Errorf("/readyz without a key: %s", e2eMask(body))
+		}
+	})
+
+	t.Run("upstream errors name no internal identifier", func(t *testing.T) {
+		// A seller whose authorization was revoked before the gateway held
+		// a token for it: LWA refuses the refresh token.
+		if !f.srv.Revoke(f.eu.ID, f.demo.AppID) {
+			t.Fatal("the emulator did not revoke the seller's authorization")
+		}
+		code, _, body := gatewayCall(t, base, "/sellers/v1/marketplaceParticipations", wide, f.eu.ID)
+		if code < 400 {
+			t.Fatalf("a revoked seller was served: %d", code)
+		}
+		for _, s := range []string{f.demo.ClientID, f.demo.AppID, "invalid_grant", "amzn1."} {
+			if strings.Contains(body, s) {
+				t.Errorf("the client's error (%d) names %q: %.300s", code, s, body)
+			}
+		}
+		if !strings.Contains(body, `"requestId"`) {
+			t.Errorf("the error carries no request id: %.300s", body)
+		}
+	})
+}
+
+// TestServeAuditsBeforeRelease: with an audit log that cannot be written,
+// a personal-data call gets 503 and no data; other calls go on.
+func TestServeAuditsBeforeRelease(t *testing.T) {
+	if fh, err := os.OpenFile("/dev/full", os.O_WRONLY, 0); err != nil {
+		t.Skipf("no /dev/full here: %v", err)
+	} else {
+		fh.Close()
+	}
+	f := newServeFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", "/dev/full", "--key-cache", "0")
+	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	ordersPath := "/orders/v0/orders?MarketplaceIds=" + f.na.Marketplaces[0] + "&CreatedAfter=" + created
+
+	code, _, body := gatewayCall(t, base, ordersPath, f.orderKey, f.na.ID, "X-Spgate-PII", "shippingAddress,buyerInfo")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"unavailable"`) {
+		t.Errorf("PII call with an unwritable audit log: %d %.300s", code, body)
+	}
+	if m, ok := containsPersonalData(body); ok || len(orderIDs(body)) > 0 {
+		t.Errorf("personal data released without an audit record (%q)", m)
+	}
+	code, _, body = gatewayCall(t, base, ordersPath, f.orderKey, f.na.ID)
+	if code != http.StatusOK || len(orderIDs(body)) == 0 {
+		t.Errorf("a call without personal data: %d %.300s", code, body)
+	}
+}
+
+// TestServeAnswersSlowBodies: an unauthenticated client trickling its body
+// gets its 401 at once instead of holding the connection open.
+func TestServeAnswersSlowBodies(t *testing.T) {
+	f := newServeFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /orders/v0/orders HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	// A generous deadline: the answer needs no more body, only scheduling.
+	_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer while the body trickles: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestServeRefusesTamperedKeys: write access to vault.db without the master
+// key no longer widens a key: a record changed behind spgate's back is
+// refused, and so is a vault file others may write.
+func TestServeRefusesTamperedKeys(t *testing.T) {
+	f := newServeFixture(t)
+	path := filepath.Join(f.dir, "vault.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The plain key (orders/v0, no PII) given the PII permission and every
+	// seller, as an attacker with write access to the file would.
+	if _, err := db.Exec(`UPDATE clients SET pii = 1, sellers = '["*"]' WHERE name = 'plain'`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0")
+	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	ordersPath := "/orders/v0/orders?MarketplaceIds=" + f.eu.Marketplaces[0] + "&CreatedAfter=" + created
+	code, _, body := gatewayCall(t, base, ordersPath, f.plainKey, f.eu.ID, "X-Spgate-PII", "shippingAddress")
+	if code != http.StatusUnauthorized {
+		t.Errorf("a tampered key: %d %.300s", code, body)
+	}
+	if m, ok := containsPersonalData(body); ok || len(orderIDs(body)) > 0 {
+		t.Errorf("a tampered key got orders or personal data (%q)", m)
+	}
+	if !strings.Contains(stderr.String(), "integrity") {
+		t.Errorf("the operator was not told about the tampered record:\n%s", e2eMask(stderr.String()))
+	}
+	// Untouched keys keep working.
+	if code, _, body := gatewayCall(t, base, "/orders/v0/orders?MarketplaceIds="+f.na.Marketplaces[0]+"&CreatedAfter="+created, f.orderKey, f.na.ID); code != http.StatusOK {
+		t.Errorf("an untouched key: %d %.300s", code, body)
+	}
+	cancel()
+
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderrOut := e2eRun(t, "", "client", "list")
+	if code == ExitOK || !strings.Contains(stderrOut, "chmod") {
+		t.Errorf("a world-writable vault was opened (exit %d): %s", code, e2eMask(stderrOut))
+	}
+}
