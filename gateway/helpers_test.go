@@ -76,6 +76,7 @@ type envOptions struct {
 	logLevel    slog.Level
 	drain       time.Duration
 	withoutLogs bool
+	serve       gateway.ServeOptions // Logger and DrainTimeout are set by newEnv
 }
 
 const sellerName = "main-shop"
@@ -185,7 +186,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if drain == 0 {
 		drain = 10 * time.Second
 	}
-	go func() { e.served <- gateway.Serve(sctx, ln, h, gateway.ServeOptions{Logger: log, DrainTimeout: drain}) }()
+	serveOpts := o.serve
+	serveOpts.Logger, serveOpts.DrainTimeout = log, drain
+	go func() { e.served <- gateway.Serve(sctx, ln, h, serveOpts) }()
 	t.Cleanup(func() {
 		cancel()
 		<-e.served
