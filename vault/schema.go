@@ -136,6 +136,10 @@ var migrations = []migration{
 		`ALTER TABLE clients ADD COLUMN mac BLOB`,
 		`ALTER TABLE secrets ADD COLUMN mac BLOB`,
 	), Keyed: authenticateRows},
+	// A counter bumped by triggers on every change to what running
+	// processes cache (changes.go), so they follow another process's
+	// changes without re-reading everything.
+	{Version: changesVersion, Name: "change counter", Up: execAll(changeCounterStatements()...)},
 }
 
 // latestVersion is the schema version this code writes.
