@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,9 +84,9 @@ func validRate(r float64) bool {
 // ErrDeadline is matched by *WaitError.
 var ErrDeadline = errors.New("ratelimit: the wait would outlast the deadline")
 
-// WaitError reports that the next request slot lies beyond the caller's
-// deadline (or the Limiter's MaxWait). Nothing was taken from the bucket. A
-// gateway answers 429 with Retry-After: Delay.
+// WaitError reports that the caller's turn lies beyond its deadline.
+// Nothing was taken from the bucket. A gateway answers 429 with
+// Retry-After: Delay.
 type WaitError struct {
 	Key   Key
 	Delay time.Duration // how long the caller would have had to wait
@@ -106,8 +107,9 @@ func (e *WaitError) RetryAfter() time.Duration {
 
 // Stats are counters for logs and metrics.
 type Stats struct {
-	Waits          int64         // Wait calls that had to wait
+	Waits          int64         // reserved slots the caller had to wait for
 	WaitTime       time.Duration // total time those calls were told to wait
+	Queued         int64         // Wait calls that queued behind MaxWait before reserving
 	Rejected       int64         // WaitErrors returned
 	Drains         int64         // Drain calls
 	RateChanges    int64         // rates adopted from x-amzn-RateLimit-Limit
@@ -123,8 +125,15 @@ type Options struct {
 	// Logger gets a debug line per wait and warnings for ignored headers;
 	// nil discards.
 	Logger *slog.Logger
-	// MaxWait, when positive, caps every wait even for callers without a
-	// deadline: a longer wait returns a *WaitError.
+	// MaxWait is the furthest into the future a request slot is reserved
+	// in the Store; zero or negative means DefaultMaxWait. A caller whose
+	// turn lies further away waits in line without a reservation (callers
+	// of one Limiter in arrival order) until its slot comes within MaxWait,
+	// so the Store never holds more than MaxWait of promised capacity: a
+	// process that dies with callers queued strands at most MaxWait (plus
+	// one refill interval) of its shared bucket, however long the queue.
+	// How long a caller waits in all is bounded by its context: when its
+	// turn lies beyond ctx's deadline, Wait returns a *WaitError at once.
 	MaxWait time.Duration
 	// RateScale multiplies the rates seeded from the operation table (not
 	// those learnt from x-amzn-RateLimit-Limit). 0 means 1. It lets a client
@@ -139,6 +148,12 @@ type Options struct {
 	Headroom int
 }
 
+// DefaultMaxWait is Options.MaxWait when unset. Thirty seconds keeps the
+// reservations of a fast operation in the store (30 s × its rate) while a
+// crashed process strands at most half a refill of the slowest common plan
+// (getOrders: one request a minute).
+const DefaultMaxWait = 30 * time.Second
+
 // Limiter paces calls. It is safe for concurrent use.
 type Limiter struct {
 	store   Store
@@ -148,15 +163,23 @@ type Limiter struct {
 	scale   float64
 	reserve int
 
-	waits, waitNanos, rejected, drains, rateChanges, ignored atomic.Int64
+	waits, waitNanos, queued, rejected, drains, rateChanges, ignored atomic.Int64
 
 	mu      sync.Mutex
 	changes map[Key]chan struct{} // closed when the key's rate changes
+	lines   map[Key][]*ticket     // callers whose turn lies beyond maxWait, in arrival order
 }
+
+// ticket is a caller's place in a key's line; ready is closed when it
+// reaches the front.
+type ticket struct{ ready chan struct{} }
 
 // New returns a Limiter.
 func New(o Options) *Limiter {
 	l := &Limiter{store: o.Store, clock: clock.Or(o.Clock), log: o.Logger, maxWait: o.MaxWait, scale: o.RateScale, reserve: o.Headroom}
+	if l.maxWait <= 0 {
+		l.maxWait = DefaultMaxWait
+	}
 	if l.store == nil {
 		l.store = &MemoryStore{}
 	}
@@ -168,22 +191,16 @@ func New(o Options) *Limiter {
 
 // Wait blocks until key's bucket grants a request for op (nil op means the
 // fallback plan), or until ctx ends (returning ctx.Err() and giving the
-// slot back). When the slot lies beyond ctx's deadline, Wait returns a
-// *WaitError at once and takes nothing. Waiters are served in the order
-// they arrived: each takes the next slot in line. When Observe adopts a new
+// slot back). When the caller's turn lies beyond ctx's deadline, Wait
+// returns a *WaitError at once and takes nothing. Waiters are served in
+// the order they arrived: each takes the next slot in line, reserving it
+// at most MaxWait ahead (see Options.MaxWait). When Observe adopts a new
 // rate, the waiters give back their slots and take new ones at that rate,
 // so callers queued before the first answer do not wait at the table's
 // (default) pace.
 func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) error {
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	maxWait := time.Duration(math.MaxInt64)
-	if dl, ok := ctx.Deadline(); ok {
-		maxWait = time.Until(dl)
-	}
-	if l.maxWait > 0 && l.maxWait < maxWait {
-		maxWait = l.maxWait
 	}
 	seed := PlanFor(op)
 	if l.scale > 0 {
@@ -192,15 +209,57 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 	if l.reserve > 0 && seed.Burst > l.reserve {
 		seed.Burst -= l.reserve
 	}
+	var tk *ticket // our place in key's line, while we have one
+	defer func() {
+		if tk != nil {
+			l.leave(key, tk)
+		}
+	}()
+	replan := false
 	for {
 		// Taken before reserving, so a rate change after the reservation
 		// is never missed.
 		changed := l.rateChanged(key)
-		wait, ok := l.store.Reserve(key, seed, l.clock.Now(), maxWait)
+		left := untilDeadline(ctx)
+		if tk == nil && !replan {
+			// Callers already in line go first.
+			var ahead int
+			if tk, ahead = l.join(key, false); ahead > 0 {
+				if err := l.waitTurn(ctx, key, seed, tk, ahead, left); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		replan = false
+		wait, ok := l.store.Reserve(key, seed, l.clock.Now(), min(l.maxWait, left))
 		if !ok {
-			l.rejected.Add(1)
-			l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)
-			return &WaitError{Key: key, Delay: wait}
+			if wait > left {
+				l.rejected.Add(1)
+				l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)
+				return &WaitError{Key: key, Delay: wait}
+			}
+			// Our turn lies beyond MaxWait: hold the front of the line,
+			// without a reservation, until it comes within reach.
+			if tk == nil {
+				var ahead int
+				if tk, ahead = l.join(key, true); ahead > 0 {
+					if err := l.waitTurn(ctx, key, seed, tk, ahead, left); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			l.log.DebugContext(ctx, "rate limit wait beyond the reservation horizon; queueing", "key", key, "delay", wait, "horizon", l.maxWait)
+			if err := l.sleep(ctx, wait-l.maxWait, changed); err != nil {
+				return err
+			}
+			continue
+		}
+		if tk != nil {
+			// Reserved: the next caller in line may try.
+			l.leave(key, tk)
+			tk = nil
 		}
 		if wait <= 0 {
 			return nil
@@ -219,14 +278,109 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 		case <-changed:
 			// x-amzn-RateLimit-Limit changed the rate: a slot computed at
 			// the old rate is too late (or too early). Give it back and
-			// take one at the new rate.
+			// take one at the new rate, ahead of the line.
 			t.Stop()
 			l.store.Cancel(key, l.clock.Now())
-			if dl, ok := ctx.Deadline(); ok {
-				maxWait = min(maxWait, time.Until(dl))
-			}
+			replan = true
 		}
 	}
+}
+
+// untilDeadline is how long ctx has left (deadlines are wall-clock times,
+// whatever the Limiter's clock), or the longest duration.
+func untilDeadline(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return time.Duration(math.MaxInt64)
+}
+
+// sleep waits d on the Limiter's clock, returning early (nil) when the
+// key's rate changes, or with ctx.Err() when ctx ends.
+func (l *Limiter) sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := l.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitTurn waits until tk reaches the front of key's line. With ahead
+// callers in front of it, a caller with a deadline is refused at once when
+// even the most optimistic estimate of its turn (the next free slot plus
+// one interval per caller ahead) lies beyond the deadline.
+func (l *Limiter) waitTurn(ctx context.Context, key Key, seed Plan, tk *ticket, ahead int, left time.Duration) error {
+	if left != time.Duration(math.MaxInt64) {
+		// A refused reservation takes nothing: it only tells the next slot.
+		next, _ := l.store.Reserve(key, seed, l.clock.Now(), -1)
+		rate := seed.Rate
+		if p, ok := l.store.Plan(key); ok && p.Rate > 0 {
+			rate = p.Rate
+		}
+		est := next + time.Duration(ahead)*interval(rate)
+		if est > left {
+			l.rejected.Add(1)
+			l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", est, "queued_ahead", ahead)
+			return &WaitError{Key: key, Delay: est}
+		}
+	}
+	select {
+	case <-tk.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// join puts a ticket at the end of key's line and reports how many callers
+// are ahead of it. With evenIfEmpty an empty line is joined too (the caller
+// becomes its front); otherwise an empty line stays empty and the ticket is
+// nil.
+func (l *Limiter) join(key Key, evenIfEmpty bool) (*ticket, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := l.lines[key]
+	if len(line) == 0 && !evenIfEmpty {
+		return nil, 0
+	}
+	l.queued.Add(1)
+	tk := &ticket{ready: make(chan struct{})}
+	if len(line) == 0 {
+		close(tk.ready)
+	}
+	if l.lines == nil {
+		l.lines = map[Key][]*ticket{}
+	}
+	l.lines[key] = append(line, tk)
+	return tk, len(line)
+}
+
+// leave takes tk out of key's line and lets the next caller go first.
+func (l *Limiter) leave(key Key, tk *ticket) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := l.lines[key]
+	i := slices.Index(line, tk)
+	if i < 0 {
+		return
+	}
+	line = slices.Delete(line, i, i+1)
+	if len(line) == 0 {
+		delete(l.lines, key)
+		return
+	}
+	if i == 0 {
+		close(line[0].ready)
+	}
+	l.lines[key] = line
 }
 
 // rateChanged returns a channel closed at key's next rate change.
@@ -302,6 +456,7 @@ func (l *Limiter) Stats() Stats {
 	return Stats{
 		Waits:          l.waits.Load(),
 		WaitTime:       time.Duration(l.waitNanos.Load()),
+		Queued:         l.queued.Load(),
 		Rejected:       l.rejected.Load(),
 		Drains:         l.drains.Load(),
 		RateChanges:    l.rateChanges.Load(),

@@ -106,13 +106,137 @@ func TestWaitErrorBeyondDeadlineTakesNothing(t *testing.T) {
 	}
 }
 
-func TestMaxWaitOption(t *testing.T) {
+// A caller whose turn lies beyond MaxWait is not refused: it waits in line
+// without holding a slot, and reserves once the slot comes within MaxWait.
+func TestMaxWaitQueuesWithoutReserving(t *testing.T) {
 	clk := clock.NewFake(t0)
 	l := New(Options{Clock: clk, MaxWait: 500 * time.Millisecond})
-	l.Wait(context.Background(), key, op(1, 1))
+	slow := op(0.5, 1) // one every 2 s
+	if err := l.Wait(context.Background(), key, slow); err != nil {
+		t.Fatal(err)
+	}
+	done := waitAsync(t, l, clk, context.Background(), 1)
+	if st := l.Stats(); st.Queued != 1 || st.Waits != 0 {
+		t.Fatalf("stats %+v, want one queued caller and no reservation", st)
+	}
+	// Nothing is reserved yet: the next slot is still 2 s away.
+	if wait, _ := l.store.Reserve(key, PlanFor(slow), clk.Now(), -1); wait != 2*time.Second {
+		t.Fatalf("next slot %v away, want 2s: the queued caller reserved beyond MaxWait", wait)
+	}
+	// At 1.5 s the slot is 500 ms away: reserved and waited for.
+	clk.Advance(1500 * time.Millisecond)
+	if err := clk.BlockUntil(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return l.Stats().Waits == 1 })
+	clk.Advance(500*time.Millisecond - 1)
+	select {
+	case err := <-done:
+		t.Fatalf("released early: %v", err)
+	default:
+	}
+	clk.Advance(1)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMaxWaitDefault(t *testing.T) {
+	for _, mw := range []time.Duration{0, -time.Second} {
+		if l := New(Options{MaxWait: mw}); l.maxWait != DefaultMaxWait {
+			t.Errorf("MaxWait %v: horizon %v, want %v", mw, l.maxWait, DefaultMaxWait)
+		}
+	}
+}
+
+// Callers queued behind the horizon keep their arrival order, and the store
+// never holds a slot further than MaxWait ahead.
+func TestQueuedCallersServedInOrderWithinHorizon(t *testing.T) {
+	clk := clock.NewFake(t0)
+	const horizon = 2 * time.Second
+	l := New(Options{Clock: clk, MaxWait: horizon})
+	o := op(1, 1)
+	if err := l.Wait(context.Background(), key, o); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Wait(context.Background(), key, o); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		}()
+		// Caller i has arrived once it holds a slot (the first two) or
+		// its place in line.
+		waitFor(t, func() bool { st := l.Stats(); return st.Waits+st.Queued >= int64(i+1) })
+	}
+	for i := range n {
+		// The furthest reservation is never beyond the horizon (plus the
+		// interval the next caller would wait on top of it).
+		if wait, _ := l.store.Reserve(key, PlanFor(o), clk.Now(), -1); wait > horizon+time.Second {
+			t.Fatalf("after %d releases the next slot is %v away: reserved beyond MaxWait %v", i, wait, horizon)
+		}
+		if err := clk.BlockUntil(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+		waitForLen(t, &mu, &order, i+1)
+	}
+	wg.Wait()
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("served in order %v, want 0..%d", order, n-1)
+		}
+	}
+}
+
+// A caller with a deadline behind a line is refused at once when its turn
+// cannot come in time, and takes nobody's place.
+func TestQueuedCallerWithShortDeadlineRefused(t *testing.T) {
+	clk := clock.NewFake(t0)
+	l := New(Options{Clock: clk, MaxWait: time.Second})
+	o := op(0.1, 1) // one every 10 s: every caller after the first queues
+	if err := l.Wait(context.Background(), key, o); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := waitAsync(t, l, clk, ctx, 1) // front of the line, sleeping
+	short, cancelShort := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelShort()
+	err := l.Wait(short, key, o)
 	var we *WaitError
-	if err := l.Wait(context.Background(), key, op(1, 1)); !errors.As(err, &we) {
-		t.Fatalf("err = %v, want *WaitError from MaxWait", err)
+	if !errors.As(err, &we) || we.Delay < 20*time.Second {
+		t.Fatalf("err = %v, want a *WaitError estimating at least 20 s", err)
+	}
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first = %v", err)
+	}
+	l.mu.Lock()
+	left := len(l.lines)
+	l.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d lines left behind", left)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(time.Millisecond) // polling goroutines, not waiting for expiry
 	}
 }
 
@@ -193,14 +317,15 @@ func waitForLen(t *testing.T, mu *sync.Mutex, s *[]int, n int) {
 // total must stay within rate×time+burst while actually using the rate.
 func TestConcurrentNeverExceedsRate(t *testing.T) {
 	tests := []struct {
-		rate  float64
-		burst int
-	}{{0.5, 30}, {2, 5}, {10, 1}}
+		rate    float64
+		burst   int
+		maxWait time.Duration
+	}{{0.5, 30, 0}, {2, 5, 0}, {10, 1, 0}, {0.5, 30, time.Hour}, {2, 5, 3 * time.Second}, {10, 1, time.Second}}
 	for _, tt := range tests {
 		t.Run("", func(t *testing.T) {
 			const goroutines, each = 50, 4
 			clk := clock.NewFake(t0)
-			l := New(Options{Clock: clk})
+			l := New(Options{Clock: clk, MaxWait: tt.maxWait})
 			o := op(tt.rate, tt.burst)
 			var mu sync.Mutex
 			var sends []time.Time
@@ -228,8 +353,9 @@ func TestConcurrentNeverExceedsRate(t *testing.T) {
 			step := interval(tt.rate) / 4
 			deadline := time.Now().Add(20 * time.Second)
 			for finished.Load() < goroutines {
-				// Advance only once every live goroutine is parked on a timer.
-				for clk.Waiters() < goroutines-int(finished.Load()) {
+				// Advance only once every live goroutine is parked on a
+				// timer or waiting in line behind the one at its front.
+				for clk.Waiters()+l.queuedBehind(key) < goroutines-int(finished.Load()) {
 					if time.Now().After(deadline) {
 						t.Fatal("goroutines did not park")
 					}
@@ -266,6 +392,14 @@ func TestConcurrentNeverExceedsRate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// queuedBehind counts the callers in key's line that wait for their turn
+// (all but the front, which sleeps on a timer).
+func (l *Limiter) queuedBehind(key Key) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(len(l.lines[key])-1, 0)
 }
 
 func TestIndependentKeys(t *testing.T) {

@@ -17,7 +17,8 @@ type Store interface {
 	// reports how long the caller must wait before sending. A missing
 	// bucket starts full with seed. When the wait would exceed maxWait,
 	// nothing is taken and ok is false; wait is then the wait that would
-	// have been needed.
+	// have been needed; a negative maxWait therefore only asks how long
+	// the next slot is away.
 	Reserve(key Key, seed Plan, now time.Time, maxWait time.Duration) (wait time.Duration, ok bool)
 	// Cancel gives back a slot that Reserve took but the caller never used
 	// (its context ended while waiting).

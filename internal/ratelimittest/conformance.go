@@ -4,10 +4,13 @@
 package ratelimittest
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +36,7 @@ func interval(rate float64) time.Duration {
 // step is one action on a store at a point in simulated time.
 type step struct {
 	advance time.Duration
-	do      string // "take", "drain", "cancel", "rate=<header>", "plan=<rate>/<burst>", "noplan", "refuse"
+	do      string // "take", "drain", "cancel", "rate=<header>", "plan=<rate>/<burst>", "noplan", "refuse", "probe"
 	want    time.Duration
 }
 
@@ -104,6 +107,10 @@ func Scenarios() []Scenario {
 		{"refused reserve takes nothing but seeds", op(0.5, 1), []step{
 			{0, "take", 0}, {0, "refuse", 2 * s}, {0, "plan=0.5/1", 0}, {2 * s, "take", 0},
 		}},
+		{"negative maxWait only asks", op(1, 2), []step{
+			{0, "probe", 0}, {0, "plan=1/2", 0}, {0, "take", 0}, {0, "take", 0},
+			{0, "probe", 1 * s}, {0, "probe", 1 * s}, {0, "take", 1 * s},
+		}},
 	}
 }
 
@@ -116,6 +123,11 @@ func Conformance(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
 		}
 	})
 	t.Run("like MemoryStore", func(t *testing.T) { Differential(t, newStore(t), 400) })
+	t.Run("a crash strands at most MaxWait", func(t *testing.T) {
+		for _, o := range []*operations.Operation{operations.Find("getOrders")[0], op(1, 1)} {
+			t.Run(o.Key(), func(t *testing.T) { CrashStrandsAtMostMaxWait(t, newStore(t), o) })
+		}
+	})
 	t.Run("independent keys", func(t *testing.T) {
 		store := newStore(t)
 		keys := []ratelimit.Key{
@@ -151,6 +163,11 @@ func runScenario(t *testing.T, store ratelimit.Store, sc Scenario) {
 			if ok || got != st.want {
 				t.Fatalf("step %d: wait %v (ok %v), want refused with %v", i, got, ok, st.want)
 			}
+		case st.do == "probe":
+			got, ok := store.Reserve(Key, seed, clk.Now(), -1)
+			if ok || got != st.want {
+				t.Fatalf("step %d: probe wait %v (ok %v), want %v and nothing taken", i, got, ok, st.want)
+			}
 		case st.do == "cancel":
 			store.Cancel(Key, clk.Now())
 		case st.do == "drain":
@@ -171,6 +188,52 @@ func runScenario(t *testing.T, store ratelimit.Store, sc Scenario) {
 		default:
 			t.Fatalf("step %d: unknown action %q", i, st.do)
 		}
+	}
+}
+
+// CrashStrandsAtMostMaxWait queues 200 callers of op on a Limiter with the
+// default options over store, then abandons them as a crashed process
+// would, and checks what the next process finds: its first caller waits no
+// longer than DefaultMaxWait plus one refill interval. (Before reservations
+// were bounded, 200 getOrders callers left three hours of reservations in
+// a shared store.)
+func CrashStrandsAtMostMaxWait(t *testing.T, store ratelimit.Store, o *operations.Operation) {
+	t.Helper()
+	const callers = 200
+	clk := clock.NewFake(T0)
+	crashed := ratelimit.New(ratelimit.Options{Store: store, Clock: clk})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var served atomic.Int64
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if crashed.Wait(ctx, Key, o) == nil {
+				served.Add(1)
+			}
+		}()
+	}
+	stop := func() { cancel(); wg.Wait() }
+	// Every caller has gone through at once, holds a slot, or waits in
+	// line without one.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := crashed.Stats()
+		if int64(ratelimit.PlanFor(o).Burst)+st.Waits+st.Queued >= callers {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("callers did not settle: %+v", st)
+		}
+		time.Sleep(time.Millisecond) // polling goroutines, not waiting for expiry
+	}
+	// The process dies here. The next one asks the store for a slot.
+	wait, ok := store.Reserve(Key, ratelimit.PlanFor(o), clk.Now(), time.Duration(math.MaxInt64))
+	stop()
+	if limit := ratelimit.DefaultMaxWait + interval(ratelimit.PlanFor(o).Rate); !ok || wait > limit {
+		t.Fatalf("after a crash with %d callers queued the next process waits %v (ok %v); at most %v (MaxWait plus one interval) may be stranded", callers, wait, ok, limit)
 	}
 }
 
