@@ -113,7 +113,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	sellers map[string]*entry
-	app     deadness // the client secret's state
+	app     deadness          // the client secret's state
 	appHash [sha256.Size]byte // hash of the credentials app was judged on
 }
 
