@@ -97,6 +97,13 @@ type Token struct {
 	Expiry time.Time
 }
 
+// entry is a cached token and when the cache stops handing it out:
+// Expiry less the refresh margin.
+type entry struct {
+	Token
+	refreshAt time.Time
+}
+
 // Request is one createRestrictedDataToken call.
 type Request struct {
 	Seller            string
@@ -109,8 +116,21 @@ type Request struct {
 // chain, so it is paced and retried like any call).
 type FetchFunc func(ctx context.Context, req Request) (value secret.String, expiresIn time.Duration, err error)
 
+// DefaultMargin is the longest refresh margin: a token is replaced this
+// long before it expires, or a tenth of its lifetime when that is shorter.
+const DefaultMargin = 5 * time.Minute
+
 // Cache keeps RDTs per (seller, app, targetApplication, resource) until
 // shortly before they expire.
+//
+// The refresh margin is min(margin, lifetime/10). It exists so a token is
+// not sent in a request that reaches Amazon after it expired: request
+// latency and clock skew, seconds. Amazon issues RDTs for an hour, which
+// gives the full 5 minutes; a fixed 5-minute margin would make a token of 5
+// minutes or less stale on arrival, so it is proportional: a 60-second
+// token is used for 54 s and still has 6 s of slack, while a tenth keeps
+// the token requests for short-lived tokens (createRestrictedDataToken is
+// paced at 1/s) near one per lifetime.
 type Cache struct {
 	fetch  FetchFunc
 	clk    clock.Clock
@@ -118,22 +138,22 @@ type Cache struct {
 	log    *slog.Logger
 
 	mu     sync.Mutex
-	tokens map[string]Token
+	tokens map[string]entry
 	group  singleflight.Group
 
 	requests atomic.Int64
 }
 
-// NewCache returns a cache that fetches with fetch. margin is how long
-// before expiry a token is replaced (default 5 minutes).
+// NewCache returns a cache that fetches with fetch. margin is the longest
+// refresh margin (0 means DefaultMargin); see Cache.
 func NewCache(fetch FetchFunc, clk clock.Clock, margin time.Duration, log *slog.Logger) *Cache {
 	if margin <= 0 {
-		margin = 5 * time.Minute
+		margin = DefaultMargin
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{fetch: fetch, clk: clock.Or(clk), margin: margin, log: log, tokens: map[string]Token{}}
+	return &Cache{fetch: fetch, clk: clock.Or(clk), margin: margin, log: log, tokens: map[string]entry{}}
 }
 
 // Requests reports how many token requests the cache has made.
@@ -143,8 +163,12 @@ func cacheKey(seller, app, target string, r Resource) string {
 	return seller + "|" + app + "|" + target + "|" + r.key()
 }
 
+// fetchTimeout bounds a shared fetch, which outlives the callers' contexts.
+const fetchTimeout = 2 * time.Minute
+
 // Token returns an RDT that covers res for the seller, fetching one when
 // none is cached. Concurrent callers for the same key share one request.
+// It never returns an empty token without an error.
 func (c *Cache) Token(ctx context.Context, seller, app, target string, res Resource) (secret.String, error) {
 	k := cacheKey(seller, app, target, res)
 	if t, ok := c.cached(k); ok {
@@ -155,13 +179,19 @@ func (c *Cache) Token(ctx context.Context, seller, app, target string, res Resou
 			return t, nil
 		}
 		// The shared fetch must not die with the first caller's context.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		defer cancel()
-		if err := c.prefetch(fctx, seller, app, target, []Resource{res}); err != nil {
+		toks, err := c.prefetch(fctx, seller, app, target, []Resource{res})
+		if err != nil {
 			return nil, err
 		}
-		t, _ := c.cached(k)
-		return t, nil
+		// The token just issued, even when its lifetime is shorter than
+		// any margin: it is as fresh as Amazon makes them.
+		t := toks[0]
+		if !c.clk.Now().Before(t.Expiry) {
+			return nil, errors.New("createRestrictedDataToken issued a token that expired before it could be used; check the machine's clock")
+		}
+		return t.Value, nil
 	})
 	select {
 	case r := <-ch:
@@ -178,36 +208,53 @@ func (c *Cache) Token(ctx context.Context, seller, app, target string, res Resou
 // request, so a job that needs addresses and buyer info makes one request.
 func (c *Cache) Prefetch(ctx context.Context, seller, app, target string, res []Resource) error {
 	var missing []Resource
+	seen := map[string]bool{}
 	for _, r := range res {
-		if _, ok := c.cached(cacheKey(seller, app, target, r)); !ok {
+		k := cacheKey(seller, app, target, r)
+		if _, ok := c.cached(k); !ok && !seen[k] {
+			seen[k] = true
 			missing = append(missing, r)
 		}
 	}
-	return c.prefetch(ctx, seller, app, target, missing)
+	_, err := c.prefetch(ctx, seller, app, target, missing)
+	return err
 }
 
-func (c *Cache) prefetch(ctx context.Context, seller, app, target string, res []Resource) error {
+// prefetch fetches tokens for res and caches them; it returns the token
+// of each batch it fetched, in order (one per MaxResources resources).
+func (c *Cache) prefetch(ctx context.Context, seller, app, target string, res []Resource) ([]Token, error) {
+	var out []Token
 	for len(res) > 0 {
 		n := min(len(res), MaxResources)
 		batch := res[:n]
 		res = res[n:]
 		c.requests.Add(1)
+		// The lifetime counts from when Amazon issued the token, which is
+		// after the request left: measure from then, not from the answer.
+		start := c.clk.Now()
 		v, exp, err := c.fetch(ctx, Request{Seller: seller, App: app, TargetApplication: target, Resources: batch})
 		if err != nil {
-			return explain(err, batch)
+			return out, explain(err, batch)
 		}
 		if v.IsZero() || exp <= 0 {
-			return errors.New("createRestrictedDataToken answered without a token or with no lifetime")
+			return out, errors.New("createRestrictedDataToken answered without a token or with no lifetime")
 		}
-		t := Token{Value: v, Expiry: c.clk.Now().Add(exp)}
+		e := entry{Token: Token{Value: v, Expiry: start.Add(exp)}, refreshAt: start.Add(exp - c.marginFor(exp))}
 		c.mu.Lock()
 		for _, r := range batch {
-			c.tokens[cacheKey(seller, app, target, r)] = t
+			c.tokens[cacheKey(seller, app, target, r)] = e
 		}
 		c.mu.Unlock()
+		out = append(out, e.Token)
 		c.log.Debug("restricted data token issued", "seller", seller, "resources", len(batch), "expires_in", exp)
 	}
-	return nil
+	return out, nil
+}
+
+// marginFor is the refresh margin of a token living life: min(margin,
+// life/10).
+func (c *Cache) marginFor(life time.Duration) time.Duration {
+	return min(c.margin, life/10)
 }
 
 func (c *Cache) cached(k string) (secret.String, bool) {
@@ -217,15 +264,19 @@ func (c *Cache) cached(k string) (secret.String, bool) {
 	if !ok {
 		return secret.String{}, false
 	}
-	if !c.clk.Now().Add(c.margin).Before(t.Expiry) {
+	if !c.clk.Now().Before(t.refreshAt) {
 		delete(c.tokens, k)
 		return secret.String{}, false
 	}
 	return t.Value, true
 }
 
-// Invalidate drops every cached entry holding token (Amazon said it expired).
+// Invalidate drops every cached entry holding token (Amazon refused it as
+// expired, revoked or invalid), so the next call fetches a new one.
 func (c *Cache) Invalidate(token string) {
+	if token == "" {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, t := range c.tokens {
