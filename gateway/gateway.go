@@ -114,14 +114,21 @@ type Config struct {
 	SellerCacheTTL time.Duration
 	// MaxBody bounds request bodies (default 10 MiB).
 	MaxBody int64
+	// MaxQueueWait bounds how long a call may wait for the seller's rate
+	// limit (default 30 s); a call whose slot lies further away gets 429
+	// with Retry-After at once. X-Spgate-Deadline-Ms can only lower it.
+	MaxQueueWait time.Duration
 	// MaxDeadline bounds every call, queueing for the rate limit and
 	// Amazon's answer included, and caps X-Spgate-Deadline-Ms (default
 	// 2 minutes). The server's WriteTimeout must be longer.
 	MaxDeadline time.Duration
 }
 
-// DefaultMaxDeadline is Config.MaxDeadline's default.
-const DefaultMaxDeadline = 2 * time.Minute
+// Defaults of Config.MaxDeadline and Config.MaxQueueWait.
+const (
+	DefaultMaxDeadline  = 2 * time.Minute
+	DefaultMaxQueueWait = 30 * time.Second
+)
 
 // Gateway is the HTTP handler. Create it with New.
 type Gateway struct {
@@ -152,6 +159,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.MaxDeadline <= 0 {
 		cfg.MaxDeadline = DefaultMaxDeadline
+	}
+	if cfg.MaxQueueWait <= 0 {
+		cfg.MaxQueueWait = DefaultMaxQueueWait
 	}
 	g := &Gateway{cfg: cfg, clk: clock.Or(cfg.Clock), log: cfg.Logger}
 	if g.log == nil {
@@ -434,6 +444,7 @@ func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, c *call) {
 	if len(c.pii) > 0 {
 		ctx = spapi.WithDataElements(ctx, c.pii...)
 	}
+	ctx = ratelimit.WithMaxQueueWait(ctx, g.cfg.MaxQueueWait)
 	req, err := g.cfg.Client.NewRequest(ctx, c.seller, c.op.Method, c.target.encode(), c.body)
 	if err != nil {
 		g.log.Warn("building the request failed", "request_id", c.id, "error", err.Error())
@@ -528,7 +539,7 @@ func (g *Gateway) chainRefusal(c *call, err error) *refusal {
 	case errors.As(err, &we):
 		s := max(1, int((we.RetryAfter()+time.Second-1)/time.Second))
 		rf := refuse(http.StatusTooManyRequests, CodeRateLimited,
-			fmt.Sprintf("seller %s's rate limit for %s has no free slot before your deadline; retry after %d s (the limit is shared by every client of this seller)", c.seller, c.op.ID, s))
+			fmt.Sprintf("seller %s's rate limit for %s has no free slot within the gateway's queue limit or your deadline; retry after %d s (the limit is shared by every client of this seller)", c.seller, c.op.ID, s))
 		rf.retryAfter = s
 		return rf
 	case errors.As(err, &uo):

@@ -199,6 +199,7 @@ func New(o Options) *Limiter {
 // so callers queued before the first answer do not wait at the table's
 // (default) pace.
 func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) error {
+	queueLimit, queueStart := maxQueueWait(ctx), l.clock.Now()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -221,6 +222,9 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 		// is never missed.
 		changed := l.rateChanged(key)
 		left := untilDeadline(ctx)
+		if queueLimit > 0 {
+			left = min(left, queueLimit-l.clock.Now().Sub(queueStart))
+		}
 		if tk == nil && !replan {
 			// Callers already in line go first.
 			var ahead int

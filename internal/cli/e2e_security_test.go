@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,4 +234,36 @@ func TestServeRefusesTamperedKeys(t *testing.T) {
 	if code == ExitOK || !strings.Contains(stderrOut, "chmod") {
 		t.Errorf("a world-writable vault was opened (exit %d): %s", code, e2eMask(stderrOut))
 	}
+}
+
+// TestServeBoundsQueueing: with no deadline from the caller, a call whose
+// rate-limit slot lies beyond --max-queue-wait gets 429 with an honest
+// Retry-After at once instead of waiting a minute.
+func TestServeBoundsQueueing(t *testing.T) {
+	f := newServeFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--max-queue-wait", "10s")
+	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	ordersPath := "/orders/v0/orders?MarketplaceIds=" + f.na.Marketplaces[0] + "&CreatedAfter=" + created
+	// getOrders: burst 20 (one kept in reserve), then one a minute.
+	for i := range 30 {
+		code, h, body := gatewayCall(t, base, ordersPath, f.plainKey, f.na.ID)
+		if code == http.StatusOK {
+			continue
+		}
+		if i < 19 || code != http.StatusTooManyRequests || !strings.Contains(body, `"rate_limited"`) {
+			t.Fatalf("call %d: %d %.300s", i+1, code, body)
+		}
+		ra, err := strconv.Atoi(h.Get("Retry-After"))
+		if err != nil || ra < 10 || ra > 61 {
+			t.Fatalf("Retry-After %q for a slot a minute away", h.Get("Retry-After"))
+		}
+		if got := f.srv.Counters().TotalThrottled; got != 0 {
+			t.Errorf("Amazon answered 429 %d times", got)
+		}
+		return
+	}
+	t.Fatal("30 calls within a second were all served: the seller's limit was not applied")
 }

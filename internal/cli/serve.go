@@ -33,6 +33,8 @@ type serveOptions struct {
 	NoRateLimits, SharedLimits      bool
 	SQSEndpoint                     string
 	NoVaultAccessLog                bool
+	MaxQueueWait, MaxDeadline       time.Duration
+	MaxConns, MaxUnauthConns        int
 }
 
 func newServeCmd(streams IO) *cobra.Command {
@@ -52,8 +54,15 @@ Personal data: a caller asks with X-Spgate-PII: shippingAddress,buyerInfo and
 needs a key created with --pii. Every PII access and every refused call is
 written to the audit log (JSON lines, rotated by size).
 
-Deadlines: X-Spgate-Deadline-Ms bounds how long a call may queue for the rate
-limit; past it the gateway answers 429 with Retry-After.
+Deadlines: a call waits at most --max-queue-wait (30 s) for the seller's rate
+limit and takes at most --max-call-time (2 min) in all; X-Spgate-Deadline-Ms
+lowers both for one call. Past the queue limit the gateway answers 429 with
+Retry-After at once. Reads, writes, idle connections and the number of
+connections (those without a valid key apart) are bounded too.
+
+Refused for every key: the Tokens API and Application Management (clients
+never hold Amazon credentials) and grantless operations. A personal-data
+answer is released only after its audit line is synced (else 503).
 
 Operations: /healthz, /readyz (vault readable, a token for every seller, the
 client secret not expiring within --ready-secret-days), /metrics (Prometheus).
@@ -86,6 +95,10 @@ and --tls-key when it listens on a network.`,
 	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
 	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+EnvSQSEndpoint+", else AWS")
 	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
+	f.DurationVar(&o.MaxQueueWait, "max-queue-wait", gateway.DefaultMaxQueueWait, "longest a call may wait for the seller's rate limit; beyond it the caller gets 429 with Retry-After at once (X-Spgate-Deadline-Ms can lower it)")
+	f.DurationVar(&o.MaxDeadline, "max-call-time", gateway.DefaultMaxDeadline, "longest a call may take in all, queueing and Amazon's answer included")
+	f.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
+	f.IntVar(&o.MaxUnauthConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
 	return cmd
 }
 
@@ -96,6 +109,12 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return usageErr("give both --tls-cert and --tls-key, or neither")
+	}
+	if o.MaxQueueWait <= 0 || o.MaxDeadline <= 0 || o.MaxQueueWait > o.MaxDeadline {
+		return usageErr("--max-queue-wait and --max-call-time must be positive, the queue wait not longer than the call")
+	}
+	if o.MaxConns <= 0 || o.MaxUnauthConns <= 0 {
+		return usageErr("--max-conns and --max-unauthenticated-conns must be positive")
 	}
 	if o.KeyTTL < 0 {
 		return usageErr("--key-cache must not be negative (0 asks the vault on every request)")
@@ -130,7 +149,7 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 		}
 		store = ratelimit.Unlimited{}
 	}
-	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(store), Logger: log, Headroom: 1})
+	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(store), Logger: log, Headroom: 1, MaxWait: o.MaxQueueWait})
 	client, err := spapi.New(spapi.Config{
 		AppID:       app.AppID,
 		Sign:        sign,
@@ -161,7 +180,7 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 		MinSecretDays: max(o.ReadySecretDays, 1), Metrics: metrics,
 	}), o.ReadyInterval, nil)
 	cfg := gateway.Config{Client: client, AppID: app.AppID, Directory: v, Audit: audit, Metrics: metrics,
-		Ready: ready, Logger: log, KeyCacheTTL: o.KeyTTL}
+		Ready: ready, Logger: log, KeyCacheTTL: o.KeyTTL, MaxQueueWait: o.MaxQueueWait, MaxDeadline: o.MaxDeadline}
 	if o.KeyTTL == 0 {
 		cfg.KeyCacheTTL = time.Nanosecond // gateway.Config's zero means its default
 	}
@@ -194,7 +213,8 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	log.Info("gateway listening", "url", scheme+"://"+ln.Addr().String(), "app", app.Name, "audit_log", auditPath)
 	fmt.Fprintf(streams.Err, "spgate: serving app %s on %s://%s (audit log %s); Ctrl-C stops\n", app.Name, scheme, ln.Addr(), auditPath)
-	err = gateway.Serve(ctx, ln, gw, gateway.ServeOptions{TLSCert: o.TLSCert, TLSKey: o.TLSKey, DrainTimeout: o.Drain, Logger: log})
+	err = gateway.Serve(ctx, ln, gw, gateway.ServeOptions{TLSCert: o.TLSCert, TLSKey: o.TLSKey, DrainTimeout: o.Drain, Logger: log,
+		WriteTimeout: o.MaxDeadline + 30*time.Second, MaxConns: o.MaxConns, MaxUnauthenticatedConns: o.MaxUnauthConns})
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
