@@ -23,7 +23,6 @@ func init() { commands = append(commands, newCallCmd) }
 // callOptions are the flags and arguments of spgate call.
 type callOptions struct {
 	Seller string
-	App    string
 	API    string
 	PII    []string
 	Body   string
@@ -207,7 +206,7 @@ func runCall(cmd *cobra.Command, streams IO, o callOptions, args []string) error
 		}
 		sellerID = s.ID
 	}
-	c, err := newClient(ctx, cmd, v, o.App)
+	c, err := newClient(ctx, cmd, v)
 	if err != nil {
 		return err
 	}

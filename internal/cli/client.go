@@ -178,9 +178,12 @@ func (s vaultSellers) Seller(ctx context.Context, id string) (spapi.Seller, erro
 	return spapi.Seller{ID: sl.ID, Region: spapi.Region(sl.Region), RefreshToken: au.RefreshToken.Value}, nil
 }
 
-// newClient builds an SP-API client for the app appRef (empty: the only app)
-// from the vault, with the endpoints and logger the command's flags select.
-func newClient(ctx context.Context, cmd *cobra.Command, v *vault.Vault, appRef string) (*spapi.Client, error) {
+// newClient builds an SP-API client for the app the command's --app names
+// (empty: the only app in the vault) with the endpoints and logger its flags
+// select. It reads --app itself, so no verb can register the flag and then
+// forget to pass it on.
+func newClient(ctx context.Context, cmd *cobra.Command, v *vault.Vault) (*spapi.Client, error) {
+	appRef, _ := cmd.Flags().GetString(flagApp)
 	app, ep, err := appAndEndpoints(ctx, cmd, v, appRef)
 	if err != nil {
 		return nil, err

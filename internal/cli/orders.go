@@ -36,7 +36,6 @@ const (
 // pullOptions are the flags of spgate orders pull.
 type pullOptions struct {
 	Seller   string
-	App      string
 	Since    string
 	Until    string
 	PII      []string
@@ -211,7 +210,7 @@ func runOrdersPull(cmd *cobra.Command, streams IO, o pullOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := newClient(ctx, cmd, v, o.App)
+	c, err := newClient(ctx, cmd, v)
 	if err != nil {
 		return err
 	}
