@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,10 @@ Amazon's answer as indented JSON.
 Name the operation by its operationId (getOrders, getMarketplaceParticipations)
 or by METHOD and PATH. key=value arguments fill the path's placeholders first,
 the rest become query parameters (repeat a key for several values). When an
-operationId exists in several API versions, pick one with --api (orders/v0).
+operationId exists in several APIs, call picks the one a seller's app calls
+(vendor APIs are for Vendor Central accounts) in its newest version, says on
+stderr which it chose, and asks for --api (orders/v0) when that leaves more
+than one.
 
 On an error answer it prints Amazon's code and message with a likely cause
 and the setup step that fixes it, and exits 1.`,
@@ -66,9 +70,11 @@ and the setup step that fixes it, and exits 1.`,
 }
 
 // resolveCall turns the arguments into an operation, its path parameters and
-// query; it needs no network and no vault.
-func resolveCall(args []string, api string) (*operations.Operation, map[string]string, url.Values, error) {
+// query; it needs no network and no vault. note, when not empty, says which
+// of several APIs an operationId was resolved to without --api.
+func resolveCall(args []string, api string) (*operations.Operation, map[string]string, url.Values, string, error) {
 	var op *operations.Operation
+	note := ""
 	params := map[string]string{}
 	query := url.Values{}
 	rest := args[1:]
@@ -76,11 +82,11 @@ func resolveCall(args []string, api string) (*operations.Operation, map[string]s
 		method := strings.ToUpper(args[0])
 		u, err := url.Parse(args[1])
 		if err != nil {
-			return nil, nil, nil, usageErr("path %q is not a URL path: %v", args[1], err)
+			return nil, nil, nil, "", usageErr("path %q is not a URL path: %v", args[1], err)
 		}
 		o, p, ok := operations.Lookup(method, u.Path)
 		if !ok {
-			return nil, nil, nil, usageErr("%s %s is no SP-API operation: check the path against the API's reference (e.g. GET /orders/v0/orders)", method, u.Path)
+			return nil, nil, nil, "", usageErr("%s %s is no SP-API operation: check the path against the API's reference (e.g. GET /orders/v0/orders)", method, u.Path)
 		}
 		op, params = o, p
 		for k, vs := range u.Query() {
@@ -90,7 +96,7 @@ func resolveCall(args []string, api string) (*operations.Operation, map[string]s
 	} else {
 		id := args[0]
 		if strings.HasPrefix(id, "/") {
-			return nil, nil, nil, usageErr("a path needs its method first: spgate call GET %s", id)
+			return nil, nil, nil, "", usageErr("a path needs its method first: spgate call GET %s", id)
 		}
 		found := operations.Find(id)
 		if api != "" {
@@ -101,24 +107,28 @@ func resolveCall(args []string, api string) (*operations.Operation, map[string]s
 				}
 			}
 			if len(keep) == 0 && len(found) > 0 {
-				return nil, nil, nil, usageErr("%s is not in %s; it is in: %s", id, api, choices(found))
+				return nil, nil, nil, "", usageErr("%s is not in %s; it is in: %s", id, api, choices(found))
 			}
 			found = keep
 		}
 		switch len(found) {
 		case 0:
-			return nil, nil, nil, usageErr("no SP-API operation is called %q (operationIds are case-sensitive, e.g. getOrders)", id)
+			return nil, nil, nil, "", usageErr("no SP-API operation is called %q (operationIds are case-sensitive, e.g. getOrders)", id)
 		case 1:
 			op = found[0]
 		default:
-			return nil, nil, nil, usageErr("%s exists in several APIs; choose one with --api: %s", id, choices(found))
+			if op = preferredOperation(found); op == nil {
+				return nil, nil, nil, "", usageErr("%s exists in several APIs; choose one with --api: %s", id, choices(found))
+			}
+			note = fmt.Sprintf("%s is in several APIs; calling %s/%s (%s %s), %s; choose another with --api: %s",
+				id, op.API, op.Version, op.Method, op.Path, whyPreferred(op, found), choices(others(found, op)))
 		}
 	}
 	placeholders := pathParams(op.Path)
 	for _, kv := range rest {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, nil, nil, usageErr("argument %q is not key=value", kv)
+			return nil, nil, nil, "", usageErr("argument %q is not key=value", kv)
 		}
 		if _, isPath := placeholders[k]; isPath {
 			if _, set := params[k]; !set || params[k] == "" {
@@ -130,10 +140,104 @@ func resolveCall(args []string, api string) (*operations.Operation, map[string]s
 	}
 	for p := range placeholders {
 		if params[p] == "" {
-			return nil, nil, nil, usageErr("%s needs the path parameter %s: add %s=…", op.ID, p, p)
+			return nil, nil, nil, "", usageErr("%s needs the path parameter %s: add %s=…", op.ID, p, p)
 		}
 	}
-	return op, params, query, nil
+	return op, params, query, note, nil
+}
+
+// preferredOperation picks, among the APIs an operationId exists in, the
+// one a seller's app calls, or nil when that is still a matter of choice:
+//   - vendor APIs (vendor-…) are for Vendor Central accounts, and the vault
+//     holds Seller Central selling partners, so they drop out when another
+//     API remains;
+//   - of several versions of one API, the newest: Amazon deprecates the
+//     older one (Orders v0 is marked deprecated in its model; Listings Items
+//     2020-09-01 and Catalog Items 2020-12-01 were retired).
+//
+// getOrders resolves to orders/v0, putListingsItem to listings-items
+// 2021-08-01; getOrder stays ambiguous (Orders or Fulfillment Outbound).
+func preferredOperation(found []*operations.Operation) *operations.Operation {
+	var keep []*operations.Operation
+	for _, o := range found {
+		if !isVendorAPI(o.API) {
+			keep = append(keep, o)
+		}
+	}
+	if len(keep) == 0 {
+		keep = found
+	}
+	newest := map[string]*operations.Operation{}
+	var apis []string
+	for _, o := range keep {
+		cur, ok := newest[o.API]
+		if !ok {
+			apis = append(apis, o.API)
+		}
+		if !ok || versionNewer(o.Version, cur.Version) {
+			newest[o.API] = o
+		}
+	}
+	if len(apis) != 1 {
+		return nil
+	}
+	op := newest[apis[0]]
+	for _, o := range keep {
+		if o != op && o.API == op.API && o.Version == op.Version {
+			return nil // the same id twice in one version: only the path tells
+		}
+	}
+	return op
+}
+
+// whyPreferred says in a few words why preferredOperation chose op.
+func whyPreferred(op *operations.Operation, found []*operations.Operation) string {
+	var why []string
+	for _, o := range found {
+		if isVendorAPI(o.API) && !isVendorAPI(op.API) {
+			why = append(why, "the only one for seller accounts (vendor APIs are for Vendor Central)")
+			break
+		}
+	}
+	for _, o := range found {
+		if o.API == op.API && o != op {
+			why = append(why, "its newest version")
+			break
+		}
+	}
+	return strings.Join(why, " and ")
+}
+
+func others(found []*operations.Operation, op *operations.Operation) []*operations.Operation {
+	var out []*operations.Operation
+	for _, o := range found {
+		if o != op {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func isVendorAPI(api string) bool { return strings.HasPrefix(api, "vendor-") }
+
+// versionNewer reports whether API version a is newer than b: dated
+// versions (2021-08-01) by date, v-numbers (v0, v1) by number, and any
+// dated version newer than a v-number.
+func versionNewer(a, b string) bool {
+	va, aIsV := strings.CutPrefix(a, "v")
+	vb, bIsV := strings.CutPrefix(b, "v")
+	switch {
+	case aIsV && bIsV:
+		na, ea := strconv.Atoi(va)
+		nb, eb := strconv.Atoi(vb)
+		if ea == nil && eb == nil {
+			return na > nb
+		}
+		return a > b
+	case aIsV != bIsV:
+		return bIsV // a is dated, b is a v-number
+	}
+	return a > b
 }
 
 func choices(ops []*operations.Operation) string {
@@ -170,9 +274,12 @@ func isHTTPMethod(s string) bool {
 
 func runCall(cmd *cobra.Command, streams IO, o callOptions, args []string) error {
 	ctx := cmd.Context()
-	op, params, query, err := resolveCall(args, o.API)
+	op, params, query, note, err := resolveCall(args, o.API)
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		printNote(cmd, streams.Err, note)
 	}
 	if !op.Grantless && o.Seller == "" {
 		return usageErr("%s acts for a seller: add --seller ID (or the seller's name in the vault)", op.ID)

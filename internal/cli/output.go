@@ -68,3 +68,15 @@ func printJSON(w io.Writer, v any) error {
 	}
 	return nil
 }
+
+// printNote tells the user about a choice spgate made for them, on stderr:
+// "spgate: note: …", or with --json one JSON object {"note": "…"}, so
+// stdout keeps only the command's answer.
+func printNote(cmd *cobra.Command, w io.Writer, note string) {
+	if jsonOut(cmd) {
+		b, _ := json.Marshal(map[string]string{"note": note})
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "spgate: note: %s\n", note)
+}
