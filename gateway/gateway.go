@@ -22,6 +22,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/credstate"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/rdt"
@@ -176,7 +178,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.mux.HandleFunc("GET /healthz", g.healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)
 	if cfg.Metrics != nil {
-		g.mux.Handle("GET /metrics", cfg.Metrics.Handler())
+		g.mux.Handle("GET /metrics", g.requireAllSellers(cfg.Metrics.Handler()))
 	}
 	return g, nil
 }
@@ -206,6 +208,51 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.proxy(w, r)
+}
+
+// requireAllSellers serves h only to a client key that may act for every
+// seller: the metrics name sellers and their credential state. (Serve them
+// without a key on a separate, private listener with OpsHandler.)
+func (g *Gateway) requireAllSellers(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{id: g.newRequestID()}
+		w.Header().Set(HeaderRequestID, c.id)
+		key, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			g.answer(w, c, refuse(http.StatusUnauthorized, CodeUnauthenticated, "/metrics needs a client key for every seller (`spgate client add --seller '*'`), or scrape the operations listener (`spgate serve --ops-addr`)"))
+			return
+		}
+		cl, err := g.keys.authenticate(r.Context(), key)
+		if err != nil || !cl.AllowsSeller("*") {
+			g.answer(w, c, refuse(http.StatusForbidden, CodeSellerForbidden, "/metrics needs a client key for every seller (`spgate client add --seller '*'`)"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// OpsHandler serves /metrics and the full /readyz report without a key,
+// for a listener only operators and Prometheus reach (spgate serve
+// --ops-addr, loopback by default).
+func (g *Gateway) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", g.healthz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rep := ReadyReport{Ready: true, Checked: time.Now().UTC()}
+		if g.cfg.Ready != nil {
+			rep = g.cfg.Ready.Report(r.Context())
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !rep.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(rep)
+	})
+	if g.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", g.cfg.Metrics.Handler())
+	}
+	return mux
 }
 
 func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -542,6 +589,12 @@ func (g *Gateway) chainRefusal(c *call, err error) *refusal {
 			fmt.Sprintf("seller %s's rate limit for %s has no free slot within the gateway's queue limit or your deadline; retry after %d s (the limit is shared by every client of this seller)", c.seller, c.op.ID, s))
 		rf.retryAfter = s
 		return rf
+	case errors.Is(err, credstate.ErrAuthorizationRevoked):
+		g.log.Warn("seller's authorization is revoked", "request_id", c.id, "seller", c.seller, "error", err.Error())
+		return refuse(http.StatusUnauthorized, CodeSellerRevoked, fmt.Sprintf("Amazon no longer accepts seller %s's authorization of this app (revoked, or its refresh token was replaced): the seller must authorize the app again; the gateway's operator runs `spgate seller authorize %s`", c.seller, c.seller))
+	case errors.Is(err, credstate.ErrAppSecretInvalid):
+		g.log.Error("the app's client secret is refused by LWA", "request_id", c.id, "error", err.Error())
+		return refuse(http.StatusUnauthorized, CodeSecretInvalid, "Amazon refuses the gateway's app credentials (its client secret expired or was rotated elsewhere): the gateway's operator runs `spgate doctor`, then `spgate rotate` or `spgate app set-secret`")
 	case errors.As(err, &uo):
 		return refuse(http.StatusNotFound, CodeUnknownOperation, fmt.Sprintf("%s %s is not an SP-API operation in any official model; check the path", c.method, clip(c.target.displayPath(), 200)))
 	case errors.Is(err, context.DeadlineExceeded):

@@ -26,7 +26,9 @@ type ReadyCheck struct {
 
 // ReadyReport is the answer of /readyz.
 type ReadyReport struct {
-	Ready   bool         `json:"ready"`
+	Ready bool `json:"ready"`
+	// Degraded counts the sellers that cannot be served while others can.
+	Degraded int          `json:"degraded,omitempty"`
 	Checked time.Time    `json:"checked"`
 	Checks  []ReadyCheck `json:"checks"`
 }
@@ -107,8 +109,9 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	var out any = struct {
-		Ready bool `json:"ready"`
-	}{rep.Ready}
+		Ready    bool `json:"ready"`
+		Degraded bool `json:"degraded,omitempty"`
+	}{rep.Ready, rep.Degraded > 0}
 	if key, ok := bearer(r.Header.Get("Authorization")); ok {
 		if cl, err := g.keys.authenticate(r.Context(), key); err == nil {
 			out = rep.visibleTo(cl)

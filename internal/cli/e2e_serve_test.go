@@ -198,7 +198,14 @@ func TestServeGateway(t *testing.T) {
 		if code != http.StatusOK {
 			t.Errorf("/readyz: %d %s", code, e2eMask(body))
 		}
-		code, _, body = gatewayCall(t, base, "/metrics", "", "")
+		// /metrics names sellers: only a key for every seller reads it.
+		if code, _, _ = gatewayCall(t, base, "/metrics", "", ""); code != http.StatusUnauthorized {
+			t.Errorf("/metrics without a key: %d", code)
+		}
+		if code, _, _ = gatewayCall(t, base, "/metrics", f.orderKey, ""); code != http.StatusForbidden {
+			t.Errorf("/metrics with a one-seller key: %d", code)
+		}
+		code, _, body = gatewayCall(t, base, "/metrics", f.metaKey, "")
 		if code != http.StatusOK || !strings.Contains(body, "# TYPE") || !strings.Contains(body, "spgate_") {
 			t.Errorf("/metrics: %d %.300s", code, body)
 		}
