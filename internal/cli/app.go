@@ -418,7 +418,7 @@ func printAppText(w io.Writer, a appJSON) {
 // notFound turns vault.ErrNotFound into a message with the listing command.
 func notFound(err error, kind, ref, list string) error {
 	if errors.Is(err, vault.ErrNotFound) {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no %s %q in the vault: see `%s`", kind, ref, list)}
+		return notFoundErr(kind, ref, list)
 	}
 	return storeErr(err)
 }

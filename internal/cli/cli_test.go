@@ -58,7 +58,7 @@ func TestMainExitCodes(t *testing.T) {
 		{"add", "", add, ExitOK, ""},
 		{"add again", "", add, ExitFailure, "already"},
 		{"show", "", []string{"app", "show", "main"}, ExitOK, ""},
-		{"show missing", "", []string{"app", "show", "nope"}, ExitFailure, `no app "nope"`},
+		{"show missing", "", []string{"app", "show", "nope"}, ExitUsage, `no app "nope"`},
 		{"seller bad id", leakRefreshToken, []string{"seller", "add", "X1", "--app", "main", "--region", "na", "--marketplace", "US", "--refresh-token-file", "-"}, ExitUsage, "selling partner id"},
 		{"seller", leakRefreshToken, []string{"seller", "add", "A2VYDBAL8BMVQK", "--app", "main", "--region", "na", "--marketplace", "US", "--refresh-token-file", "-"}, ExitOK, ""},
 		{"unknown verb", "", []string{"frobnicate"}, ExitUsage, "unknown command"},

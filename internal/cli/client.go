@@ -125,7 +125,7 @@ func resolveApp(ctx context.Context, v *vault.Vault, ref string) (vault.App, err
 	a, err := v.GetApp(ctx, ref)
 	if err != nil {
 		if errors.Is(err, vault.ErrNotFound) {
-			return vault.App{}, usageErr("no app %q in the vault: list them with `spgate app list`", ref)
+			return vault.App{}, notFoundErr("app", ref, "spgate app list")
 		}
 		return vault.App{}, storeErr(err)
 	}
@@ -140,7 +140,7 @@ func resolveSeller(ctx context.Context, v *vault.Vault, ref string) (vault.Selle
 	s, err := v.GetSeller(ctx, ref)
 	if err != nil {
 		if errors.Is(err, vault.ErrNotFound) {
-			return vault.Seller{}, usageErr("no seller %q in the vault: add it with `spgate seller add`", ref)
+			return vault.Seller{}, problemErr(ProblemNotFound, fmt.Errorf("no seller %q in the vault", ref), "add it with `spgate seller add`, or see `spgate seller list`")
 		}
 		return vault.Seller{}, storeErr(err)
 	}

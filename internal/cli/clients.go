@@ -106,7 +106,7 @@ func runClientAdd(cmd *cobra.Command, streams IO, name string, o clientAddOption
 		}
 		if _, err := v.GetSeller(ctx, s); err != nil {
 			if errors.Is(err, vault.ErrNotFound) {
-				return usageErr("no seller %q in the vault: add it with `spgate seller add` first, or check `spgate seller list`", s)
+				return problemErr(ProblemNotFound, fmt.Errorf("no seller %q in the vault", s), "add it with `spgate seller add` first, or see `spgate seller list`")
 			}
 			return storeErr(err)
 		}
@@ -202,7 +202,7 @@ an immediate effect.`,
 			defer v.Close()
 			if err := v.RevokeClient(cmd.Context(), args[0]); err != nil {
 				if errors.Is(err, vault.ErrNotFound) {
-					return usageErr("no gateway client %q: see `spgate client list`", args[0])
+					return notFoundErr("gateway client", args[0], "spgate client list")
 				}
 				return storeErr(err)
 			}

@@ -4,9 +4,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -26,14 +26,24 @@ const (
 type ExitError struct {
 	Code int
 	Err  error
+	// Problem names the kind of error (ProblemNotFound, …; errors.go);
+	// empty means the one Code stands for.
+	Problem string
+	// Fix says what to do about it, when Err's text does not.
+	Fix string
 }
 
-func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Error() string {
+	if e.Fix != "" {
+		return e.Err.Error() + ": " + e.Fix
+	}
+	return e.Err.Error()
+}
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // usageErr marks err as bad user input (exit code 2).
 func usageErr(format string, a ...any) error {
-	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
+	return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: fmt.Errorf(format, a...)}
 }
 
 // IO bundles the streams a command reads and writes, so tests can inject them.
@@ -75,7 +85,11 @@ Then add your own app and sellers:
   spgate seller add A1EXAMPLE2SELLER --app main --region eu --marketplace DE
   spgate doctor
 
-Exit codes: 0 ok, 1 failed, 2 bad input, 3 vault or key problem, 4 internal error.`,
+Exit codes, the same for every verb: 0 ok; 1 failed (Amazon refused, a check
+failed, a name already in the vault); 2 bad input (a wrong flag or value, an
+app, seller or client that is not in the vault); 3 vault or key problem;
+4 internal error. With --json a failure prints one JSON object on stderr:
+{"code":"not_found","exit":2,"message":"…","fix":"…"}.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -99,7 +113,24 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 vault or key problem, 4 internal erro
 		root.AddCommand(add(streams))
 	}
 	root.AddCommand(newVersionCmd(streams))
+	groupsRefuseUnknownVerbs(root)
 	return root
+}
+
+// groupsRefuseUnknownVerbs makes every command group (spgate orders, spgate
+// setup…) print its help when run alone and refuse a verb it does not have
+// as bad input; without a RunE of its own, cobra would print the help and
+// exit 0 for "spgate orders frobnicate".
+func groupsRefuseUnknownVerbs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		groupsRefuseUnknownVerbs(sub)
+	}
+	if c.HasSubCommands() && !c.Runnable() {
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	if c.HasSubCommands() && c.Args == nil {
+		c.Args = cobra.NoArgs
+	}
 }
 
 // commands lists the constructors of the top-level verbs; each verb's file
@@ -108,33 +139,52 @@ var commands []func(IO) *cobra.Command
 
 func newVersionCmd(streams IO) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print spgate's version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print spgate's version",
+		Example: "  spgate version\n  spgate version --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if jsonOut(cmd) {
+				return printJSON(streams.Out, map[string]string{"version": buildVersion(), "go": runtime.Version(), "os": runtime.GOOS, "arch": runtime.GOARCH})
+			}
 			_, err := fmt.Fprintf(streams.Out, "spgate %s\n", buildVersion())
 			return err
 		},
 	}
 }
 
-// Main runs spgate with args and returns the process exit code.
+// Main runs spgate with args and returns the process exit code. A failed
+// command prints "spgate: …" on errw, or under --json one JSON object with
+// the problem's code, the message and the fix (errors.go).
 func Main(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
 	root := NewRoot(IO{In: in, Out: out, Err: errw})
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(errw, "spgate: %v\n", err)
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
+	asJSON, path := argsWantJSON(args), root.CommandPath()
+	if cmd != nil {
+		asJSON = asJSON || jsonOut(cmd)
+		path = cmd.CommandPath()
 	}
-	if isUsage(err) {
-		return ExitUsage
+	writeError(errw, err, asJSON, path)
+	_, code := problemOf(err)
+	return code
+}
+
+// argsWantJSON reports whether args ask for --json, for errors met before
+// the flags were parsed (an unknown flag, an unknown verb).
+func argsWantJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--" + flagJSON, "--" + flagJSON + "=true":
+			return true
+		}
 	}
-	return ExitFailure
+	return false
 }
 
 // isUsage recognises cobra's own argument errors, which it returns unwrapped.

@@ -86,9 +86,9 @@ func vaultErr(p vault.Paths, err error) error {
 	return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s\n  (%w)", msg, err)}
 }
 
-// storeErr maps an error from a vault call after Open: not found / exists /
-// invalid are the user's input (exit 2 for invalid, 1 otherwise); lock,
-// corruption and tampering are configuration problems (exit 3).
+// storeErr maps an error from a vault call after Open to its problem
+// (errors.go): invalid input and a name not in the vault exit 2, a name
+// already taken 1; lock, corruption and tampering are vault problems (exit 3).
 func storeErr(err error) error {
 	if err == nil {
 		return nil
@@ -99,7 +99,11 @@ func storeErr(err error) error {
 	}
 	switch {
 	case errors.Is(err, vault.ErrInvalid):
-		return &ExitError{Code: ExitUsage, Err: err}
+		return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: err}
+	case errors.Is(err, vault.ErrNotFound):
+		return &ExitError{Code: ExitUsage, Problem: ProblemNotFound, Err: err}
+	case errors.Is(err, vault.ErrExists):
+		return &ExitError{Code: ExitFailure, Problem: ProblemExists, Err: err}
 	case errors.Is(err, vault.ErrLocked), errors.Is(err, vault.ErrCorrupt),
 		errors.Is(err, vault.ErrTampered), errors.Is(err, vault.ErrWrongKey):
 		return &ExitError{Code: ExitConfig, Err: err}
