@@ -2,15 +2,20 @@ package rotation
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -47,8 +52,27 @@ type Verifier func(ctx context.Context, clientID string, s secret.String) error
 // else the AWS default chain (environment, shared config, instance role);
 // the region comes from the queue URL (sqs.<region>.amazonaws.com).
 func SQSQueues(endpoint string) QueueFactory {
+	return SQSQueuesWith(SQSOptions{Endpoint: endpoint})
+}
+
+// SQSOptions configure SQSQueuesWith.
+type SQSOptions struct {
+	// Endpoint overrides the SQS base URL (moto, LocalStack); empty is AWS.
+	Endpoint string
+	// Region is the queue's AWS region when its URL does not name one
+	// (moto's and LocalStack's URLs do not); empty falls back to the URL,
+	// then us-east-1.
+	Region string
+}
+
+// SQSQueuesWith is SQSQueues with a region for queue URLs that do not name
+// theirs.
+func SQSQueuesWith(o SQSOptions) QueueFactory {
 	return func(ctx context.Context, app vault.App) (Queue, error) {
-		region := queueRegion(app.SQSQueueURL)
+		region := o.Region
+		if r, ok := urlRegion(app.SQSQueueURL); ok || region == "" {
+			region = r
+		}
 		var cfg aws.Config
 		if app.AWSAccessKeyID != "" && !app.AWSSecretKey.Value.IsZero() {
 			cfg = aws.Config{
@@ -63,8 +87,8 @@ func SQSQueues(endpoint string) QueueFactory {
 				return nil, fmt.Errorf("loading AWS credentials for the SQS queue: %w (store the IAM user's keys with `spgate setup aws` or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)", err)
 			}
 		}
-		if endpoint != "" {
-			cfg.BaseEndpoint = aws.String(endpoint)
+		if o.Endpoint != "" {
+			cfg.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		return sqs.NewFromConfig(cfg), nil
 	}
@@ -73,14 +97,59 @@ func SQSQueues(endpoint string) QueueFactory {
 // queueRegion reads the region of https://sqs.<region>.amazonaws.com/…;
 // anything else is us-east-1.
 func queueRegion(queueURL string) string {
+	r, _ := urlRegion(queueURL)
+	return r
+}
+
+// urlRegion is queueRegion, and whether the URL named the region.
+func urlRegion(queueURL string) (string, bool) {
 	u, err := url.Parse(queueURL)
 	if err == nil {
 		parts := strings.Split(u.Hostname(), ".")
 		if len(parts) >= 4 && parts[0] == "sqs" && parts[len(parts)-2] == "amazonaws" {
-			return parts[1]
+			return parts[1], true
 		}
 	}
-	return "us-east-1"
+	return "us-east-1", false
+}
+
+// Unreachable reports whether err is a failure to reach a service at all
+// (DNS, connection refused or reset, TLS, timeout) rather than its answer:
+// such errors say nothing about keys or permissions.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	var ne net.Error
+	var ue *url.Error
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dns), errors.As(err, &op), errors.As(err, &cv), errors.As(err, &rh):
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		return true
+	case errors.As(err, &ue):
+		return true
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return false
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// endpointOf names where an SQS call for queueURL goes.
+func endpointOf(queueURL, endpoint string) string {
+	if endpoint != "" {
+		return endpoint
+	}
+	if u, err := url.Parse(queueURL); err == nil && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return queueURL
 }
 
 // LWAVerifier checks a client secret with a real LWA grant: client_credentials
@@ -100,14 +169,22 @@ func LWAVerifier(tokenURL string, hc *http.Client, clk clock.Clock) Verifier {
 
 // SPAPIRequester calls rotateApplicationClientSecret through an spapi.Client
 // for the app (grantless token, rotation scope), with the app's credentials
-// read from v (current secret, previous as fallback).
+// read from v (current secret, previous as fallback). It calls Sending just
+// before the request leaves, below rate limiting and authorization.
 func SPAPIRequester(v *vault.Vault, ep spapi.Endpoints, base http.RoundTripper, clk clock.Clock, log *slog.Logger) Requester {
 	return func(ctx context.Context, app vault.App) error {
+		aware(ctx)
+		if base == nil {
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			base = t
+		}
 		c, err := spapi.New(spapi.Config{
 			AppID:       app.AppID,
 			Credentials: VaultCredentials{Vault: v, App: app.Name, Clock: clk},
 			Endpoints:   ep,
-			Base:        base,
+			// Below rate limiting and authorization: the rotation call is
+			// recorded as asked only when it is handed to the network.
+			Base: wireTransport{next: base},
 			Clock:       clk,
 			Logger:      log,
 			MaxAttempts: 3,

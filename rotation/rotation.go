@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,18 +96,23 @@ type Config struct {
 	ExpiryThreshold time.Duration
 	// Progress, when set, receives one line per step for people watching.
 	Progress func(step, msg string)
+	// Owner says who rotates, for the lock another process would meet
+	// ("spgate rotate", "spgate serve --auto-rotate"); default "spgate".
+	Owner string
 
 	// afterStep is a fault-injection point for tests: called after each
 	// step is recorded; an error aborts the run as a crash would.
 	afterStep func(step string) error
 }
 
-// Rotator rotates client secrets. It is safe to use from one goroutine per
-// app; two processes rotating the same app at once are not coordinated.
+// Rotator rotates client secrets. Rotations of one app are serialised by a
+// lock in the vault, across goroutines and processes: the second one fails
+// at once with a *RunningError naming the holder.
 type Rotator struct {
-	cfg Config
-	clk clock.Clock
-	log *slog.Logger
+	cfg   Config
+	clk   clock.Clock
+	log   *slog.Logger
+	locks locks
 }
 
 // New returns a Rotator.
@@ -125,6 +131,9 @@ func New(cfg Config) (*Rotator, error) {
 	}
 	if cfg.ExpiryThreshold <= 0 {
 		cfg.ExpiryThreshold = DefaultExpiryThreshold
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "spgate"
 	}
 	r := &Rotator{cfg: cfg, clk: clock.Or(cfg.Clock), log: cfg.Logger}
 	if r.log == nil {
@@ -151,7 +160,16 @@ type Result struct {
 	// messages for other client ids left on the queue.
 	Duplicates int `json:"duplicates"`
 	Foreign    int `json:"foreign"`
+	// Superseded counts new-secret notifications older than the one whose
+	// secret became current (rotations nobody finished); the newest of
+	// them is kept as the previous secret.
+	Superseded int `json:"superseded,omitempty"`
 }
+
+// skew is how far Amazon's clock (a notification's eventTime) may be from
+// ours: a notification older than our request by more than this answers an
+// earlier rotation.
+const skew = 5 * time.Minute
 
 // record is the step state persisted (encrypted) in the vault.
 type record struct {
@@ -159,12 +177,23 @@ type record struct {
 	ClientID    string    `json:"clientId"`
 	StartedAt   time.Time `json:"startedAt"`
 	RequestedAt time.Time `json:"requestedAt,omitzero"`
+	// SentAt is when the request was handed to the network.
+	SentAt time.Time `json:"sentAt,omitzero"`
 	// NewSecret is the pending secret; the vault encrypts state values.
 	NewSecret string    `json:"newSecret,omitempty"`
 	NewExpiry time.Time `json:"newExpiry,omitzero"`
 	OldExpiry time.Time `json:"oldExpiry,omitzero"`
+	EventTime time.Time `json:"eventTime,omitzero"`
 	MessageID string    `json:"messageId,omitempty"`
 	Receipt   string    `json:"receipt,omitempty"`
+	// PrevSecret is the secret NewSecret replaced at Amazon when it came in
+	// a notification of its own that the vault never stored (two rotations
+	// since the vault's current secret). It becomes the previous secret
+	// until OldExpiry; the vault's older one, which Amazon dropped, goes.
+	PrevSecret string `json:"prevSecret,omitempty"`
+	// OlderReceipts are the messages of superseded notifications, deleted
+	// once NewSecret is current.
+	OlderReceipts []string `json:"olderReceipts,omitempty"`
 }
 
 func (r *Rotator) loadState(ctx context.Context, app string) (*record, error) {
@@ -182,14 +211,17 @@ func (r *Rotator) loadState(ctx context.Context, app string) (*record, error) {
 	return &rec, nil
 }
 
-func (r *Rotator) step(ctx context.Context, app string, rec *record, step string) error {
+func (r *Rotator) step(ctx context.Context, app vault.App, rec *record, step string) error {
+	if err := r.renew(ctx, app); err != nil {
+		return err
+	}
 	rec.Step = step
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if err := r.cfg.Vault.SetState(ctx, StateKey(app), b); err != nil {
-		return fmt.Errorf("recording rotation step %s for app %s: %w", step, app, err)
+	if err := r.cfg.Vault.SetState(ctx, StateKey(app.Name), b); err != nil {
+		return fmt.Errorf("recording rotation step %s for app %s: %w", step, app.Name, err)
 	}
 	if r.cfg.afterStep != nil {
 		if err := r.cfg.afterStep(step); err != nil {
@@ -220,14 +252,94 @@ func (r *Rotator) Pending(ctx context.Context, app string) (string, error) {
 	return rec.Step, nil
 }
 
-// Reset forgets an unfinished rotation of app (its pending secret too). The
-// current secret is not touched.
-func (r *Rotator) Reset(ctx context.Context, app string) error {
-	a, err := r.cfg.Vault.GetApp(ctx, app)
+// ResetResult says what Reset did. It holds no secret.
+type ResetResult struct {
+	App string `json:"app"`
+	// Step is the step the forgotten rotation had reached ("" when none
+	// was in progress).
+	Step string `json:"step,omitempty"`
+	// Drained is true when the queue was read for a secret Amazon may
+	// have made.
+	Drained bool `json:"drained"`
+	// Stored is the secret found and made current, if any.
+	Stored *Result `json:"stored,omitempty"`
+	// Dropped says why a pending secret was not kept ("" when none was).
+	Dropped string `json:"dropped,omitempty"`
+}
+
+// Reset ends an unfinished rotation of app. It never forgets a secret
+// Amazon may have made: when the request may have reached Amazon, it first
+// reads the queue; a secret found there (or already pending) is checked
+// with LWA and made current with the expiry its own notification states,
+// as a finished rotation would. Only a pending secret LWA refuses is
+// dropped. The rotation lock is taken, so a running rotation is not reset
+// under its feet.
+func (r *Rotator) Reset(ctx context.Context, appRef string) (ResetResult, error) {
+	app, err := r.cfg.Vault.GetApp(ctx, appRef)
 	if err != nil {
-		return err
+		return ResetResult{}, err
 	}
-	return r.cfg.Vault.DeleteState(ctx, StateKey(a.Name))
+	out := ResetResult{App: app.Name}
+	unlock, err := r.lock(ctx, app, r.cfg.Owner+" (reset)")
+	if err != nil {
+		return out, err
+	}
+	defer unlock()
+	rec, err := r.loadState(ctx, app.Name)
+	if err != nil || rec == nil {
+		if err != nil {
+			// Unreadable: nothing in it can be used.
+			return out, r.cfg.Vault.DeleteState(ctx, StateKey(app.Name))
+		}
+		return out, nil
+	}
+	out.Step = rec.Step
+	if rec.ClientID != app.ClientID {
+		return out, r.cfg.Vault.DeleteState(ctx, StateKey(app.Name))
+	}
+	var held *holder
+	if app.SQSQueueURL != "" {
+		q, err := r.cfg.Queues(ctx, app)
+		if err != nil {
+			return out, fmt.Errorf("rotation: opening the SQS queue of app %s to look for a secret Amazon may have made; nothing was forgotten: %w", app.Name, err)
+		}
+		held = &holder{q: q, url: app.SQSQueueURL, log: r.log}
+		defer held.release(ctx)
+	} else {
+		held = &holder{q: noQueue{}, log: r.log}
+	}
+	res := Result{App: app.Name, ClientID: app.ClientID, Resumed: true}
+	if (rec.Step == StepRequesting || rec.Step == StepRequested) && app.SQSQueueURL != "" {
+		r.progress("reset", "reading %s for a secret Amazon may have made for app %s before forgetting the rotation", app.SQSQueueURL, app.Name)
+		cands, err := r.collect(ctx, app, held, &res, func(Notification) bool { return true }, r.clk.Now().Add(time.Second), nil)
+		if err != nil {
+			return out, fmt.Errorf("%w; nothing was forgotten", err)
+		}
+		out.Drained = true
+		if len(cands) > 0 {
+			r.take(rec, cands, held, &res)
+			if err := r.step(ctx, app, rec, StepReceived); err != nil {
+				return out, err
+			}
+			r.progress(StepReceived, "found the new secret %s Amazon made (expires %s); the old one works until %s", secret.New(rec.NewSecret).Hint(), day(rec.NewExpiry), day(rec.OldExpiry))
+		} else if rec.Step == StepRequested || !rec.SentAt.IsZero() {
+			r.log.Warn("rotation: reset found no new secret on the queue, though Amazon may have made one", "app", app.Name)
+		}
+	}
+	if rec.NewSecret != "" {
+		stored, err := r.finish(ctx, app, rec, held, res)
+		switch {
+		case err == nil:
+			out.Stored = &stored
+			return out, nil
+		case errors.Is(err, ErrNewSecretRefused):
+			out.Dropped = "LWA refused it (invalid_client)"
+			held.deleteReceipts(ctx, append([]string{rec.Receipt}, rec.OlderReceipts...))
+		default:
+			return out, fmt.Errorf("%w; nothing was forgotten", err)
+		}
+	}
+	return out, r.cfg.Vault.DeleteState(ctx, StateKey(app.Name))
 }
 
 // Rotate rotates app's client secret, or finishes an interrupted rotation.
@@ -239,6 +351,15 @@ func (r *Rotator) Rotate(ctx context.Context, appRef string) (Result, error) {
 	if app.SQSQueueURL == "" {
 		return Result{}, fmt.Errorf("%w: app %s has no SQS queue URL; Amazon delivers the new secret only to the queue registered for APPLICATION_OAUTH_CLIENT_NEW_SECRET: create one and store it with `spgate setup aws`", ErrNoQueue, app.Name)
 	}
+	unlock, err := r.lock(ctx, app, r.cfg.Owner)
+	if err != nil {
+		return Result{App: app.Name, ClientID: app.ClientID}, err
+	}
+	defer unlock()
+	return r.rotate(ctx, app)
+}
+
+func (r *Rotator) rotate(ctx context.Context, app vault.App) (Result, error) {
 	rec, err := r.loadState(ctx, app.Name)
 	if err != nil {
 		return Result{}, err
@@ -260,19 +381,40 @@ func (r *Rotator) Rotate(ctx context.Context, appRef string) (Result, error) {
 			return res, errors.New("rotation: Config.Request is required to start a rotation")
 		}
 		rec = &record{ClientID: app.ClientID, StartedAt: r.clk.Now()}
-		if err := r.step(ctx, app.Name, rec, StepRequesting); err != nil {
-			return res, err
+		announce := func(ctx context.Context) error {
+			rec.SentAt = r.clk.Now()
+			if err := r.step(ctx, app, rec, StepRequesting); err != nil {
+				return err
+			}
+			r.progress(StepRequesting, "asking Amazon for a new client secret for app %s (rotateApplicationClientSecret)", app.Name)
+			return nil
 		}
-		r.progress(StepRequesting, "asking Amazon for a new client secret for app %s (rotateApplicationClientSecret)", app.Name)
-		if err := r.cfg.Request(ctx, app); err != nil {
-			if definiteAnswer(err) {
-				_ = r.cfg.Vault.DeleteState(context.WithoutCancel(ctx), StateKey(app.Name))
+		tr := &sendTrack{mark: announce}
+		if err := r.cfg.Request(context.WithValue(ctx, wireKey{}, tr), app); err != nil {
+			cleanup := context.WithoutCancel(ctx)
+			switch {
+			case definiteAnswer(err):
+				_ = r.cfg.Vault.DeleteState(cleanup, StateKey(app.Name))
 				return res, fmt.Errorf("rotation: Amazon refused to rotate app %s's client secret; nothing changed, the current secret stays: %w", app.Name, err)
+			case !tr.mayHaveSent():
+				if tr.announced() {
+					_ = r.cfg.Vault.DeleteState(cleanup, StateKey(app.Name))
+				}
+				return res, fmt.Errorf("rotation: the rotation request for app %s stopped before it was sent (%w); Amazon was not asked and the current secret stays: run `spgate rotate --app %s` again", app.Name, err, app.Name)
+			case !tr.announced():
+				// A Requester that does not say when it sends: it may have.
+				if serr := announce(cleanup); serr != nil {
+					return res, errors.Join(err, serr)
+				}
 			}
 			return res, fmt.Errorf("rotation: the rotation request for app %s got no clear answer (%w); Amazon may have made a new secret: run `spgate rotate --app %s` again to wait for it (it does not ask again)", app.Name, err, app.Name)
 		}
+		if !tr.announced() {
+			rec.SentAt = rec.StartedAt
+			r.progress(StepRequesting, "asked Amazon for a new client secret for app %s (rotateApplicationClientSecret)", app.Name)
+		}
 		rec.RequestedAt = r.clk.Now()
-		if err := r.step(ctx, app.Name, rec, StepRequested); err != nil {
+		if err := r.step(ctx, app, rec, StepRequested); err != nil {
 			return res, err
 		}
 		r.progress(StepRequested, "Amazon accepted the request; waiting up to %s for the new secret on %s", r.cfg.Timeout, app.SQSQueueURL)
@@ -286,16 +428,22 @@ func (r *Rotator) Rotate(ctx context.Context, appRef string) (Result, error) {
 // finish runs the steps after the request, from rec.Step on.
 func (r *Rotator) finish(ctx context.Context, app vault.App, rec *record, held *holder, res Result) (Result, error) {
 	if rec.Step == StepRequesting || rec.Step == StepRequested {
-		n, m, err := r.receive(ctx, app, rec, held, &res)
+		ours := func(n Notification) bool {
+			return rec.SentAt.IsZero() || n.EventTime.IsZero() || !n.EventTime.Before(rec.SentAt.Add(-skew))
+		}
+		cands, err := r.collect(ctx, app, held, &res, ours, r.clk.Now().Add(r.cfg.Timeout), func() error { return r.lostError(app, rec) })
 		if err != nil {
 			return res, err
 		}
-		rec.NewSecret, rec.NewExpiry, rec.OldExpiry = n.NewSecret.Reveal(), n.NewExpiry, n.OldExpiry
-		rec.MessageID, rec.Receipt = aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
-		if err := r.step(ctx, app.Name, rec, StepReceived); err != nil {
+		r.take(rec, cands, held, &res)
+		if err := r.step(ctx, app, rec, StepReceived); err != nil {
 			return res, err
 		}
-		r.progress(StepReceived, "received the new secret %s (expires %s); the old one works until %s", n.NewSecret.Hint(), day(n.NewExpiry), day(n.OldExpiry))
+		r.progress(StepReceived, "received the new secret %s (expires %s); the old one works until %s", secret.New(rec.NewSecret).Hint(), day(rec.NewExpiry), day(rec.OldExpiry))
+		if rec.PrevSecret != "" {
+			r.progress(StepReceived, "%d earlier new secret(s) were on the queue too (a rotation nobody finished); the latest of them, %s, stays as the previous secret until %s",
+				len(rec.OlderReceipts), secret.New(rec.PrevSecret).Hint(), day(rec.OldExpiry))
+		}
 	}
 	pending := secret.New(rec.NewSecret)
 	res.Hint, res.ExpiresAt, res.PreviousExpiresAt = pending.Hint(), rec.NewExpiry, rec.OldExpiry
@@ -308,30 +456,21 @@ func (r *Rotator) finish(ctx context.Context, app vault.App, rec *record, held *
 			}
 			return res, fmt.Errorf("rotation: could not check the new secret of app %s with LWA; the old secret stays current and the new one is kept pending: run `spgate rotate --app %s` again: %w", app.Name, app.Name, err)
 		}
-		if err := r.step(ctx, app.Name, rec, StepVerified); err != nil {
+		if err := r.step(ctx, app, rec, StepVerified); err != nil {
 			return res, err
 		}
 		r.progress(StepVerified, "LWA accepted the new secret")
 	}
 	if rec.Step == StepVerified {
-		cur, err := r.cfg.Vault.GetApp(ctx, app.Name)
+		v, err := r.store(ctx, app, rec, pending)
 		if err != nil {
-			return res, fmt.Errorf("rotation: reading app %s: %w", app.Name, err)
-		}
-		if c, ok := cur.CurrentSecret(); ok && c.Value.Equal(pending) {
-			res.Version = c.Version // stored before a crash
-		} else {
-			s, err := r.cfg.Vault.SetClientSecret(ctx, app.Name, pending, vault.SecretChange{
-				ExpiresAt: rec.NewExpiry, PreviousExpiresAt: rec.OldExpiry, Verified: true})
-			if err != nil {
-				return res, fmt.Errorf("rotation: storing the new secret of app %s (it stays pending; re-run to retry): %w", app.Name, err)
-			}
-			res.Version = s.Version
-		}
-		if err := r.step(ctx, app.Name, rec, StepStored); err != nil {
 			return res, err
 		}
-		r.progress(StepStored, "the new secret is current (v%d); the old one stays as fallback until %s", res.Version, day(rec.OldExpiry))
+		res.Version = v
+		if err := r.step(ctx, app, rec, StepStored); err != nil {
+			return res, err
+		}
+		r.progress(StepStored, "the new secret is current (v%d) until %s; the old one stays as fallback until %s", res.Version, day(rec.NewExpiry), day(rec.OldExpiry))
 	}
 	if rec.Step == StepStored {
 		if rec.Receipt != "" {
@@ -342,8 +481,9 @@ func (r *Rotator) finish(ctx context.Context, app vault.App, rec *record, held *
 				r.log.Warn("rotation: could not delete the new-secret message; it will be recognised as a duplicate later", "app", app.Name, "err", err)
 			}
 		}
+		held.deleteReceipts(ctx, rec.OlderReceipts)
 		held.deleteDuplicates(ctx)
-		if err := r.step(ctx, app.Name, rec, StepDeleted); err != nil {
+		if err := r.step(ctx, app, rec, StepDeleted); err != nil {
 			return res, err
 		}
 	}
@@ -361,23 +501,104 @@ func (r *Rotator) finish(ctx context.Context, app vault.App, rec *record, held *
 	return res, nil
 }
 
-// receive waits for app's new-secret notification until the timeout.
-func (r *Rotator) receive(ctx context.Context, app vault.App, rec *record, held *holder, res *Result) (Notification, receivedMsg, error) {
-	deadline := r.clk.Now().Add(r.cfg.Timeout)
+// store makes pending current with the expiries its notification states.
+// When it replaced a secret the vault never held (rec.PrevSecret), that one
+// becomes the previous secret and the vault's older one, which Amazon no
+// longer accepts, is dropped.
+func (r *Rotator) store(ctx context.Context, app vault.App, rec *record, pending secret.String) (int, error) {
+	cur, err := r.cfg.Vault.GetApp(ctx, app.Name)
+	if err != nil {
+		return 0, fmt.Errorf("rotation: reading app %s: %w", app.Name, err)
+	}
+	c, ok := cur.CurrentSecret()
+	if ok && c.Value.Equal(pending) {
+		return c.Version, nil // stored before a crash
+	}
+	if rec.PrevSecret != "" {
+		prev := secret.New(rec.PrevSecret)
+		if !ok || !c.Value.Equal(prev) {
+			if _, err := r.cfg.Vault.SetClientSecret(ctx, app.Name, prev, vault.SecretChange{ExpiresAt: rec.OldExpiry}); err != nil {
+				return 0, fmt.Errorf("rotation: storing the secret %s that Amazon keeps as previous for app %s (the new one stays pending; re-run to retry): %w", prev.Hint(), app.Name, err)
+			}
+		}
+	}
+	s, err := r.cfg.Vault.SetClientSecret(ctx, app.Name, pending, vault.SecretChange{
+		ExpiresAt: rec.NewExpiry, PreviousExpiresAt: rec.OldExpiry, Verified: true})
+	if err != nil {
+		return 0, fmt.Errorf("rotation: storing the new secret of app %s (it stays pending; re-run to retry): %w", app.Name, err)
+	}
+	return s.Version, nil
+}
+
+// candidate is a new-secret notification for the app read from the queue.
+type candidate struct {
+	n Notification
+	m receivedMsg
+}
+
+// take puts the newest candidate in rec as the new secret, the one before
+// it as the secret it replaced, and the older ones' messages up for
+// deletion.
+func (r *Rotator) take(rec *record, cands []candidate, held *holder, res *Result) {
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		if c := a.n.EventTime.Compare(b.n.EventTime); c != 0 {
+			return c
+		}
+		return a.n.NewExpiry.Compare(b.n.NewExpiry)
+	})
+	newest := cands[len(cands)-1]
+	n := newest.n
+	rec.NewSecret, rec.NewExpiry, rec.OldExpiry, rec.EventTime = n.NewSecret.Reveal(), n.NewExpiry, n.OldExpiry, n.EventTime
+	rec.MessageID, rec.Receipt = aws.ToString(newest.m.MessageId), aws.ToString(newest.m.ReceiptHandle)
+	rec.PrevSecret, rec.OlderReceipts = "", nil
+	if len(cands) > 1 {
+		rec.PrevSecret = cands[len(cands)-2].n.NewSecret.Reveal()
+		for _, c := range cands[:len(cands)-1] {
+			rec.OlderReceipts = append(rec.OlderReceipts, aws.ToString(c.m.ReceiptHandle))
+			held.forget(c.m)
+		}
+		res.Superseded = len(cands) - 1
+	}
+	held.forget(newest.m)
+}
+
+// collect reads app's queue for new-secret notifications. Until one that
+// ours accepts has arrived it long-polls, never past deadline (then it
+// returns lost(), or what it has when lost is nil); once it has one it
+// keeps reading with short waits until a read brings nothing new, so every
+// secret already on the queue is seen.
+func (r *Rotator) collect(ctx context.Context, app vault.App, held *holder, res *Result, ours func(Notification) bool, deadline time.Time, lost func() error) ([]candidate, error) {
 	known, err := r.knownSecrets(ctx, app.Name)
 	if err != nil {
-		return Notification{}, receivedMsg{}, err
+		return nil, err
 	}
+	var cands []candidate
 	for {
-		if !r.clk.Now().Before(deadline) {
-			return Notification{}, receivedMsg{}, r.lostError(app, rec)
+		if err := r.renew(ctx, app); err != nil {
+			return nil, err
 		}
-		msgs, err := r.poll(ctx, held.q, app.SQSQueueURL)
+		have := slices.ContainsFunc(cands, func(c candidate) bool { return ours(c.n) })
+		remaining := deadline.Sub(r.clk.Now())
+		wait := r.cfg.PollWait
+		switch {
+		case have:
+			wait = min(wait, time.Second)
+		case remaining <= 0:
+			if lost != nil {
+				return nil, lost()
+			}
+			return cands, nil
+		default:
+			wait = min(wait, remaining)
+		}
+		msgs, err := r.poll(ctx, held.q, app.SQSQueueURL, wait)
 		if err != nil {
-			return Notification{}, receivedMsg{}, fmt.Errorf("rotation: reading SQS queue %s: %w (check that the AWS keys may sqs:ReceiveMessage and sqs:DeleteMessage on it); the rotation stays pending: run `spgate rotate --app %s` again", app.SQSQueueURL, err, app.Name)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, r.queueError(app, err)
 		}
-		var found *Notification
-		var foundMsg receivedMsg
+		added := 0
 		for _, m := range msgs {
 			n, perr := ParseNotification(aws.ToString(m.Body))
 			switch {
@@ -388,29 +609,40 @@ func (r *Rotator) receive(ctx context.Context, app vault.App, rec *record, held 
 			case n.Type == TypeSecretExpiry:
 				// An expiry notice for this app: the rotation under way answers it.
 				held.delete(ctx, m)
-			case found != nil && n.NewSecret.Equal(found.NewSecret), isKnown(known, n.NewSecret):
+			case isKnown(known, n.NewSecret):
 				r.log.Info("rotation: duplicate new-secret notification", "app", app.Name, "notification", n.NotificationID)
 				res.Duplicates++
-				if found != nil && n.NewSecret.Equal(found.NewSecret) {
-					held.duplicate(m) // deleted once the secret is stored
-				} else {
-					held.delete(ctx, m)
-				}
-			case found == nil:
-				nn := n
-				found, foundMsg = &nn, m
+				held.delete(ctx, m)
 			default:
-				// A second, different new secret in one batch: leave it for a later run.
-				held.hold(m)
+				if i := slices.IndexFunc(cands, func(c candidate) bool { return c.n.NewSecret.Equal(n.NewSecret) }); i >= 0 {
+					if aws.ToString(cands[i].m.MessageId) == aws.ToString(m.MessageId) {
+						cands[i].m = m // seen again after its visibility lapsed
+					} else {
+						res.Duplicates++
+						held.duplicate(m) // deleted once the secret is stored
+					}
+					continue
+				}
+				cands = append(cands, candidate{n: n, m: m})
+				added++
 			}
 		}
-		if found != nil {
-			return *found, foundMsg, nil
+		if have && added == 0 {
+			return cands, nil
 		}
 		if err := ctx.Err(); err != nil {
-			return Notification{}, receivedMsg{}, err
+			return nil, err
 		}
 	}
+}
+
+// queueError explains a failed queue read: an endpoint that cannot be
+// reached is not a permission problem.
+func (r *Rotator) queueError(app vault.App, err error) error {
+	if Unreachable(err) {
+		return fmt.Errorf("rotation: cannot reach SQS for queue %s: %w. Check the network; for a local SQS (moto, LocalStack) pass --sqs-endpoint or set SPGATE_AWS_ENDPOINT. The rotation stays pending: run `spgate rotate --app %s` again", app.SQSQueueURL, err, app.Name)
+	}
+	return fmt.Errorf("rotation: reading SQS queue %s: %w (check that the AWS keys may sqs:ReceiveMessage and sqs:DeleteMessage on it); the rotation stays pending: run `spgate rotate --app %s` again", app.SQSQueueURL, err, app.Name)
 }
 
 func (r *Rotator) lostError(app vault.App, rec *record) error {
@@ -425,13 +657,15 @@ func (r *Rotator) lostError(app vault.App, rec *record) error {
 		ErrNoNewSecret, r.cfg.Timeout, app.SQSQueueURL, AmazonAccountID, stamp(rec.RequestedAt, rec.StartedAt), old, app.Name, app.Name)
 }
 
-func (r *Rotator) poll(ctx context.Context, q Queue, url string) ([]receivedMsg, error) {
-	wait := int32(0)
-	if r.cfg.PollWait > 0 {
-		wait = int32(r.cfg.PollWait / time.Second)
+// poll receives up to 10 messages, long-polling for wait (whole seconds;
+// less than one is a short poll).
+func (r *Rotator) poll(ctx context.Context, q Queue, url string, wait time.Duration) ([]receivedMsg, error) {
+	secs := int32(0)
+	if wait >= time.Second {
+		secs = int32(wait / time.Second)
 	}
 	out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: wait, VisibilityTimeout: visibility})
+		QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: secs, VisibilityTimeout: visibility})
 	if err != nil {
 		return nil, err
 	}
@@ -509,6 +743,9 @@ func (h *holder) hold(m receivedMsg) bool {
 	return !seen
 }
 
+// forget drops m from the messages made visible again at the end.
+func (h *holder) forget(m receivedMsg) { delete(h.held, aws.ToString(m.MessageId)) }
+
 func (h *holder) duplicate(m receivedMsg) { h.dups = append(h.dups, aws.ToString(m.ReceiptHandle)) }
 
 func (h *holder) delete(ctx context.Context, m receivedMsg) {
@@ -517,12 +754,22 @@ func (h *holder) delete(ctx context.Context, m receivedMsg) {
 	}
 }
 
-func (h *holder) deleteDuplicates(ctx context.Context) {
-	for _, rh := range h.dups {
+// deleteReceipts deletes the messages with these receipts (superseded
+// notifications); failures are logged: such a message comes back and is
+// recognised then.
+func (h *holder) deleteReceipts(ctx context.Context, receipts []string) {
+	for _, rh := range receipts {
+		if rh == "" {
+			continue
+		}
 		if _, err := h.q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(h.url), ReceiptHandle: aws.String(rh)}); err != nil {
-			h.log.Warn("rotation: could not delete a duplicate message", "err", err)
+			h.log.Warn("rotation: could not delete a superseded new-secret message", "err", err)
 		}
 	}
+}
+
+func (h *holder) deleteDuplicates(ctx context.Context) {
+	h.deleteReceipts(ctx, h.dups)
 	h.dups = nil
 }
 

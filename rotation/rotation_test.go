@@ -71,6 +71,8 @@ type env struct {
 	srv      *amazontest.Server
 	fake     *clock.Fake
 	v        *vault.Vault
+	vpath    string
+	vkey     vault.Key
 	app      amazontest.App
 	queueURL string
 	admin    *sqs.Client
@@ -107,8 +109,9 @@ func newEnv(t *testing.T) *env {
 	}
 	e.app = app
 	e.secrets = append(e.secrets, app.ClientSecret, m.Admin.SecretAccessKey)
-	key, _ := vault.NewRandomKey()
-	e.v, err = vault.Open(e.ctx, filepath.Join(t.TempDir(), "vault.db"), key, vault.Options{Create: true, Clock: e.fake, Actor: "test"})
+	e.vkey, _ = vault.NewRandomKey()
+	e.vpath = filepath.Join(t.TempDir(), "vault.db")
+	e.v, err = vault.Open(e.ctx, e.vpath, e.vkey, vault.Options{Create: true, Clock: e.fake, Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +428,7 @@ func TestRotateNewSecretRefused(t *testing.T) {
 	if step, _ := r.Pending(e.ctx, "main"); step != StepReceived {
 		t.Errorf("pending step %q, want received (kept for a retry)", step)
 	}
-	if err := r.Reset(e.ctx, "main"); err != nil {
+	if _, err := r.Reset(e.ctx, "main"); err != nil {
 		t.Fatal(err)
 	}
 	if step, _ := r.Pending(e.ctx, "main"); step != "" {
@@ -508,7 +511,7 @@ func TestRotateCrashAtEachStepThenResume(t *testing.T) {
 		if cur, _ := e.vaultApp().CurrentSecret(); e.works(cur.Value) != nil {
 			t.Fatal("current secret broken")
 		}
-		_ = r.Reset(e.ctx, "main")
+		_, _ = r.Reset(e.ctx, "main")
 		if _, err := r.Rotate(e.ctx, "main"); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,12 +53,23 @@ func (r *Rotator) handle(ctx context.Context, appRef string, n Notification, m r
 		res, err := r.Rotate(ctx, app.Name)
 		return ActionRotated, res, err
 	case TypeNewSecret:
+		unlock, err := r.lock(ctx, app, r.cfg.Owner)
+		if err != nil {
+			return ActionIgnored, Result{}, err
+		}
+		defer unlock()
 		known, err := r.knownSecrets(ctx, app.Name)
 		if err != nil {
 			return ActionIgnored, Result{}, err
 		}
 		if isKnown(known, n.NewSecret) {
 			return ActionDuplicate, Result{}, nil
+		}
+		if cur, ok := app.CurrentSecret(); ok && !n.EventTime.IsZero() && n.EventTime.Before(cur.CreatedAt.Add(-skew)) {
+			// Older than the secret the vault holds: a rotation superseded
+			// since; its secret is dead or about to be.
+			r.log.Info("rotation: a new-secret notification older than the current secret; ignored", "app", app.Name, "event", n.EventTime, "current_since", cur.CreatedAt)
+			return ActionIgnored, Result{}, nil
 		}
 		rec, err := r.loadState(ctx, app.Name)
 		if err != nil {
@@ -72,9 +84,9 @@ func (r *Rotator) handle(ctx context.Context, appRef string, n Notification, m r
 		if rec == nil {
 			rec = &record{ClientID: app.ClientID, StartedAt: r.clk.Now()}
 		}
-		rec.NewSecret, rec.NewExpiry, rec.OldExpiry = n.NewSecret.Reveal(), n.NewExpiry, n.OldExpiry
+		rec.NewSecret, rec.NewExpiry, rec.OldExpiry, rec.EventTime = n.NewSecret.Reveal(), n.NewExpiry, n.OldExpiry, n.EventTime
 		rec.MessageID, rec.Receipt = aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
-		if err := r.step(ctx, app.Name, rec, StepReceived); err != nil {
+		if err := r.step(ctx, app, rec, StepReceived); err != nil {
 			return ActionIgnored, Result{}, err
 		}
 		r.progress(StepReceived, "received a new secret %s for app %s that this process did not ask for; checking and adopting it", n.NewSecret.Hint(), app.Name)
@@ -123,7 +135,7 @@ func (r *Rotator) Watch(ctx context.Context, appRef string, onResult func(Action
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		msgs, err := r.poll(ctx, q, app.SQSQueueURL)
+		msgs, err := r.poll(ctx, q, app.SQSQueueURL, r.cfg.PollWait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -135,6 +147,13 @@ func (r *Rotator) Watch(ctx context.Context, appRef string, onResult func(Action
 			continue
 		}
 		fresh := false
+		// Secrets in the order Amazon made them, so each one's previous
+		// is the one before it.
+		slices.SortStableFunc(msgs, func(a, b receivedMsg) int {
+			na, _ := ParseNotification(aws.ToString(a.Body))
+			nb, _ := ParseNotification(aws.ToString(b.Body))
+			return na.EventTime.Compare(nb.EventTime)
+		})
 		for _, m := range msgs {
 			id := aws.ToString(m.MessageId)
 			n, perr := ParseNotification(aws.ToString(m.Body))

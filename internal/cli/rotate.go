@@ -1,16 +1,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/rotation"
+	"github.com/spgate/spgate/vault"
 )
 
 func init() { commands = append(commands, newRotateCmd) }
@@ -47,7 +50,14 @@ func newRotateCmd(streams IO) *cobra.Command {
 
 Each step is recorded in the vault: if rotate is interrupted (even kill -9),
 running it again resumes without asking Amazon again and without losing a
-working secret. --reset forgets an interrupted rotation.
+working secret. --reset ends an interrupted rotation: if Amazon may have
+made a new secret, it first reads the queue and keeps that secret (checked
+with LWA, with the expiry its notification states); only then does it
+forget the rest.
+
+Two rotations of one app never run at once: each takes a lock in the vault,
+and a second one (another terminal, serve --auto-rotate) stops at once,
+naming the process that holds it.
 
 --watch keeps reading the queue: an APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY
 notice for a secret expiring within --threshold starts a rotation, and a new
@@ -60,16 +70,16 @@ keys are in the vault (spgate setup aws).`,
 		Example: `  spgate rotate --app main
   spgate rotate --app main --timeout 10m --json
   spgate rotate --app main --watch
-  SPGATE_SQS_ENDPOINT=http://127.0.0.1:5000 spgate rotate --app main --endpoint http://127.0.0.1:8080`,
+  SPGATE_AWS_ENDPOINT=http://127.0.0.1:5000 spgate rotate --app main --endpoint http://127.0.0.1:8099`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRotate(cmd, streams, o) },
 	}
 	addClientFlags(cmd)
 	f := cmd.Flags()
 	f.DurationVar(&o.Timeout, "timeout", rotation.DefaultTimeout, "how long to wait for the new secret on the queue")
-	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint URL (moto, LocalStack); default $"+EnvSQSEndpoint+", else AWS")
+	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint URL (moto, LocalStack); default $"+EnvSQSEndpoint+", else $"+EnvAWSEndpoint+", else AWS")
 	f.BoolVar(&o.Watch, "watch", false, "keep reading the queue and rotate on Amazon's expiry notices")
-	f.BoolVar(&o.Reset, "reset", false, "forget an interrupted rotation (its pending secret too); the current secret is kept")
+	f.BoolVar(&o.Reset, "reset", false, "end an interrupted rotation: keep a secret Amazon made (read from the queue first), forget the rest")
 	f.DurationVar(&o.Threshold, "threshold", rotation.DefaultExpiryThreshold, "with --watch: rotate when an expiry notice says less than this is left")
 	return cmd
 }
@@ -82,9 +92,7 @@ func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
 	if o.Watch && o.Reset {
 		return usageErr("--watch and --reset exclude each other")
 	}
-	if o.SQSEndpoint == "" {
-		o.SQSEndpoint = os.Getenv(EnvSQSEndpoint)
-	}
+	o.SQSEndpoint = resolveSQSEndpoint(o.SQSEndpoint)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	v, app, ep, err := openVaultApp(ctx, cmd)
@@ -97,7 +105,8 @@ func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
 	r, err := rotation.New(rotation.Config{
 		Vault:           v,
 		Request:         rotation.SPAPIRequester(v, ep, nil, nil, log),
-		Queues:          rotation.SQSQueues(o.SQSEndpoint),
+		Queues:          rotationQueues(ctx, v, app, o.SQSEndpoint),
+		Owner:           rotateOwner(o),
 		Verify:          rotation.LWAVerifier(ep.TokenURL, nil, nil),
 		Logger:          log,
 		Timeout:         o.Timeout,
@@ -113,20 +122,27 @@ func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
 	}
 	switch {
 	case o.Reset:
-		step, err := r.Pending(ctx, app.Name)
+		out, err := r.Reset(ctx, app.Name)
 		if err != nil {
-			return storeErr(err)
-		}
-		if err := r.Reset(ctx, app.Name); err != nil {
-			return storeErr(err)
+			return rotateErr(err)
 		}
 		if asJSON {
-			return printJSON(streams.Out, map[string]any{"app": app.Name, "reset": step != "", "step": step})
+			return printJSON(streams.Out, map[string]any{"app": app.Name, "reset": out.Step != "", "step": out.Step,
+				"drained": out.Drained, "stored": out.Stored, "dropped": out.Dropped})
 		}
-		if step == "" {
+		switch {
+		case out.Step == "":
 			fmt.Fprintf(streams.Out, "app %s: no rotation in progress\n", app.Name)
-		} else {
-			fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; the current secret is unchanged\n", app.Name, step)
+		case out.Stored != nil:
+			fmt.Fprintf(streams.Out, "app %s: the rotation stopped after step %q had a new secret from Amazon; kept it: client secret v%d (%s) is current, expires %s; the old one works until %s\n",
+				app.Name, out.Step, out.Stored.Version, out.Stored.Hint, out.Stored.ExpiresAt.Format(time.DateOnly), out.Stored.PreviousExpiresAt.Format(time.RFC3339))
+		case out.Dropped != "":
+			fmt.Fprintf(streams.Out, "app %s: dropped the pending secret of the rotation stopped after step %q (%s); the current secret is unchanged\n", app.Name, out.Step, out.Dropped)
+		case out.Drained:
+			fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; no new secret was on %s. If Amazon made one, its notification may still come: `spgate rotate --app %s --watch` (or serve --auto-rotate) adopts it; the current secret is unchanged\n",
+				app.Name, out.Step, app.SQSQueueURL, app.Name)
+		default:
+			fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; the current secret is unchanged\n", app.Name, out.Step)
 		}
 		return nil
 	case o.Watch:
@@ -177,4 +193,33 @@ func rotateErr(err error) error {
 		return &ExitError{Code: ExitConfig, Err: err}
 	}
 	return &ExitError{Code: ExitFailure, Err: err}
+}
+
+// resolveSQSEndpoint is where SQS calls go: flag, else $SPGATE_SQS_ENDPOINT, else
+// $SPGATE_AWS_ENDPOINT (the one endpoint for IAM, STS and SQS that setup and
+// doctor use), else AWS.
+func resolveSQSEndpoint(flag string) string {
+	for _, v := range []string{flag, os.Getenv(EnvSQSEndpoint), os.Getenv(EnvAWSEndpoint)} {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// rotationQueues opens app's notification queue at endpoint, in the region
+// setup stored with the app when the queue URL does not name one.
+func rotationQueues(ctx context.Context, v *vault.Vault, app vault.App, endpoint string) rotation.QueueFactory {
+	rec, _ := loadAWSSetup(ctx, v, app)
+	return rotation.SQSQueuesWith(rotation.SQSOptions{Endpoint: endpoint, Region: rec.Region})
+}
+
+func rotateOwner(o rotateOptions) string {
+	switch {
+	case o.Watch:
+		return "spgate rotate --watch"
+	case o.Reset:
+		return "spgate rotate --reset"
+	}
+	return "spgate rotate"
 }

@@ -224,15 +224,19 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 // startAutoRotate runs rotation.Schedule for the app in the background
 // until ctx ends.
 func startAutoRotate(ctx context.Context, v *vault.Vault, app string, ep spapi.Endpoints, sqsEndpoint string, log *slog.Logger) error {
-	if sqsEndpoint == "" {
-		sqsEndpoint = os.Getenv(EnvSQSEndpoint)
+	a, err := v.GetApp(ctx, app)
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--auto-rotate: %w", err)}
 	}
 	r, err := rotation.New(rotation.Config{
 		Vault:   v,
 		Request: rotation.SPAPIRequester(v, ep, nil, nil, log),
-		Queues:  rotation.SQSQueues(sqsEndpoint),
-		Verify:  rotation.LWAVerifier(ep.TokenURL, nil, nil),
-		Logger:  log,
+		// The same endpoint and region as spgate rotate: flag,
+		// $SPGATE_SQS_ENDPOINT, then $SPGATE_AWS_ENDPOINT.
+		Queues: rotationQueues(ctx, v, a, resolveSQSEndpoint(sqsEndpoint)),
+		Verify: rotation.LWAVerifier(ep.TokenURL, nil, nil),
+		Logger: log,
+		Owner:  "spgate serve --auto-rotate",
 	})
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--auto-rotate: %w", err)}

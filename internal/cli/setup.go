@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -427,4 +428,49 @@ func signerFor(ctx context.Context, app vault.App) (func(spapi.Region, http.Roun
 	return func(region spapi.Region, next http.RoundTripper) http.RoundTripper {
 		return awsauth.NewSigner(next, creds, awsauth.SignerOptions{Region: region.AWSRegion()})
 	}, nil
+}
+
+// awsSetup is what `spgate setup aws` used for an app: the region and the
+// names, when not the guide's. It is kept (encrypted) in the vault's state
+// so that --check, --teardown, doctor and rotate find the same resources
+// without the flags being repeated.
+type awsSetup struct {
+	Region              string `json:"region,omitempty"`
+	UserName            string `json:"userName,omitempty"`
+	RoleName            string `json:"roleName,omitempty"`
+	PolicyName          string `json:"policyName,omitempty"`
+	InlinePolicyName    string `json:"inlinePolicyName,omitempty"`
+	QueueName           string `json:"queueName,omitempty"`
+	QueueReadPolicyName string `json:"queueReadPolicyName,omitempty"`
+}
+
+// awsSetupKey is the state key of app's AWS setup (by app id: local names
+// can change).
+func awsSetupKey(appID string) string { return "aws-setup/" + appID }
+
+// loadAWSSetup returns what setup stored for app (zero when nothing).
+func loadAWSSetup(ctx context.Context, v *vault.Vault, app vault.App) (awsSetup, error) {
+	var rec awsSetup
+	b, err := v.State(ctx, awsSetupKey(app.AppID))
+	if errors.Is(err, vault.ErrNotFound) {
+		return rec, nil
+	}
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return awsSetup{}, fmt.Errorf("the stored AWS setup of app %s is unreadable (%v); run spgate setup aws --app %s again", app.Name, err, app.Name)
+	}
+	return rec, nil
+}
+
+func saveAWSSetup(ctx context.Context, v *vault.Vault, app vault.App, rec awsSetup) error {
+	if rec == (awsSetup{}) {
+		return v.DeleteState(ctx, awsSetupKey(app.AppID))
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return v.SetState(ctx, awsSetupKey(app.AppID), b)
 }
