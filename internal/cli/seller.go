@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -57,7 +58,8 @@ letters or digits, e.g. A2VYDBAL8BMVQK). --marketplace takes marketplace ids
 or country codes (US, DE, JP…), all in --region (na, eu or fe).
 
 If the seller is already stored, add stores (or replaces) its refresh token
-for --app instead.
+for --app instead and leaves its region, marketplaces and name as they are:
+change those with ` + "`spgate seller update`" + `, which keeps every refresh token.
 
 This is the self-authorization path (Seller Central → Develop Apps →
 Authorize shows the token once). For the OAuth consent flow, where the
@@ -164,21 +166,37 @@ func runSellerAdd(cmd *cobra.Command, streams IO, id string, o sellerAddOptions)
 	s := vault.Seller{ID: id, Name: o.Name, Region: o.Region, Marketplaces: mps,
 		Authorizations: []vault.Authorization{{AppName: a.Name, RefreshToken: vault.Secret{Value: tok}}}}
 	action := "added seller"
+	var kept []string // stored fields add left as they were
 	err = v.AddSeller(ctx, s)
 	if errors.Is(err, vault.ErrExists) {
 		existing, gerr := v.GetSeller(ctx, id)
 		if gerr != nil {
 			return storeErr(err) // the name, not the id, is taken
 		}
+		// A stored seller keeps its fields: seller update changes them and
+		// keeps every app's refresh token, where remove and add would not.
 		if existing.Region != o.Region {
-			return usageErr("seller %s is stored in region %s, not %s; remove it first to change its region", id, existing.Region, o.Region)
+			return problemErr(ProblemBadInput, fmt.Errorf("seller %s is stored in region %s, not %s", id, existing.Region, o.Region),
+				fmt.Sprintf("move it with `spgate seller update %s --region %s --marketplace %s` (its refresh tokens stay), then run seller add again",
+					id, o.Region, strings.Join(o.Marketplaces, ",")))
 		}
 		if err := v.SetRefreshToken(ctx, id, a.Name, tok, time.Time{}); err != nil {
 			return storeErr(err)
 		}
 		action = "stored refresh token of seller"
+		if !slices.Equal(normList(existing.Marketplaces), normList(mps)) {
+			kept = append(kept, fmt.Sprintf("its marketplaces stay %s (to store %s: `spgate seller update %s --marketplace %s`)",
+				strings.Join(existing.Marketplaces, ","), strings.Join(mps, ","), id, strings.Join(mps, ",")))
+		}
+		if o.Name != "" && o.Name != existing.Name {
+			kept = append(kept, fmt.Sprintf("its name stays %q (to rename it: `spgate seller update %s --name %s`)", existing.Name, id, o.Name))
+		}
+		mps = existing.Marketplaces
 	} else if err != nil {
 		return storeErr(err)
+	}
+	if len(kept) > 0 {
+		printNote(cmd, streams.Err, fmt.Sprintf("seller %s was already stored: %s; seller update keeps the refresh tokens", id, strings.Join(kept, "; ")))
 	}
 	logger(cmd).Info(action, "seller", id, "app", a.Name, "region", o.Region)
 	if jsonOut(cmd) {
