@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -112,4 +113,39 @@ func (r *Rotator) renew(ctx context.Context, app vault.App) error {
 	}
 	r.locks.mu.Unlock()
 	return nil
+}
+
+// State is what the vault says about app's rotation, for doctor: the step
+// an unfinished rotation reached ("" none) and the lock, when one is held
+// (possibly lapsed: compare Expires with the time).
+type State struct {
+	Step string
+	Lock *vault.Lease
+}
+
+// Inspect reads app's rotation state and lock without taking the lock.
+func Inspect(ctx context.Context, v *vault.Vault, app vault.App) (State, error) {
+	var st State
+	b, err := v.State(ctx, StateKey(app.Name))
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+	case err != nil:
+		return st, err
+	default:
+		var rec record
+		if json.Unmarshal(b, &rec) != nil {
+			st.Step = "unreadable"
+		} else {
+			st.Step = rec.Step
+		}
+	}
+	l, err := v.GetLease(ctx, LockName(app.AppID))
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+	case err != nil:
+		return st, err
+	default:
+		st.Lock = &l
+	}
+	return st, nil
 }

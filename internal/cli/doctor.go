@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/spgate/spgate/awsauth"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
@@ -100,23 +97,9 @@ func doctorChecks(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app v
 	}
 	checks := doctor.Run(ctx, doctor.Input{App: app, Sellers: sellers, Client: c,
 		Credentials: vaultCredentials{v: v, app: app.Name}, Endpoints: ep})
-	checks = append(checks, doctorAWS(ctx, app)...)
+	checks = append(checks, doctorSecrets(ctx, v, app, ep)...)
+	checks = append(checks, doctorAWS(ctx, v, app)...)
 	return checks, nil
-}
-
-// doctorAWS checks the app's AWS chain (IAM user, role, notification queue),
-// which matters for rotation by SQS and for apps that still sign.
-func doctorAWS(ctx context.Context, app vault.App) []doctor.Check {
-	if app.AWSAccessKeyID == "" && app.RoleARN == "" && app.SQSQueueURL == "" {
-		return nil
-	}
-	return doctor.AWS(ctx, doctor.AWSInput{
-		UserKeys: awsauth.UserKeys{AccessKeyID: app.AWSAccessKeyID, SecretAccessKey: app.AWSSecretKey.Value},
-		RoleARN:  app.RoleARN,
-		QueueURL: app.SQSQueueURL,
-		Endpoint: strings.TrimSpace(os.Getenv(EnvAWSEndpoint)),
-		App:      app.Name,
-	})
 }
 
 var statusMark = map[doctor.Status]string{doctor.OK: "✓", doctor.Skip: "-", doctor.Warn: "!", doctor.Fail: "✗"}

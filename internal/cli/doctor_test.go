@@ -82,6 +82,27 @@ func TestDoctor(t *testing.T) {
 				}
 				return nil
 			}},
+		{name: "current secret refused, previous works", code: 1, status: doctor.Fail, step: doctor.StepRotateSecret, detail: "but accepts the previous one", fix: "spgate rotate --app main",
+			break_: func(t *testing.T, e *emuEnv) []string {
+				// A rotation stored a secret Amazon does not hold; the
+				// fallback to the previous one hides it from every call.
+				v := e.open(t, false)
+				defer v.Close()
+				wrong := secret.New("amzn1.oa2-cs.v1." + strings.Repeat("0f", 32))
+				if _, err := v.SetClientSecret(ctx, "main", wrong, vault.SecretChange{PreviousExpiresAt: time.Now().Add(7 * 24 * time.Hour)}); err != nil {
+					t.Fatal(err)
+				}
+				return nil
+			}},
+		{name: "rotation left unfinished", code: 0, status: doctor.Warn, step: doctor.StepRotateSecret, detail: `stopped after step "requested"`, fix: "--reset",
+			break_: func(t *testing.T, e *emuEnv) []string {
+				v := e.open(t, false)
+				defer v.Close()
+				if err := v.SetState(ctx, "rotation/main", []byte(`{"step":"requested","clientId":"`+e.demo.ClientID+`"}`)); err != nil {
+					t.Fatal(err)
+				}
+				return nil
+			}},
 		{name: "app without the roles it claims", code: 1, status: doctor.Fail, step: doctor.StepRDTRole, detail: amazontest.RoleShipping,
 			break_: func(t *testing.T, e *emuEnv) []string {
 				a, err := e.srv.AddApp(amazontest.App{RedirectURIs: []string{amazontest.DemoRedirectURI}})
@@ -137,7 +158,7 @@ func TestDoctor(t *testing.T) {
 				for _, c := range r.Checks {
 					names = append(names, c.Name)
 				}
-				for _, n := range []string{"formats", "secret-age", "lwa-refresh-grant", "seller-call", "rdt-role"} {
+				for _, n := range []string{"formats", "secret-age", "secret-current", "lwa-refresh-grant", "seller-call", "rdt-role"} {
 					if !strings.Contains(strings.Join(names, ","), n) {
 						t.Errorf("check %s missing from %v", n, names)
 					}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -70,4 +71,113 @@ func TestRotateCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"clientSecretVersion": 2`) || !strings.Contains(out, "previousClientSecretHint") {
 		t.Errorf("after rotate: %s", out)
 	}
+}
+
+// rotateEnv is the offline Amazon publishing to a moto queue, and a vault
+// whose app "main" reads that queue with the administrator's keys.
+type rotateEnv struct {
+	m     *mototest.Server
+	srv   *amazontest.Server
+	app   amazontest.App
+	queue string
+}
+
+func newRotateEnv(t *testing.T, queueName string) *rotateEnv {
+	t.Helper()
+	m := mototest.Start(t)
+	dir := cliEnv(t)
+	ctx := context.Background()
+	srv := amazontest.NewServer(amazontest.WithoutRateLimits(), amazontest.WithSQS(m.Endpoint, m.Admin.AccessKeyID, secret.New(m.Admin.SecretAccessKey)))
+	t.Cleanup(srv.Close)
+	if _, err := sqs.NewFromConfig(m.AdminConfig()).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(queueName)}); err != nil {
+		t.Fatal(err)
+	}
+	// Amazon's form of the URL: without an endpoint setting, calls go to AWS.
+	queue := "https://sqs.us-east-1.amazonaws.com/" + mototest.AccountID + "/" + queueName
+	app, err := srv.AddApp(amazontest.App{NotificationQueueURL: queue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "cs")
+	_ = os.WriteFile(f, []byte(app.ClientSecret), 0o600)
+	if code, _, stderr := run(t, "", "app", "add", "main", "--app-id", app.ID, "--client-id", app.ClientID, "--client-secret-file", f); code != 0 {
+		t.Fatal(stderr)
+	}
+	v := openTestVault(t)
+	_ = v.UpdateApp(ctx, "main", func(a *vault.App) error { a.SQSQueueURL = queue; return nil })
+	if err := v.SetAWSKeys(ctx, "main", m.Admin.AccessKeyID, secret.New(m.Admin.SecretAccessKey)); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	t.Setenv(EnvEndpoint, srv.URL)
+	return &rotateEnv{m: m, srv: srv, app: app, queue: queue}
+}
+
+func openTestVault(t *testing.T) *vault.Vault {
+	t.Helper()
+	p, _ := vault.DefaultPaths()
+	key, _ := vault.LoadKey(p, false)
+	v, err := vault.Open(context.Background(), p.Vault, key, vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// assertVaultHoldsAmazons checks the vault's current and previous secrets
+// and their expiries against the emulated Amazon.
+func (e *rotateEnv) assertVaultHoldsAmazons(t *testing.T, when string) {
+	t.Helper()
+	amz, _ := e.srv.App(e.app.ID)
+	v := openTestVault(t)
+	defer v.Close()
+	a, err := v.GetApp(context.Background(), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := a.CurrentSecret()
+	if cur.Value.Reveal() != amz.ClientSecret || !cur.ExpiresAt.Equal(amz.SecretExpiry.Truncate(time.Millisecond)) {
+		t.Fatalf("%s: vault current v%d (Amazon's: %v) expires %v; Amazon's current expires %v",
+			when, cur.Version, cur.Value.Reveal() == amz.ClientSecret, cur.ExpiresAt, amz.SecretExpiry)
+	}
+	if amz.PreviousSecret != "" {
+		prev, ok := a.PreviousSecret()
+		if !ok || prev.Value.Reveal() != amz.PreviousSecret || !prev.ExpiresAt.Equal(amz.PreviousExpiry.Truncate(time.Millisecond)) {
+			t.Fatalf("%s: the vault's previous secret is not Amazon's previous one with its expiry", when)
+		}
+	}
+}
+
+// The issue's scenario through the command line: Amazon accepts the
+// rotation, the queue cannot be read, the operator runs --reset, then
+// rotate. The vault ends with Amazon's current secret and its true expiry.
+func TestRotateResetAfterAmazonAccepted(t *testing.T) {
+	e := newRotateEnv(t, "cli-reset")
+	// SQS unreachable: Amazon rotates, the notification waits on the queue.
+	code, _, stderr := run(t, "", "rotate", "--app", "main", "--sqs-endpoint", "http://127.0.0.1:1", "--timeout", "30s")
+	if code != ExitFailure || !strings.Contains(stderr, "cannot reach SQS") {
+		t.Fatalf("first rotate: exit %d: %s", code, stderr)
+	}
+	t.Setenv(EnvAWSEndpoint, e.m.Endpoint)
+	code, out, stderr := run(t, "", "rotate", "--app", "main", "--reset")
+	if code != 0 || !strings.Contains(out, "kept it: client secret v2") {
+		t.Fatalf("reset: exit %d\n%s%s", code, out, stderr)
+	}
+	e.assertVaultHoldsAmazons(t, "after --reset")
+	if code, out, stderr := run(t, "", "rotate", "--app", "main", "--timeout", "30s"); code != 0 {
+		t.Fatalf("rotate: exit %d\n%s%s", code, out, stderr)
+	}
+	e.assertVaultHoldsAmazons(t, "after the next rotate")
+}
+
+// rotate reads the queue through SPGATE_AWS_ENDPOINT, the one endpoint
+// setup and doctor use, when no SQS endpoint is set.
+func TestRotateHonoursAWSEndpoint(t *testing.T) {
+	e := newRotateEnv(t, "cli-aws-endpoint")
+	t.Setenv(EnvAWSEndpoint, e.m.Endpoint)
+	code, out, stderr := run(t, "", "rotate", "--app", "main", "--timeout", "30s")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	e.assertVaultHoldsAmazons(t, "after rotate")
 }
