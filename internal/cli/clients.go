@@ -29,11 +29,12 @@ effect within 30 s (restart the gateway for an immediate effect).`,
 		Example: `  spgate client add business-central --seller A2VYDBAL8BMVQK --operation orders/v0,getMarketplaceParticipations --pii
   spgate client add reporting --seller '*' --operation getOrders
   spgate client list
+  spgate client rotate-key reporting
   spgate client revoke reporting`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newClientAddCmd(streams), newClientListCmd(streams), newClientRevokeCmd(streams))
+	cmd.AddCommand(newClientAddCmd(streams), newClientListCmd(streams), newClientRotateKeyCmd(streams), newClientRevokeCmd(streams))
 	return cmd
 }
 
@@ -112,6 +113,10 @@ func runClientAdd(cmd *cobra.Command, streams IO, name string, o clientAddOption
 		}
 	}
 	key, err := v.CreateClient(ctx, vault.Client{Name: name, Sellers: o.Sellers, Operations: o.Operations, PII: o.PII})
+	if errors.Is(err, vault.ErrExists) {
+		return problemErr(ProblemExists, fmt.Errorf("a gateway client named %q already exists", name),
+			fmt.Sprintf("pick another name, or give it a new key with `spgate client rotate-key %s`", name))
+	}
 	if err != nil {
 		return storeErr(err)
 	}
@@ -182,6 +187,43 @@ func newClientListCmd(streams IO) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, strings.Join(c.Sellers, ","), strings.Join(c.Operations, ","), pii, status)
 			}
 			return tw.Flush()
+		},
+	}
+}
+
+func newClientRotateKeyCmd(streams IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate-key NAME",
+		Short: "Give a gateway client a new key and print it once; the old key stops working",
+		Long: `rotate-key replaces the client's key, keeping its sellers, operations and
+PII permission, and prints the new key (spg_…) once. The old key stops
+working; a running gateway that checked it in the last 30 s may still accept
+it until its key cache expires. A revoked client is active again with the
+new key.`,
+		Example: `  spgate client rotate-key business-central`,
+		Args:    exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := openVault(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			key, err := v.RotateClientKey(cmd.Context(), args[0])
+			if err != nil {
+				if errors.Is(err, vault.ErrNotFound) {
+					return notFoundErr("gateway client", args[0], "spgate client list")
+				}
+				return storeErr(err)
+			}
+			if jsonOut(cmd) {
+				return printJSON(streams.Out, struct {
+					Name string `json:"name"`
+					Key  string `json:"key"`
+				}{args[0], key.Reveal()})
+			}
+			fmt.Fprintf(streams.Out, "%s\n", key.Reveal())
+			fmt.Fprintf(streams.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", args[0])
+			return nil
 		},
 	}
 }
