@@ -336,11 +336,20 @@ func (l *Limiter) waitTurn(ctx context.Context, key Key, seed Plan, tk *ticket, 
 			return &WaitError{Key: key, Delay: est}
 		}
 	}
-	select {
-	case <-tk.ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		// The front of the line moves it; the timer only keeps this
+		// caller waiting on the clock like every other waiter, so code
+		// that runs time on a fake clock sees it parked.
+		t := l.clock.NewTimer(l.maxWait)
+		select {
+		case <-tk.ready:
+			t.Stop()
+			return nil
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C():
+		}
 	}
 }
 
