@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/internal/mototest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
@@ -84,6 +87,10 @@ type env struct {
 	secrets  []string // every secret value seen, for the leak check
 }
 
+// patient is the HTTP client for LWA checks: bounded by testenv.Patience,
+// not by the 30 s a loaded machine can use up.
+var patient = &http.Client{Timeout: testenv.Patience}
+
 var nonName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
 func newEnv(t *testing.T) *env {
@@ -142,7 +149,7 @@ func newEnv(t *testing.T) *env {
 			}
 			return clockQueue{Queue: q, fake: e.fake}, nil
 		},
-		Verify:   LWAVerifier(e.srv.TokenURL(), nil, nil),
+		Verify:   LWAVerifier(e.srv.TokenURL(), patient, nil),
 		Clock:    e.fake,
 		Logger:   log,
 		PollWait: -1,
@@ -177,7 +184,7 @@ func (e *env) vaultApp() vault.App {
 
 // works reports whether LWA accepts the secret now.
 func (e *env) works(s secret.String) error {
-	return LWAVerifier(e.srv.TokenURL(), nil, nil)(e.ctx, e.app.ClientID, s)
+	return LWAVerifier(e.srv.TokenURL(), patient, nil)(e.ctx, e.app.ClientID, s)
 }
 
 // queued returns the bodies of the messages on the queue now (received
@@ -527,52 +534,73 @@ func TestCallsKeepWorkingDuringRotation(t *testing.T) {
 	}
 	e.secrets = append(e.secrets, rt)
 	sellersStore := spapi.StaticSellers{{ID: sl.ID, Region: spapi.Region(sl.Region), RefreshToken: secret.New(rt)}}
-	call := func() error {
-		// A fresh client per call asks LWA each time, with whatever the
-		// vault holds at that moment.
-		c, err := spapi.New(spapi.Config{AppID: e.app.ID, Credentials: VaultCredentials{Vault: e.v, App: "main", Clock: e.fake},
-			Sellers: sellersStore, Endpoints: e.ep, MaxAttempts: 1})
-		if err != nil {
-			return err
-		}
-		_, err = sellers.New(c).MarketplaceParticipations(e.ctx, sl.ID)
-		return err
-	}
-	var failures atomic.Int64
+	// One connection pool for every client, as in one process: a transport
+	// per call would leave thousands of connections open.
+	wire := http.DefaultTransport.(*http.Transport).Clone()
+	wire.MaxIdleConnsPerHost = 64
+	t.Cleanup(wire.CloseIdleConnections)
+	var calls, failures atomic.Int64
 	var firstErr atomic.Value
+	call := func() {
+		// A fresh client per call asks LWA each time, with whatever the
+		// vault holds at that moment. Its token request ends with the test,
+		// not after a fixed time a loaded machine can use up.
+		c, err := spapi.New(spapi.Config{AppID: e.app.ID, Credentials: VaultCredentials{Vault: e.v, App: "main", Clock: e.fake},
+			Sellers: sellersStore, Endpoints: e.ep, MaxAttempts: 1, Base: wire,
+			LWA: &lwa.Client{TokenURL: e.ep.TokenURL, HTTPClient: &http.Client{Transport: wire}, FetchTimeout: testenv.Patience}})
+		if err == nil {
+			_, err = sellers.New(c).MarketplaceParticipations(t.Context(), sl.ID)
+		}
+		calls.Add(1)
+		if err != nil {
+			failures.Add(1)
+			firstErr.CompareAndSwap(nil, err)
+		}
+	}
+	// Calls at every step of the rotation: the state each step leaves in
+	// the vault and at Amazon (crash or not) must serve them.
+	var checked []string
+	e.cfg.afterStep = func(step string) error {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(call)
+		}
+		wg.Wait()
+		checked = append(checked, step)
+		return nil
+	}
+	// And calls racing every step.
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for i := 0; i < 200; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				if err := call(); err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-				}
+	for range 8 {
+		wg.Go(func() {
+			for {
+				call()
 				select {
 				case <-done:
 					return
 				default:
 				}
-				if n > 50 {
-					return
-				}
 			}
-		}()
+		})
 	}
-	if _, err := e.rotator().Rotate(e.ctx, "main"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = e.rotator().Rotate(e.ctx, "main")
 	close(done)
 	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d calls during the rotation", calls.Load())
 	if f := failures.Load(); f != 0 {
-		t.Fatalf("%d calls failed during the rotation, first: %v", f, firstErr.Load())
+		t.Fatalf("%d of %d calls failed during the rotation, first: %v", f, calls.Load(), firstErr.Load())
+	}
+	if want := []string{StepRequesting, StepRequested, StepReceived, StepVerified, StepStored, StepDeleted}; !slices.Equal(checked, want) {
+		t.Errorf("calls checked after steps %v, want %v", checked, want)
 	}
 	// And after it, with the new secret current.
-	if err := call(); err != nil {
-		t.Fatal(err)
+	call()
+	if f := failures.Load(); f != 0 {
+		t.Fatalf("call after the rotation: %v", firstErr.Load())
 	}
 }
 
@@ -587,7 +615,7 @@ func TestExpiryNoticeTriggersRotation(t *testing.T) {
 	if err := e.srv.EmitSecretExpiry(e.ctx, e.app.ID, e.fake.Now().Add(3*24*time.Hour), "PERIODIC_ROTATION"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(e.ctx, testenv.Patience)
 	defer cancel()
 	var got Action
 	var gotErr error
@@ -611,7 +639,7 @@ func TestWatchAdoptsUnrequestedSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.rotator()
-	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(e.ctx, testenv.Patience)
 	defer cancel()
 	var got Action
 	_ = r.Watch(ctx, "main", func(a Action, _ Result, err error) {
@@ -660,7 +688,7 @@ func TestScheduleRotatesAheadOfExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(60 * time.Second):
+	case <-time.After(testenv.Patience):
 		t.Fatal("no scheduled rotation")
 	}
 	if cur, _ := e.vaultApp().CurrentSecret(); cur.Version != 2 {

@@ -16,6 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
@@ -287,7 +288,7 @@ func TestRotateStoppedBeforeSendingIsNotPending(t *testing.T) {
 	if err := e.srv.SetFaults(amazontest.Faults{LWAOutage: true}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(e.ctx, testenv.Patience)
 	defer cancel()
 	_, err := e.rotator().Rotate(ctx, "main")
 	if err == nil || !strings.Contains(err.Error(), "stopped before it was sent") || strings.Contains(err.Error(), "may have made") {
