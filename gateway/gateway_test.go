@@ -16,6 +16,8 @@ import (
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/gateway"
+	"github.com/spgate/spgate/internal/testenv"
+	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/vault"
 )
@@ -234,14 +236,17 @@ func TestPII(t *testing.T) {
 }
 
 func TestDeadlineGets429WithRetryAfter(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	// The limiter's clock stands still: once the burst is spent the next
+	// slot is one interval (62.5 s) away, longer than the 60 s deadline
+	// however long the calls before took.
+	e := newEnv(t, envOptions{virtual: clock.NewFake(time.Now())})
 	key := e.addClient("bc", []string{"*"}, []string{"*"}, false)
 	ctx := context.Background()
 	s1 := e.demo.Sellers[0].ID
 	// getMarketplaceParticipations: 0.016/s, burst 15 (14 with headroom).
 	var last result
 	for i := range 20 {
-		last = e.do(ctx, "GET", participationsPath, key, s1, map[string]string{gateway.HeaderDeadline: "200"})
+		last = e.do(ctx, "GET", participationsPath, key, s1, map[string]string{gateway.HeaderDeadline: "60000"})
 		if last.status == 429 {
 			if i < 10 {
 				t.Fatalf("429 after %d calls", i)
@@ -265,8 +270,12 @@ func TestDeadlineGets429WithRetryAfter(t *testing.T) {
 }
 
 func TestClientsShareSellerLimit(t *testing.T) {
-	const scale = 500 // getMarketplaceParticipations: 0.016×500 = 8/s, burst 15
-	e := newEnv(t, envOptions{amazon: []amazontest.Option{amazontest.WithTimeScale(scale)}, rateScale: scale, withoutLogs: true})
+	// Amazon, the gateway's client and its limiter run on one fake clock
+	// that moves only while every call waits for a slot: the limit is
+	// measured on virtual time, the same on any machine.
+	fake := clock.NewFake(time.Now())
+	e := newEnv(t, envOptions{virtual: fake, withoutLogs: true})
+	op, _ := operations.ByID("sellers", "v1", "getMarketplaceParticipations") // 0.016/s, burst 15
 	s1 := e.demo.Sellers[0].ID
 	keys := []string{
 		e.addClient("bc", []string{"*"}, []string{"*"}, false),
@@ -278,16 +287,26 @@ func TestClientsShareSellerLimit(t *testing.T) {
 		t.Fatalf("warm-up: %d %s", r.status, r.body)
 	}
 	before := e.srv.Counters().Calls["sellers/v1/getMarketplaceParticipations"]
-	const window = 2 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), window)
+	const perClient = 4
+	const window = 2 * time.Hour
+	// Each worker has one call in flight, and a call waits on at most one
+	// timer (its slot): when all of them wait, none is talking to Amazon.
+	parked, done := testenv.Callers(len(keys) * perClient)
+	ctx, cancel := testenv.PatienceContext(t)
 	defer cancel()
-	start := time.Now()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		testenv.DriveClock(ctx, fake, parked, time.Duration(float64(time.Second)/op.Rate/50))
+	}()
+	start := fake.Now()
 	var wg sync.WaitGroup
 	var ok, other atomic.Int64
 	for _, k := range keys {
-		for range 4 { // 4 workers per client
+		for range perClient {
 			wg.Go(func() {
-				for ctx.Err() == nil {
+				defer done()
+				for fake.Now().Sub(start) < window && ctx.Err() == nil {
 					r := e.do(ctx, "GET", participationsPath, k, s1, nil)
 					switch {
 					case r.status == 200:
@@ -302,20 +321,24 @@ func TestClientsShareSellerLimit(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed := fake.Now().Sub(start)
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("the window of %v did not pass within %v: %v", window, testenv.Patience, err)
+	}
+	cancel()
+	<-driven
 	c := e.srv.Counters()
 	calls := c.Calls["sellers/v1/getMarketplaceParticipations"] - before
-	rate := 0.016 * scale
-	bound := 15 + rate*elapsed.Seconds()
-	t.Logf("%d calls reached Amazon in %v (bound %.1f), %d ok, %d other", calls, elapsed.Round(time.Millisecond), bound, ok.Load(), other.Load())
+	bound := float64(op.Burst) + op.Rate*elapsed.Seconds()
+	t.Logf("%d calls reached Amazon in %v of virtual time (bound %.1f), %d ok, %d other", calls, elapsed, bound, ok.Load(), other.Load())
 	if c.TotalThrottled != 0 {
 		t.Errorf("Amazon answered 429 %d times", c.TotalThrottled)
 	}
 	if float64(calls) > bound {
 		t.Errorf("%d calls in %v exceed burst + rate×t = %.1f", calls, elapsed, bound)
 	}
-	if calls < 14 { // the burst alone
-		t.Errorf("only %d calls: the clients did not load the limit", calls)
+	if float64(calls) < 0.95*bound {
+		t.Errorf("only %d calls in %v, under 95%% of burst + rate×t = %.1f: the clients did not use the limit", calls, elapsed, bound)
 	}
 	if other.Load() != 0 {
 		t.Errorf("%d answers other than 200", other.Load())
@@ -323,20 +346,18 @@ func TestClientsShareSellerLimit(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
-	var entered atomic.Int64
-	e := newEnv(t, envOptions{wrap: func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			entered.Add(1)
-			h.ServeHTTP(w, r)
-		})
-	}})
+	// Amazon's latency runs on a fake clock: the calls stay in flight
+	// until the test, having seen the gateway stop listening, ends it.
+	fake := clock.NewFake(time.Now())
+	e := newEnv(t, envOptions{virtual: fake})
 	key := e.addClient("bc", []string{"*"}, []string{"*"}, false)
 	s1 := e.demo.Sellers[0].ID
 	ctx := context.Background()
 	if r := e.do(ctx, "GET", e.ordersPath(), key, s1, nil); r.status != 200 { // warm the token
 		t.Fatalf("warm-up: %d", r.status)
 	}
-	if err := e.srv.SetFaults(amazontest.Faults{Latency: 700 * time.Millisecond}); err != nil {
+	const latency = 700 * time.Millisecond
+	if err := e.srv.SetFaults(amazontest.Faults{Latency: latency}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 5
@@ -344,10 +365,29 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 	for range n {
 		go func() { results <- e.do(ctx, "GET", e.ordersPath(), key, s1, nil).status }()
 	}
-	for entered.Load() < n+1 {
-		time.Sleep(5 * time.Millisecond) // waiting for the requests to arrive, not for an expiry
+	wctx, cancel := testenv.PatienceContext(t)
+	defer cancel()
+	if err := fake.BlockUntil(wctx, n); err != nil {
+		t.Fatalf("the calls did not reach Amazon: %v", err)
 	}
 	e.cancel()
+	// Shutdown has begun once the gateway refuses new connections.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for {
+		req, _ := http.NewRequestWithContext(wctx, "GET", e.url+"/healthz", nil)
+		resp, err := fresh.Do(req)
+		if err != nil {
+			break
+		}
+		resp.Body.Close()
+		if wctx.Err() != nil {
+			t.Fatal("the gateway kept listening after its context ended")
+		}
+	}
+	if wctx.Err() != nil {
+		t.Fatal("the gateway kept listening after its context ended")
+	}
+	fake.Advance(latency)
 	for range n {
 		if s := <-results; s != 200 {
 			t.Errorf("call in flight during shutdown ended with %d", s)

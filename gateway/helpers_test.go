@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/gateway"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/secret"
@@ -65,11 +67,18 @@ type env struct {
 }
 
 type envOptions struct {
-	amazon      []amazontest.Option
-	rateScale   float64
-	store       ratelimit.Store
-	clock       clock.Clock // gateway caches
-	secretDays  int         // client secret expiry from now (0: 180 days)
+	amazon    []amazontest.Option
+	rateScale float64
+	store     ratelimit.Store
+	clock     clock.Clock // gateway caches
+	// virtual, when set, is the one clock of the emulator, the client, its
+	// limiter and (unless clock is set) the gateway's caches. Waits are
+	// then virtual while deadlines stay real, so the limiter's reservation
+	// horizon and the gateway's queue and call limits are lifted to a day:
+	// every caller holds its slot and waits on its own timer, and only a
+	// test's own X-Spgate-Deadline-Ms refuses a wait.
+	virtual     *clock.Fake
+	secretDays  int // client secret expiry from now (0: 180 days)
 	wrap        func(http.Handler) http.Handler
 	noAudit     bool
 	readiness   bool
@@ -84,6 +93,14 @@ const sellerName = "main-shop"
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
+	var virtual clock.Clock // nil: the wall clock
+	if o.virtual != nil {
+		virtual = o.virtual
+		o.amazon = append(slices.Clone(o.amazon), amazontest.WithClock(o.virtual))
+		if o.clock == nil {
+			o.clock = o.virtual
+		}
+	}
 	srv := amazontest.NewServer(o.amazon...)
 	t.Cleanup(srv.Close)
 	d := srv.Demo()
@@ -137,13 +154,17 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if store == nil {
 		store = &ratelimit.MemoryStore{}
 	}
-	limiter := ratelimit.New(ratelimit.Options{Store: m.InstrumentStore(store), RateScale: o.rateScale, Headroom: 1, Logger: log})
+	lo := ratelimit.Options{Store: m.InstrumentStore(store), RateScale: o.rateScale, Headroom: 1, Logger: log, Clock: virtual}
+	if o.virtual != nil {
+		lo.MaxWait = 24 * time.Hour
+	}
+	limiter := ratelimit.New(lo)
 	wire := http.DefaultTransport.(*http.Transport).Clone()
 	wire.MaxIdleConnsPerHost = 2048
 	creds := lwa.StaticCredentials{ClientID: d.ClientID, ClientSecret: secret.New(d.ClientSecret)}
 	client, err := spapi.New(spapi.Config{
 		AppID: d.AppID, Credentials: creds, Sellers: static, Endpoints: ep,
-		Limiter: limiter, Logger: log, Base: wire, BackoffBase: 10 * time.Millisecond,
+		Limiter: limiter, Logger: log, Base: wire, BackoffBase: 10 * time.Millisecond, Clock: virtual,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +172,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	m.WatchClient(client)
 	e := &env{t: t, srv: srv, demo: d, v: v, client: client, metrics: m, logs: logs, keys: map[string]string{}}
 	cfg := gateway.Config{Client: client, AppID: d.AppID, Directory: v, Access: v, Metrics: m, Logger: log, Clock: o.clock}
+	if o.virtual != nil {
+		cfg.MaxQueueWait, cfg.MaxDeadline = 24*time.Hour, 24*time.Hour
+	}
 	if !o.noAudit {
 		e.audit = filepath.Join(dir, "audit.jsonl")
 		a, err := gateway.OpenAuditLog(e.audit, 0, 0)
@@ -184,7 +208,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.served = make(chan error, 1)
 	drain := o.drain
 	if drain == 0 {
-		drain = 10 * time.Second
+		drain = testenv.Patience
 	}
 	serveOpts := o.serve
 	serveOpts.Logger, serveOpts.DrainTimeout = log, drain
@@ -196,7 +220,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	})
 	ht := http.DefaultTransport.(*http.Transport).Clone()
 	ht.MaxIdleConnsPerHost = 2048
-	e.hc = &http.Client{Transport: ht, Timeout: 60 * time.Second}
+	e.hc = &http.Client{Transport: ht, Timeout: testenv.Patience}
 	t.Cleanup(ht.CloseIdleConnections)
 	return e
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/gateway"
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // TestServeCapsUnauthenticatedConnections: connections that never showed a
@@ -64,7 +65,7 @@ func TestServeCapsUnauthenticatedConnections(t *testing.T) {
 		}
 	}
 	over := dial()
-	if !closed(over, 30*time.Second) {
+	if !closed(over, testenv.Patience) {
 		t.Errorf("connection %d past the cap of %d unauthenticated ones was kept open", limit+1, limit)
 	}
 	for i, c := range idle[1:] {
@@ -75,7 +76,7 @@ func TestServeCapsUnauthenticatedConnections(t *testing.T) {
 	// Closing one frees a slot.
 	idle[1].Close()
 	var again net.Conn
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
+	for end := time.Now().Add(testenv.Patience); time.Now().Before(end); {
 		again = dial()
 		if !closed(again, 300*time.Millisecond) {
 			break
@@ -98,9 +99,9 @@ func TestServeTimeoutsDefaults(t *testing.T) {
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: gw\r\n")
-	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(testenv.Patience))
 	_, err = io.ReadAll(c)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatal("the server kept a connection with unfinished headers open for a minute")
+		t.Fatalf("the server kept a connection with unfinished headers open for %v", testenv.Patience)
 	}
 }
