@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/secret"
 )
@@ -89,7 +90,7 @@ func TestWatchChangesCallsBackOnChange(t *testing.T) {
 	// The watcher reads after each tick; a change is reported once.
 	select {
 	case <-calls:
-	case <-time.After(time.Minute):
+	case <-time.After(testenv.Patience):
 		t.Fatal("no callback after a change")
 	}
 	tick()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 )
 
@@ -47,8 +48,11 @@ type fixture struct {
 	v    *Vault
 }
 
+// testOpts waits up to testenv.Patience for another handle's write lock: a
+// writer descheduled on a loaded machine holds it for seconds, and a test
+// that means to meet a held lock sets a short BusyTimeout itself.
 func testOpts(clk clock.Clock) Options {
-	return Options{Create: true, Clock: clk, kdfIter: testKDFIters, BusyTimeout: 2 * time.Second}
+	return Options{Create: true, Clock: clk, kdfIter: testKDFIters, BusyTimeout: testenv.Patience}
 }
 
 // newVault creates a vault in a temp dir; it is closed at cleanup.

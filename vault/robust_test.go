@@ -16,13 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 )
 
 // rawDB opens the vault file with plain SQLite, bypassing the vault.
 func rawDB(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(2000)")
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout("+strconv.FormatInt(testenv.Patience.Milliseconds(), 10)+")")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,7 +500,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	k, err := ParseKey(os.Getenv("SPGATE_VAULT_TEST_KEY"), "test")
 	must(t, err)
-	v, err := Open(context.Background(), path, k, Options{BusyTimeout: 10 * time.Second})
+	v, err := Open(context.Background(), path, k, Options{BusyTimeout: testenv.Patience})
 	must(t, err)
 	defer v.Close()
 	for j := range 30 {
