@@ -64,7 +64,10 @@ type Token struct {
 type Client struct {
 	// TokenURL is the token endpoint; empty means DefaultTokenURL.
 	TokenURL string
-	// HTTPClient sends the requests; nil means http.DefaultClient.
+	// HTTPClient sends the requests; nil means a client over
+	// http.DefaultTransport whose Timeout is DefaultFetchTimeout, so no
+	// token request (ExchangeCode with a context that never ends included)
+	// waits on a stalled connection forever.
 	HTTPClient *http.Client
 	// Clock stamps token expiry; nil means the wall clock.
 	Clock clock.Clock
@@ -138,9 +141,12 @@ func (c *Client) tokenURL() string {
 	return c.TokenURL
 }
 
+// defaultHTTPClient is the HTTPClient when none is set.
+var defaultHTTPClient = &http.Client{Timeout: DefaultFetchTimeout}
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTPClient == nil {
-		return http.DefaultClient
+		return defaultHTTPClient
 	}
 	return c.HTTPClient
 }

@@ -82,6 +82,13 @@ type Config struct {
 	// BackoffBase and BackoffMax shape the exponential backoff with full
 	// jitter after 5xx and connection errors (defaults 500 ms and 30 s).
 	BackoffBase, BackoffMax time.Duration
+	// ResponseTimeout bounds how long Amazon and LWA may stay silent: from
+	// sending a request to its response headers, and during each read of
+	// the response body (default DefaultResponseTimeout, 60 s). A stalled
+	// attempt fails with a *ResponseTimeoutError and is retried like a
+	// broken connection (idempotent requests only). It applies over any
+	// Base transport. LWA token requests are also bounded to 30 s in all.
+	ResponseTimeout time.Duration
 	// UserAgent defaults to "spgate/<version> (Language=Go)".
 	UserAgent string
 	Clock     clock.Clock
@@ -108,6 +115,10 @@ type Client struct {
 	sources   map[string]lwa.Source // seller id → refresh-token source
 	grantless map[string]lwa.Source // scope → client-credentials source
 	signed    map[Region]http.RoundTripper
+
+	// ioClock times ResponseTimeout: nil means the wall clock; tests set a
+	// fake one before the first request.
+	ioClock clock.Clock
 }
 
 // New returns a Client.
@@ -130,6 +141,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "spgate/1 (Language=Go)"
 	}
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = DefaultResponseTimeout
+	}
 	c := &Client{cfg: cfg, clk: clock.Or(cfg.Clock), log: cfg.Logger,
 		sources: map[string]lwa.Source{}, grantless: map[string]lwa.Source{}, signed: map[Region]http.RoundTripper{}}
 	if c.log == nil {
@@ -146,7 +160,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.lwa = cfg.LWA
 	if c.lwa == nil {
-		c.lwa = &lwa.Client{TokenURL: cfg.Endpoints.TokenURL, HTTPClient: &http.Client{Transport: c.wire, Timeout: 30 * time.Second}, Clock: c.clk, Logger: c.log}
+		hc := &http.Client{Transport: c.guard(c.wire), Timeout: lwa.DefaultFetchTimeout}
+		c.lwa = &lwa.Client{TokenURL: cfg.Endpoints.TokenURL, HTTPClient: hc, Clock: c.clk, Logger: c.log}
 	}
 	c.limiter = cfg.Limiter
 	if c.limiter == nil {
@@ -156,6 +171,11 @@ func New(cfg Config) (*Client, error) {
 	c.chain = &transport{c: c}
 	c.hc = &http.Client{Transport: c.chain, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return c, nil
+}
+
+// guard bounds the silences of requests sent through rt (ResponseTimeout).
+func (c *Client) guard(rt http.RoundTripper) http.RoundTripper {
+	return &stallGuard{next: rt, c: c}
 }
 
 // Transport returns the call chain as an http.RoundTripper. Requests must

@@ -138,7 +138,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			out.Header.Set("User-Agent", c.cfg.UserAgent)
 		}
 		c.stats.Attempts.Add(1)
-		resp, err := wire.RoundTrip(out)
+		resp, err := c.guard(wire).RoundTrip(out)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
