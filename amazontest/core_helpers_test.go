@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // t0 is the fake clock's start in every core test.
@@ -99,7 +100,7 @@ func (r resp) json(t *testing.T) map[string]any {
 
 var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	Timeout:       20 * time.Second,
+	Timeout:       testenv.Patience,
 }
 
 func (h *harness) do(req *http.Request) resp {

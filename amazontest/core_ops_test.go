@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spgate/spgate/internal/mototest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 )
 
@@ -343,7 +344,7 @@ func TestFaults(t *testing.T) {
 		res.Body.Close()
 		done <- resp{status: res.StatusCode}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := testenv.PatienceContext(t)
 	defer cancel()
 	if err := h.clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal("the latency fault never waited on the clock")

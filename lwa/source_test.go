@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 )
 
@@ -224,7 +225,7 @@ func TestCallerCancellationDoesNotFailOthers(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled caller got %v, want context.Canceled", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testenv.Patience):
 		t.Fatal("cancelled caller did not return while the refresh was held")
 	}
 	close(gate)
@@ -250,7 +251,7 @@ func TestFetchTimeoutBoundsSharedRefresh(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not reached")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/operations"
 )
 
@@ -50,7 +51,7 @@ func waitAsync(t *testing.T, l *Limiter, clk *clock.Fake, ctx context.Context, t
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- l.Wait(ctx, key, op(1, 1)) }()
-	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	bctx, cancel := testenv.PatienceContext(t)
 	defer cancel()
 	if err := clk.BlockUntil(bctx, timers); err != nil {
 		t.Fatalf("waiter did not park: %v", err)
@@ -82,22 +83,25 @@ func TestWaitPacesWithFakeClock(t *testing.T) {
 func TestWaitErrorBeyondDeadlineTakesNothing(t *testing.T) {
 	clk := clock.NewFake(t0)
 	l := New(Options{Clock: clk})
-	slow := op(0.5, 1) // one every 2 s
+	// One every 256 s: longer than the caller's deadline, however long
+	// the machine takes to get from setting the deadline to the Wait.
+	const every = 256 * time.Second
+	slow := op(1.0/256, 1)
 	if err := l.Wait(context.Background(), key, slow); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := testenv.PatienceContext(t)
 	defer cancel()
 	err := l.Wait(ctx, key, slow)
 	var we *WaitError
-	if !errors.As(err, &we) || we.Delay != 2*time.Second || !errors.Is(err, ErrDeadline) || we.RetryAfter() != 2*time.Second {
-		t.Fatalf("err = %v, want *WaitError{Delay: 2s}", err)
+	if !errors.As(err, &we) || we.Delay != every || !errors.Is(err, ErrDeadline) || we.RetryAfter() != every {
+		t.Fatalf("err = %v, want *WaitError{Delay: %v}", err, every)
 	}
 	if clk.Waiters() != 0 {
 		t.Fatal("a WaitError left a timer behind")
 	}
-	// Nothing was taken: after 2 s the next call goes at once.
-	clk.Advance(2 * time.Second)
+	// Nothing was taken: after one interval the next call goes at once.
+	clk.Advance(every)
 	if err := l.Wait(context.Background(), key, slow); err != nil {
 		t.Fatal(err)
 	}
@@ -203,19 +207,23 @@ func TestQueuedCallersServedInOrderWithinHorizon(t *testing.T) {
 func TestQueuedCallerWithShortDeadlineRefused(t *testing.T) {
 	clk := clock.NewFake(t0)
 	l := New(Options{Clock: clk, MaxWait: time.Second})
-	o := op(0.1, 1) // one every 10 s: every caller after the first queues
+	// One every 256 s: every caller after the first queues, and a turn
+	// behind the one queued caller is at least two intervals away, beyond
+	// a deadline of testenv.Patience however much of it has passed.
+	const every = 256 * time.Second
+	o := op(1.0/256, 1)
 	if err := l.Wait(context.Background(), key, o); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := waitAsync(t, l, clk, ctx, 1) // front of the line, sleeping
-	short, cancelShort := context.WithTimeout(context.Background(), 15*time.Second)
+	short, cancelShort := testenv.PatienceContext(t)
 	defer cancelShort()
 	err := l.Wait(short, key, o)
 	var we *WaitError
-	if !errors.As(err, &we) || we.Delay < 20*time.Second {
-		t.Fatalf("err = %v, want a *WaitError estimating at least 20 s", err)
+	if !errors.As(err, &we) || we.Delay < 2*every {
+		t.Fatalf("err = %v, want a *WaitError estimating at least %v", err, 2*every)
 	}
 	cancel()
 	if err := <-first; !errors.Is(err, context.Canceled) {
@@ -231,7 +239,7 @@ func TestQueuedCallerWithShortDeadlineRefused(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not reached")
@@ -273,7 +281,7 @@ func TestWaitersServedInOrder(t *testing.T) {
 			mu.Unlock()
 		}()
 		// Park waiter i before starting i+1, so arrival order is known.
-		bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		bctx, cancel := testenv.PatienceContext(t)
 		if err := clk.BlockUntil(bctx, i+1); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +301,7 @@ func TestWaitersServedInOrder(t *testing.T) {
 
 func waitForLen(t *testing.T, mu *sync.Mutex, s *[]int, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for {
 		mu.Lock()
 		got := len(*s)
@@ -351,7 +359,7 @@ func TestConcurrentNeverExceedsRate(t *testing.T) {
 			// is full wastes refill on Amazon's side; that is inherent to
 			// client-side pacing, and Drain after a 429 corrects it.)
 			step := interval(tt.rate) / 4
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(testenv.Patience)
 			for finished.Load() < goroutines {
 				// Advance only once every live goroutine is parked on a
 				// timer (holding a slot, or waiting in line).
@@ -475,7 +483,7 @@ func TestWaitersReplanOnRateChange(t *testing.T) {
 		dones = append(dones, waitAsync(t, l, clk, ctx, i)) // slots at 1, 2, 3, 4 s
 	}
 	l.Observe(key, "10") // 100 ms per request from now on
-	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	bctx, cancel := testenv.PatienceContext(t)
 	defer cancel()
 	// Every waiter wakes, gives its slot back and parks again (each park
 	// counts as a wait).
@@ -496,7 +504,7 @@ func TestWaitersReplanOnRateChange(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(testenv.Patience):
 			t.Fatalf("waiter %d still parked at its old slot after the rate rose tenfold", i)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
@@ -54,7 +55,7 @@ func (e *oauthEnv) flow(open func(string) error) *authFlow {
 	creds := lwa.StaticCredentials{ClientID: e.app.ClientID, ClientSecret: secret.New(e.app.ClientSecret)}
 	return &authFlow{
 		ConsentBase: e.srv.ConsentURL(), AppID: e.app.ID, Draft: true, RedirectURI: e.redirect,
-		Listener: e.l, Open: open, Out: io.Discard, Timeout: 30 * time.Second,
+		Listener: e.l, Open: open, Out: io.Discard, Timeout: testenv.Patience,
 		Exchange: func(ctx context.Context, code, ru string) (secret.String, error) {
 			e.exchanges.Add(1)
 			_, rt, err := lc.ExchangeCode(ctx, creds, code, ru)
@@ -63,7 +64,7 @@ func (e *oauthEnv) flow(open func(string) error) *authFlow {
 	}
 }
 
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: testenv.Patience}
 
 // consent plays the seller's browser on the consent page (with extra query
 // parameters) and returns where Amazon redirects.

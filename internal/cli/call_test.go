@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
@@ -233,7 +234,7 @@ func TestSetSecretVerifiesWithLWA(t *testing.T) {
 		if err := json.Unmarshal(msg, &n); err != nil || n.Payload.New.ClientSecret == "" {
 			t.Fatalf("notification: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testenv.Patience):
 		t.Fatal("no new-secret notification")
 	}
 	good := filepath.Join(dir, "good")

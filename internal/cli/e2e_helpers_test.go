@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // The end-to-end tests drive spgate only through Main (or the test binary
@@ -113,7 +114,7 @@ func e2eServe(t *testing.T, ctx context.Context, stderr *e2eBuffer, args ...stri
 		done <- Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &out, stderr)
 	}()
 	re := regexp.MustCompile(`serving app \S+ on (http://127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
 			return m[1], done
@@ -124,7 +125,7 @@ func e2eServe(t *testing.T, ctx context.Context, stderr *e2eBuffer, args ...stri
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	t.Fatalf("spgate serve did not say where it listens within 15 s:\n%s", e2eMask(stderr.String()))
+	t.Fatalf("spgate serve did not say where it listens within %v:\n%s", testenv.Patience, e2eMask(stderr.String()))
 	return "", nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // serveFixture is a vault made through the CLI (app add, seller add, client
@@ -189,7 +190,7 @@ func TestServeGateway(t *testing.T) {
 		}
 		var code int
 		var body string
-		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+		for end := time.Now().Add(testenv.Patience); time.Now().Before(end); {
 			if code, _, body = gatewayCall(t, base, "/readyz", "", ""); code == http.StatusOK {
 				break
 			}
@@ -226,8 +227,8 @@ func TestServeGateway(t *testing.T) {
 		if code != ExitOK {
 			t.Errorf("serve exited %d after its context ended:\n%s", code, e2eMask(stderr.String()))
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop within 15 s of its context ending")
+	case <-time.After(testenv.Patience):
+		t.Fatalf("serve did not stop within %v of its context ending", testenv.Patience)
 	}
 	logs := stderr.String()
 	if !strings.Contains(logs, "shut down cleanly") {
@@ -274,7 +275,7 @@ func TestServeSIGTERM(t *testing.T) {
 	defer cmd.Process.Kill()
 	re := regexp.MustCompile(`serving app \S+ on (http://127\.0\.0\.1:\d+)`)
 	var base string
-	for end := time.Now().Add(20 * time.Second); base == "" && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	for end := time.Now().Add(testenv.Patience); base == "" && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
 			base = m[1]
 		}
@@ -295,8 +296,8 @@ func TestServeSIGTERM(t *testing.T) {
 		if err != nil {
 			t.Errorf("serve after SIGTERM: %v\n%s", err, e2eMask(stderr.String()))
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not exit within 15 s of SIGTERM")
+	case <-time.After(testenv.Patience):
+		t.Fatalf("serve did not exit within %v of SIGTERM", testenv.Patience)
 	}
 	if !strings.Contains(stderr.String(), "shut down cleanly") {
 		t.Errorf("no clean shutdown in the log:\n%s", e2eMask(stderr.String()))

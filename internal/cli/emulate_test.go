@@ -14,7 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // TestEmulateTLSAndJSON runs `spgate emulate --tls --json` on a free port
@@ -54,7 +55,7 @@ func TestEmulateTLSAndJSON(t *testing.T) {
 	}
 	u, _ := url.Parse(info.URL)
 	addr := u.Host
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+	client := &http.Client{Timeout: testenv.Patience, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool},
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) { // "--resolve"
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -92,7 +93,7 @@ func TestEmulateTLSAndJSON(t *testing.T) {
 	if !strings.Contains(info.Endpoint, "eu="+info.RegionURLs["eu"]) || info.RegionURLs["eu"] == info.URL {
 		t.Fatalf("endpoint %q, region URLs %v", info.Endpoint, info.RegionURLs)
 	}
-	plain := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	plain := &http.Client{Timeout: testenv.Patience, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	for region, want := range map[string]int{"eu": 200, "na": 403} {
 		req, _ := http.NewRequest("GET", info.RegionURLs[region]+"/sellers/v1/marketplaceParticipations", nil)
 		req.Header.Set("x-amz-access-token", tok.AccessToken)
