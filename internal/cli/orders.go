@@ -321,7 +321,7 @@ func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
 		header = b.Bytes()
 	}
 	if j.Progress != nil {
-		j.Progress.start(cp.After, cp.Before, cp.Count, res.Resumed)
+		j.Progress.start(cp.After, cp.Count, res.Resumed)
 		defer j.Progress.finish()
 	}
 
@@ -400,7 +400,7 @@ func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
 			return res, err
 		}
 		if j.Progress != nil {
-			j.Progress.page(cp.Count, cp.Pages, last)
+			j.Progress.page(cp.Count, cp.Pages)
 		}
 		if cp.Done {
 			break
@@ -605,8 +605,12 @@ func idsInRange(path string, from, to int64) (map[string]struct{}, error) {
 	return seen, sc.Err()
 }
 
-// progress reports a pull on stderr: a redrawn bar on a terminal, one plain
-// line per page otherwise.
+// progress reports a pull on stderr: a redrawn line on a terminal, one plain
+// line per page otherwise. Amazon tells neither how many orders a query has
+// nor in which order it returns them, so there is no total to compare with:
+// progress says "page N, M orders" and the rate, never a percentage or an
+// ETA (one from the last-update times of a page reached 98 % with two
+// thirds of the orders still to come).
 type progress struct {
 	w     io.Writer
 	tty   bool
@@ -615,11 +619,9 @@ type progress struct {
 	began time.Time
 
 	mu         sync.Mutex
-	from, to   time.Time
 	base       int64 // orders written before this process started
 	count      int64
 	pages      int64
-	last       time.Time
 	lastPageAt time.Time
 	stop       chan struct{}
 	done       chan struct{}
@@ -633,13 +635,10 @@ func newProgress(w io.Writer, c *spapi.Client) *progress {
 	return p
 }
 
-func (p *progress) start(from, to time.Time, count int64, resumed bool) {
+func (p *progress) start(from time.Time, count int64, resumed bool) {
 	p.mu.Lock()
 	p.began, p.lastPageAt = p.now(), p.now()
-	p.from, p.to, p.base, p.count = from, to, count, count
-	if p.to.IsZero() {
-		p.to = p.now()
-	}
+	p.base, p.count = count, count
 	p.mu.Unlock()
 	if resumed {
 		fmt.Fprintf(p.w, "resuming from the checkpoint (%d orders already written, updated since %s)\n", count, from.UTC().Format(time.RFC3339))
@@ -662,12 +661,9 @@ func (p *progress) start(from, to time.Time, count int64, resumed bool) {
 	}
 }
 
-func (p *progress) page(count, pages int64, last time.Time) {
+func (p *progress) page(count, pages int64) {
 	p.mu.Lock()
 	p.count, p.pages, p.lastPageAt = count, pages, p.now()
-	if last.After(p.last) {
-		p.last = last
-	}
 	p.mu.Unlock()
 	if p.tty {
 		p.draw()
@@ -676,7 +672,7 @@ func (p *progress) page(count, pages int64, last time.Time) {
 	fmt.Fprintf(p.w, "checkpoint: page %d, %d orders%s\n", pages, count, p.status(false))
 }
 
-// status is the rate, ETA and rate-limit part of a progress line.
+// status is the rate and rate-limit part of a progress line.
 func (p *progress) status(tty bool) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -684,13 +680,6 @@ func (p *progress) status(tty bool) string {
 	var b strings.Builder
 	if el > 0 {
 		fmt.Fprintf(&b, ", %.1f orders/s", float64(p.count-p.base)/el.Seconds())
-	}
-	if span := p.to.Sub(p.from); span > 0 && p.last.After(p.from) {
-		frac := float64(p.last.Sub(p.from)) / float64(span)
-		if frac > 0 && frac < 1 {
-			eta := time.Duration(float64(el) * (1 - frac) / frac)
-			fmt.Fprintf(&b, ", %d%%, ETA %s", int(frac*100), eta.Round(time.Second))
-		}
 	}
 	if p.c != nil {
 		st := p.c.Stats()
@@ -710,7 +699,7 @@ func (p *progress) draw() {
 	p.mu.Lock()
 	count, pages := p.count, p.pages
 	p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r\033[K%d orders, %d pages%s", count, pages, p.status(true))
+	fmt.Fprintf(p.w, "\r\033[Kpage %d, %d orders%s", pages, count, p.status(true))
 }
 
 func (p *progress) finish() {
