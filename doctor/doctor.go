@@ -50,6 +50,9 @@ const (
 	StepRDTRole         = "rdt-role"
 	StepRotateSecret    = "rotate-secret"
 	StepRegion          = "region"
+	// StepAmazon: Amazon answered with an outage (5xx, 429); nothing to
+	// change on this side.
+	StepAmazon = "amazon"
 )
 
 // Secret-age thresholds, tightest first: days left of the 180-day lifetime
@@ -82,7 +85,7 @@ func Run(ctx context.Context, in Input) []Check {
 			Step:   StepAuthorizeSeller, Fix: "authorize a seller and store its refresh token: `spgate seller add`"})
 		return out
 	}
-	clientRefused := false
+	stop := "" // why the other sellers' grants are not tried
 	for _, s := range in.Sellers {
 		au, ok := s.Authorization(in.App.Name)
 		if !ok {
@@ -91,18 +94,18 @@ func Run(ctx context.Context, in Input) []Check {
 				Step:   StepAuthorizeSeller, Fix: fmt.Sprintf("authorize the app (Seller Central → Develop Apps → Authorize) and store the refresh token: `spgate seller add %s --app %s`", s.ID, in.App.Name)})
 			continue
 		}
-		if clientRefused {
+		if stop != "" {
 			add(Check{Layer: "lwa", Name: "lwa-refresh-grant", Status: Skip,
-				Detail: fmt.Sprintf("seller %s: not tried, LWA refused the client secret", s.ID)})
+				Detail: fmt.Sprintf("seller %s: not tried, %s", s.ID, stop)})
 			continue
 		}
-		c, refused := lwaGrant(ctx, lc, creds, s.ID, au.RefreshToken.Value)
+		c, why := lwaGrant(ctx, lc, creds, s.ID, au.RefreshToken.Value)
 		add(c)
-		clientRefused = refused
+		stop = why
 		if c.Status != OK {
 			continue
 		}
-		sc := cheapCall(ctx, in.Client, s)
+		sc := cheapCall(ctx, in.Client, in.Endpoints, s)
 		if sc.Status == Fail && sc.Step == StepAppRegistration {
 			if r, ok := probeRegions(ctx, in, creds, s, au.RefreshToken.Value); ok {
 				sc.Step = StepRegion
@@ -201,20 +204,25 @@ func secretAge(a vault.App, now time.Time) []Check {
 		Detail: fmt.Sprintf("the client secret expires in %d days, on %s", left, cur.ExpiresAt.UTC().Format(time.DateOnly))}}
 }
 
-// lwaGrant performs the refresh-token grant; refused reports that LWA
-// refused the client itself (every other seller would fail the same way).
-func lwaGrant(ctx context.Context, lc *lwa.Client, creds lwa.CredentialsProvider, seller string, rt secret.String) (c Check, refused bool) {
+// lwaGrant performs the refresh-token grant. stop, when not empty, says
+// why every other seller would fail the same way (LWA refused the client
+// itself, or cannot be reached), so their grants are not tried.
+func lwaGrant(ctx context.Context, lc *lwa.Client, creds lwa.CredentialsProvider, seller string, rt secret.String) (c Check, stop string) {
 	c = Check{Layer: "lwa", Name: "lwa-refresh-grant"}
 	if lc == nil {
 		c.Status, c.Detail = Skip, "no LWA client"
-		return c, false
+		return c, ""
 	}
 	if rt.IsZero() {
 		c.Status, c.Detail, c.Step = Fail, fmt.Sprintf("seller %s: no refresh token stored", seller), StepAuthorizeSeller
 		c.Fix = "authorize the app for the seller and store the refresh token with `spgate seller add`"
-		return c, false
+		return c, ""
 	}
 	_, err := lwa.NewRefreshTokenSource(lc, creds, rt).Token(ctx)
+	tokenURL := lc.Endpoint().TokenURL
+	if why, _, ok := unreachable(err); ok {
+		return cannotReach("reach-lwa", "Login with Amazon", tokenURL, why, ""), "LWA cannot be reached"
+	}
 	switch {
 	case err == nil:
 		c.Status, c.Detail = OK, fmt.Sprintf("seller %s: LWA exchanged the refresh token for an access token", seller)
@@ -223,20 +231,27 @@ func lwaGrant(ctx context.Context, lc *lwa.Client, creds lwa.CredentialsProvider
 		c.Status, c.Step = Fail, StepLWACredentials
 		c.Detail = "LWA refused the app's client id or secret (invalid_client): it was rotated elsewhere or has expired"
 		c.Fix = "run `spgate rotate` or `spgate app set-secret` with the secret from Seller Central → Develop Apps → View"
-		return c, true
+		return c, "LWA refused the client secret"
 	case errors.Is(err, lwa.ErrGrantRejected):
 		c.Status, c.Step = Fail, StepAuthorizeSeller
 		c.Detail = fmt.Sprintf("seller %s: LWA refused the refresh token (invalid_grant): the seller revoked the app, or the token belongs to another app", seller)
 		c.Fix = "authorize the app again (Seller Central → Develop Apps → Authorize, or `spgate seller authorize`) and store the new refresh token"
+	case errors.Is(err, lwa.ErrUnavailable):
+		// LWA answered, but with an outage (5xx, 429): nothing is known
+		// about the credentials either.
+		c.Status, c.Step = Fail, StepAmazon
+		c.Detail = fmt.Sprintf("seller %s: LWA at %s is unavailable: %v", seller, tokenURL, err)
+		c.Fix = "Amazon's side: try again in a few minutes; if it persists, check the endpoint (--endpoint / SPGATE_ENDPOINT)"
+		return c, "LWA is unavailable"
 	default:
 		c.Status, c.Step = Fail, StepLWACredentials
 		c.Detail = fmt.Sprintf("seller %s: token request failed: %v", seller, err)
-		c.Fix = "check the network path to the LWA endpoint and try again"
+		c.Fix = "check the app's client id and secret (`spgate app show`), then run `spgate doctor` again"
 	}
-	return c, false
+	return c, ""
 }
 
-func cheapCall(ctx context.Context, cl *spapi.Client, s vault.Seller) Check {
+func cheapCall(ctx context.Context, cl *spapi.Client, eps spapi.Endpoints, s vault.Seller) Check {
 	c := Check{Layer: "seller", Name: "seller-call"}
 	if cl == nil {
 		c.Status, c.Detail = Skip, "no SP-API client"
@@ -258,8 +273,17 @@ func cheapCall(ctx context.Context, cl *spapi.Client, s vault.Seller) Check {
 					s.ID, s.Region, strings.Join(s.Marketplaces, ","))
 			}
 		}
+		if why, ep, ok := unreachable(err); ok {
+			if eps.SPAPI != nil {
+				ep = eps.SPAPI(spapi.Region(s.Region)).String()
+			}
+			if ep == "" {
+				ep = "its endpoint"
+			}
+			return cannotReach("reach-sp-api", "the Selling Partner API (region "+s.Region+")", ep, why, "seller "+s.ID)
+		}
 		if c.Step == "" {
-			c.Step, c.Fix = "amazon", "try again later; if it persists, check the endpoint (--endpoint / SPGATE_ENDPOINT)"
+			c.Step, c.Fix = StepAmazon, "try again later; if it persists, check the endpoint (--endpoint / SPGATE_ENDPOINT)"
 		}
 		return c
 	}
@@ -323,6 +347,13 @@ func rdtChecks(ctx context.Context, in Input, seller string) []Check {
 				c.Detail = fmt.Sprintf("seller %s: createRestrictedDataToken for role %s answered %d %s: %s", seller, role, ae.Status, ae.Code, d.Cause)
 			}
 		default:
+			if why, ep, ok := unreachable(err); ok {
+				if ep == "" {
+					ep = "its endpoint"
+				}
+				c = cannotReach("reach-sp-api", "the Tokens API", ep, why, "seller "+seller)
+				break
+			}
 			c.Detail = fmt.Sprintf("seller %s: could not get a Restricted Data Token for role %s: %v", seller, role, err)
 		}
 		out = append(out, c)
