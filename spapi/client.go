@@ -77,10 +77,15 @@ type Config struct {
 	Limiter *ratelimit.Limiter
 	// TargetApplication is the delegatee app id for RDTs, if any.
 	TargetApplication string
-	// MaxAttempts bounds tries per call (default 5).
+	// MaxAttempts bounds tries per call (default 5). Every try counts: one
+	// answered 429 or 5xx, a broken or stalled connection, a token Amazon
+	// refused (replaced once per call), or LWA failing to issue a token.
 	MaxAttempts int
 	// BackoffBase and BackoffMax shape the exponential backoff with full
-	// jitter after 5xx and connection errors (defaults 500 ms and 30 s).
+	// jitter after 5xx, connection errors and LWA outages (defaults 500 ms
+	// and 30 s). A Retry-After from Amazon on a 429 or 5xx is waited
+	// instead, up to MaxRetryAfter; no wait runs past the caller's
+	// deadline: the call ends at once with what it has.
 	BackoffBase, BackoffMax time.Duration
 	// ResponseTimeout bounds how long Amazon and LWA may stay silent: from
 	// sending a request to its response headers, and during each read of

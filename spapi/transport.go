@@ -9,12 +9,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/rdt"
@@ -26,7 +28,8 @@ type Stats struct {
 	Attempts       atomic.Int64 // requests put on the wire
 	Throttled      atomic.Int64 // 429 answers from Amazon
 	Retries        atomic.Int64 // attempts after the first
-	TokenRetries   atomic.Int64 // retries after an expired-token 403
+	TokenRetries   atomic.Int64 // retries after a 403 refusing the access token (expired, revoked or invalid)
+	LWARetries     atomic.Int64 // retries after LWA was unavailable while authorizing
 	ServerErrors   atomic.Int64 // 5xx answers
 	NetworkErrors  atomic.Int64 // connection failures
 	LimiterWaits   atomic.Int64 // calls that waited for the rate limiter
@@ -36,8 +39,8 @@ type Stats struct {
 
 // StatsSnapshot is a copy of Stats.
 type StatsSnapshot struct {
-	Calls, Attempts, Throttled, Retries, TokenRetries, ServerErrors, NetworkErrors, LimiterWaits int64
-	LimiterWait, BackoffWait                                                                     time.Duration
+	Calls, Attempts, Throttled, Retries, TokenRetries, LWARetries, ServerErrors, NetworkErrors, LimiterWaits int64
+	LimiterWait, BackoffWait                                                                                 time.Duration
 }
 
 // Stats returns the chain's counters.
@@ -45,7 +48,7 @@ func (c *Client) Stats() StatsSnapshot {
 	s := &c.stats
 	return StatsSnapshot{
 		Calls: s.Calls.Load(), Attempts: s.Attempts.Load(), Throttled: s.Throttled.Load(), Retries: s.Retries.Load(),
-		TokenRetries: s.TokenRetries.Load(), ServerErrors: s.ServerErrors.Load(), NetworkErrors: s.NetworkErrors.Load(),
+		TokenRetries: s.TokenRetries.Load(), LWARetries: s.LWARetries.Load(), ServerErrors: s.ServerErrors.Load(), NetworkErrors: s.NetworkErrors.Load(),
 		LimiterWaits: s.LimiterWaits.Load(), LimiterWait: time.Duration(s.LimiterWaitNs.Load()), BackoffWait: time.Duration(s.BackoffWaitsNs.Load()),
 	}
 }
@@ -126,6 +129,20 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			log.Debug("waited for rate limit", "wait", waited)
 		}
 		token, invalidate, err := c.authorize(ctx, op, seller, plan, needRDT)
+		// LWA unreachable or failing (5xx, 429, garbage): try again with
+		// backoff, keeping the rate-limit slot, as long as attempts and the
+		// deadline allow. A refusal (invalid_grant, invalid_client…) needs
+		// a fix, not a retry. An RDT's own call through this chain has
+		// retried already.
+		for err != nil && !needRDT && lwa.IsRetryable(err) && attempt < c.cfg.MaxAttempts {
+			if berr := c.backoff(ctx, log, attempt, "LWA unavailable", err); berr != nil {
+				return nil, fmt.Errorf("spapi %s: %w", op.ID, berr)
+			}
+			attempt++
+			c.stats.Retries.Add(1)
+			c.stats.LWARetries.Add(1)
+			token, invalidate, err = c.authorize(ctx, op, seller, plan, needRDT)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -161,16 +178,30 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if attempt >= c.cfg.MaxAttempts {
 				return resp, nil
 			}
+			wait, asked := retryAfter(resp.Header, c.clk.Now())
+			if asked && !beforeDeadline(ctx, wait) {
+				return resp, nil // Amazon asks for longer than the caller will wait
+			}
 			discard(resp)
-			log.Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt)
+			log.Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt, "retry_after", wait)
+			if asked {
+				if err := c.pause(ctx, wait, "Amazon's Retry-After after 429", errors.New("HTTP 429")); err != nil {
+					return nil, err
+				}
+			}
 			continue
-		case resp.StatusCode == http.StatusForbidden && !tokenRetried:
+		case resp.StatusCode == http.StatusForbidden && !tokenRetried && attempt < c.cfg.MaxAttempts:
 			body, rerr := peekBody(resp)
-			if rerr == nil && bytes.Contains(body, []byte("access token you provided has expired")) {
+			if rerr == nil && tokenRefused(body) {
+				// Expired on Amazon's clock, or revoked, malformed or
+				// invalid: drop it from its cache and try once with a
+				// fresh one. A revoked grant then fails at LWA with
+				// invalid_grant, which says what to fix.
 				tokenRetried = true
 				c.stats.TokenRetries.Add(1)
 				invalidate()
-				log.Debug("access token expired at Amazon; refreshing and retrying once")
+				discard(resp)
+				log.Debug("Amazon refused the access token; fetching a fresh one and retrying once")
 				continue
 			}
 			return resp, nil
@@ -180,14 +211,66 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if attempt >= c.cfg.MaxAttempts || !idempotent {
 				return resp, nil
 			}
+			wait, asked := retryAfter(resp.Header, c.clk.Now())
+			if asked && !beforeDeadline(ctx, wait) {
+				return resp, nil
+			}
 			discard(resp)
-			if err := c.backoff(ctx, log, attempt, "server error", lastErr); err != nil {
+			if asked {
+				err = c.pause(ctx, wait, "Amazon's Retry-After after a server error", lastErr)
+			} else {
+				err = c.backoff(ctx, log, attempt, "server error", lastErr)
+			}
+			if err != nil {
 				return nil, err
 			}
 			continue
 		}
 		return resp, nil
 	}
+}
+
+// MaxRetryAfter caps how long a Retry-After from Amazon makes a call wait
+// before its next attempt.
+const MaxRetryAfter = 60 * time.Second
+
+// retryAfter reads a Retry-After header (seconds, or an HTTP date taken
+// relative to the answer's Date), capped at MaxRetryAfter. ok is false when
+// there is none or it is unreadable.
+func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return min(time.Duration(min(secs, int64(MaxRetryAfter/time.Second)))*time.Second, MaxRetryAfter), true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = date // both times on Amazon's clock
+	}
+	return min(max(at.Sub(now), 0), MaxRetryAfter), true
+}
+
+// beforeDeadline reports whether a wait of d still ends before ctx's
+// deadline.
+func beforeDeadline(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > d
+}
+
+// tokenRefused reports whether a 403 body says the access token itself was
+// refused: expired on Amazon's clock, or revoked, malformed or invalid.
+func tokenRefused(body []byte) bool {
+	b := bytes.ToLower(body)
+	return bytes.Contains(b, []byte("access token you provided has expired")) ||
+		bytes.Contains(b, []byte("access token you provided is revoked, malformed or invalid"))
 }
 
 // authorize returns the access token for the call and a func that drops it
@@ -237,7 +320,9 @@ func (c *Client) regionOf(ctx context.Context, req *http.Request, seller string)
 	return NA
 }
 
-// backoff sleeps with exponential backoff and full jitter.
+// backoff sleeps with exponential backoff and full jitter. It gives up at
+// once, returning an error that wraps cause, when the sleep would end after
+// ctx's deadline.
 func (c *Client) backoff(ctx context.Context, log interface {
 	Debug(string, ...any)
 }, attempt int, why string, cause error) error {
@@ -247,6 +332,14 @@ func (c *Client) backoff(ctx context.Context, log interface {
 	}
 	d := time.Duration(rand.Int64N(int64(ceil) + 1))
 	log.Debug("backing off before retry", "reason", why, "error", cause.Error(), "attempt", attempt, "wait", d)
+	return c.pause(ctx, d, why, cause)
+}
+
+// pause sleeps d before the next attempt, on the client's clock.
+func (c *Client) pause(ctx context.Context, d time.Duration, why string, cause error) error {
+	if !beforeDeadline(ctx, d) {
+		return fmt.Errorf("spapi: giving up retrying (%s): the next attempt would start after the deadline: %w", why, cause)
+	}
 	c.stats.BackoffWaitsNs.Add(int64(d))
 	if err := clock.Sleep(ctx, c.clk, d); err != nil {
 		return fmt.Errorf("spapi: giving up retrying (%s: %v): %w", why, cause, err)
