@@ -13,6 +13,7 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/ratelimit"
@@ -101,7 +102,7 @@ func (f *emuFront) next(t *testing.T) int64 {
 	select {
 	case n := <-f.seen:
 		return n
-	case <-time.After(10 * time.Second):
+	case <-time.After(testenv.Patience):
 		t.Fatal("no request reached Amazon")
 		return 0
 	}

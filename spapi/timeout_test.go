@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/secret"
@@ -106,7 +107,7 @@ func callAsync(c *Client) <-chan error {
 
 func blockUntil(t *testing.T, clk *clock.Fake, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := testenv.PatienceContext(t)
 	defer cancel()
 	if err := clk.BlockUntil(ctx, n); err != nil {
 		t.Fatalf("nothing waits on the clock: %v", err)
@@ -118,7 +119,7 @@ func result(t *testing.T, done <-chan error) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(10 * time.Second):
+	case <-time.After(testenv.Patience):
 		t.Fatal("the stalled call was never abandoned")
 		return nil
 	}
@@ -161,7 +162,7 @@ func TestDefaultResponseTimeout(t *testing.T) {
 // it, until done yields.
 func advanceUntilDone(t *testing.T, clk *clock.Fake, step time.Duration, done <-chan error) error {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for {
 		select {
 		case err := <-done:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/ratelimit"
 )
@@ -217,7 +218,7 @@ func CrashStrandsAtMostMaxWait(t *testing.T, store ratelimit.Store, o *operation
 	stop := func() { cancel(); wg.Wait() }
 	// Every caller has gone through at once, holds a slot, or waits in
 	// line without one.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for {
 		st := crashed.Stats()
 		if int64(ratelimit.PlanFor(o).Burst)+st.Waits+st.Queued >= callers {
