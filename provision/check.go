@@ -32,6 +32,22 @@ const (
 	QueuePolicyNoAmazon    = "queue-policy-missing-amazon"
 	QueueReadPolicyMissing = "queue-read-policy-missing"
 	SCPDenies              = "scp-denies"
+
+	// An explicit Deny (in any policy of the principal or on the resource)
+	// breaks the chain.
+	PolicyDenied            = "policy-denied"
+	TrustDenied             = "trust-denies-user"
+	AssumeRoleDenied        = "assume-role-denied"
+	QueuePolicyDeniesAmazon = "queue-policy-denies-amazon"
+	QueueReadDenied         = "queue-read-denied"
+
+	// A statement that may decide has a Condition spgate cannot settle:
+	// the link is reported as not verified, never as matching the guide.
+	PolicyUnverified      = "policy-unverified"
+	TrustUnverified       = "trust-unverified"
+	AssumeRoleUnverified  = "assume-role-unverified"
+	QueuePolicyUnverified = "queue-policy-unverified"
+	QueueReadUnverified   = "queue-read-unverified"
 )
 
 // Severity of a finding.
@@ -43,6 +59,9 @@ const (
 	Broken Severity = "broken"
 	// Warning: it works, but wider than Amazon's guide or spgate intend.
 	Warning Severity = "warning"
+	// Unverified: whether it works depends on a Condition spgate cannot
+	// evaluate; check it by hand.
+	Unverified Severity = "cannot verify"
 )
 
 // Finding is one deviation from the guide's setup.
@@ -92,8 +111,11 @@ func (r *CheckReport) Names() []string {
 func (r *CheckReport) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "AWS account %s, user %s, role %s:\n", r.AccountID, r.UserARN, r.RoleARN)
-	if len(r.Findings) == 0 {
+	switch {
+	case len(r.Findings) == 0:
 		b.WriteString("  the IAM chain matches Amazon's setup guide\n")
+	case !slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Severity != Unverified }):
+		b.WriteString("  nothing deviates from Amazon's setup guide, but some links cannot be verified:\n")
 	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(&b, "  [%s] %s: %s\n      fix: %s\n", f.Severity, f.Name, f.Problem, f.Fix)
@@ -104,7 +126,11 @@ func (r *CheckReport) Text() string {
 	return b.String()
 }
 
-const fixBySetup = "run `spgate setup aws` (it corrects this without touching the rest)"
+// fixBySetup is the fix that re-runs setup with the names and region in
+// use.
+func (k *checker) fixBySetup() string {
+	return "run `" + k.o.SetupCommandLine() + "` (it corrects this without touching the rest)"
+}
 
 // Check reads an existing (possibly hand-made) setup with the names in opts
 // and reports each deviation from the guide with a stable name and a fix. It
@@ -181,7 +207,7 @@ func (k *checker) user(ctx context.Context) (bool, error) {
 	if isNotFound(err) {
 		k.find(Finding{Name: UserMissing, Resource: k.r.UserARN,
 			Problem: "IAM user " + k.o.UserName + " does not exist",
-			Fix:     fixBySetup + ", or pass the name of the user you created"})
+			Fix:     k.fixBySetup() + ", or pass the name of the user you created"})
 		return false, nil
 	}
 	if err != nil {
@@ -203,7 +229,7 @@ func (k *checker) user(ctx context.Context) (bool, error) {
 		case keys[i].Status != iamtypes.StatusTypeActive:
 			k.find(Finding{Name: AccessKeyInactive, Resource: held,
 				Problem: "the access key you hold (" + held + ") is inactive, so AWS rejects its signatures",
-				Fix:     fixBySetup + " or `aws iam update-access-key --user-name " + k.o.UserName + " --access-key-id " + held + " --status Active`"})
+				Fix:     k.fixBySetup() + " or `aws iam update-access-key --user-name " + k.o.UserName + " --access-key-id " + held + " --status Active`"})
 		}
 		return true, nil
 	}
@@ -222,17 +248,30 @@ func (k *checker) role(ctx context.Context) (bool, error) {
 	out, err := k.c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &k.o.RoleName})
 	if isNotFound(err) {
 		k.find(Finding{Name: RoleMissing, Resource: k.r.RoleARN,
-			Problem: "role " + k.o.RoleName + " does not exist", Fix: fixBySetup + ", or pass the name of the role you created"})
+			Problem: "role " + k.o.RoleName + " does not exist", Fix: k.fixBySetup() + ", or pass the name of the role you created"})
 		return false, nil
 	}
 	if err != nil {
 		return false, explain(err, "read role "+k.o.RoleName, "")
 	}
-	fix := fixBySetup + ", or set the role's trust policy to " + TrustPolicy(k.r.UserARN)
+	fix := k.fixBySetup() + ", or set the role's trust policy to " + TrustPolicy(k.r.UserARN)
 	trust, err := ParsePolicy(aws.ToString(out.Role.AssumeRolePolicyDocument))
 	if err != nil {
 		k.find(Finding{Name: TrustExcludesUser, Resource: k.r.RoleARN, Problem: "the role's trust policy cannot be read: " + err.Error(), Fix: fix})
 		return true, nil
+	}
+	v := Evaluate(Request{Action: "sts:AssumeRole", Resource: k.r.RoleARN, Principal: k.r.UserARN, Account: k.c.account,
+		Context: userContext(k.r.UserARN, k.c.account, k.o.UserName)},
+		[]NamedPolicy{{Name: "the trust policy of role " + k.o.RoleName, Doc: trust, ResourceBased: true}})
+	switch v.Decision {
+	case ExplicitDeny:
+		k.find(Finding{Name: TrustDenied, Resource: k.r.RoleARN,
+			Problem: "a Deny in " + v.By + " refuses sts:AssumeRole to " + k.r.UserARN, Fix: "remove that Deny statement, or " + fix})
+		return true, nil
+	case Unverifiable:
+		k.find(Finding{Name: TrustUnverified, Severity: Unverified, Resource: k.r.RoleARN,
+			Problem: "cannot verify that " + k.r.UserARN + " may assume the role: " + v.By + " has " + strings.TrimPrefix(strings.TrimPrefix(v.Why, "an Allow with "), "a Deny with "),
+			Fix:     "check that Condition by hand, or " + fix})
 	}
 	principals := trust.TrustedAWSPrincipals()
 	if !slices.Contains(principals, k.r.UserARN) {
@@ -246,6 +285,11 @@ func (k *checker) role(ctx context.Context) (bool, error) {
 			return true, nil
 		}
 		k.find(Finding{Name: TrustExcludesUser, Resource: k.r.RoleARN, Problem: problem, Fix: fix})
+		return true, nil
+	}
+	if v.Decision == ImplicitDeny {
+		k.find(Finding{Name: TrustExcludesUser, Resource: k.r.RoleARN,
+			Problem: "the trust policy names " + k.r.UserARN + ", but " + v.By + " admits it only under a Condition its calls do not meet (" + strings.TrimPrefix(v.Why, "its ") + ")", Fix: fix})
 		return true, nil
 	}
 	if len(principals) > 1 {
@@ -275,13 +319,14 @@ type candidate struct {
 	name     string
 	doc      *Policy
 	attached bool
+	managed  bool // a managed or group policy, not the user's or role's inline one
 }
 
 func (k *checker) policyExists(ctx context.Context) error {
 	_, err := k.c.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &k.r.PolicyARN})
 	if isNotFound(err) {
 		k.find(Finding{Name: PolicyMissing, Resource: k.r.PolicyARN,
-			Problem: "managed policy " + k.o.PolicyName + " does not exist", Fix: fixBySetup})
+			Problem: "managed policy " + k.o.PolicyName + " does not exist", Fix: k.fixBySetup()})
 		return nil
 	}
 	if err != nil {
@@ -338,6 +383,37 @@ func (k *checker) policies(ctx context.Context) error {
 			return explain(err, "read policy "+k.r.PolicyARN, "")
 		}
 	}
+	var attached []NamedPolicy
+	for _, c := range cands {
+		if c.attached {
+			attached = append(attached, NamedPolicy{Name: "policy " + c.name, Doc: c.doc})
+		}
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1", "us-west-2"} {
+		v := Evaluate(Request{Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:" + region + ":*:*", Principal: k.r.RoleARN, Account: k.c.account,
+			Context: roleContext(k.r.RoleARN, k.c.account)}, attached)
+		switch v.Decision {
+		case ExplicitDeny:
+			k.find(Finding{Name: PolicyDenied, Resource: k.r.RoleARN,
+				Problem: "a Deny in " + v.By + " refuses execute-api:Invoke to role " + k.o.RoleName + " (SP-API region " + region + ")",
+				Fix:     "remove that Deny statement from the role's policies"})
+			return nil
+		case Unverifiable:
+			k.find(Finding{Name: PolicyUnverified, Severity: Unverified, Resource: k.r.RoleARN,
+				Problem: "cannot verify that role " + k.o.RoleName + " may call execute-api:Invoke in " + region + ": " + v.By + " has " + condPart(v.Why),
+				Fix:     "check that Condition by hand, or make the policy exactly " + ExecuteAPIPolicy})
+			return nil
+		case Allowed:
+			continue
+		}
+		if v.By != "" {
+			k.find(Finding{Name: PolicyWrongAction, Resource: k.r.RoleARN,
+				Problem: v.By + " allows execute-api:Invoke only under a Condition the role's calls do not meet (" + condPart(v.Why) + ")",
+				Fix:     k.fixBySetup() + ", or make the policy exactly " + ExecuteAPIPolicy})
+			return nil
+		}
+		break
+	}
 	allows := func(c candidate) bool { return c.doc.Allows("execute-api:Invoke", ExecuteAPIResource) }
 	if slices.ContainsFunc(cands, func(c candidate) bool { return c.attached && allows(c) }) {
 		return nil
@@ -345,15 +421,15 @@ func (k *checker) policies(ctx context.Context) error {
 	if i := slices.IndexFunc(cands, allows); i >= 0 {
 		k.find(Finding{Name: PolicyNotAttached, Resource: cands[i].name,
 			Problem: "policy " + cands[i].name + " allows execute-api:Invoke but is not attached to role " + k.o.RoleName,
-			Fix:     fixBySetup + " or `aws iam attach-role-policy --role-name " + k.o.RoleName + " --policy-arn " + cands[i].name + "`"})
+			Fix:     k.fixBySetup() + " or `aws iam attach-role-policy --role-name " + k.o.RoleName + " --policy-arn " + cands[i].name + "`"})
 		return nil
 	}
 	if !namedExists && !slices.ContainsFunc(cands, func(c candidate) bool { return c.attached }) {
 		k.find(Finding{Name: PolicyMissing, Resource: k.r.PolicyARN,
-			Problem: "no policy allowing execute-api:Invoke exists for role " + k.o.RoleName, Fix: fixBySetup})
+			Problem: "no policy allowing execute-api:Invoke exists for role " + k.o.RoleName, Fix: k.fixBySetup()})
 		return nil
 	}
-	fixDoc := fixBySetup + ", or make the policy exactly " + ExecuteAPIPolicy
+	fixDoc := k.fixBySetup() + ", or make the policy exactly " + ExecuteAPIPolicy
 	// Which half is wrong? Look for a statement with the right action (then
 	// the resource is wrong), else one with the right resource.
 	for _, c := range cands {
@@ -375,6 +451,8 @@ func (k *checker) policies(ctx context.Context) error {
 	return nil
 }
 
+// userPolicies are every identity policy of the user: its inline and
+// attached policies and those of its groups (a Deny in any of them counts).
 func (k *checker) userPolicies(ctx context.Context) ([]candidate, error) {
 	var out []candidate
 	names, err := k.c.iam.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: &k.o.UserName})
@@ -390,7 +468,84 @@ func (k *checker) userPolicies(ctx context.Context) ([]candidate, error) {
 			out = append(out, candidate{name: n, doc: pol, attached: true})
 		}
 	}
+	managed := func(arns []string, whose string) error {
+		for _, arn := range arns {
+			doc, _, err := defaultPolicyDoc(ctx, k.c.iam, arn)
+			if err != nil {
+				return explain(err, "read policy "+arn+" of "+whose, "")
+			}
+			if pol, err := ParsePolicy(doc); err == nil {
+				out = append(out, candidate{name: arn, doc: pol, attached: true, managed: true})
+			}
+		}
+		return nil
+	}
+	att, err := k.c.iam.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: &k.o.UserName})
+	if err != nil {
+		return nil, explain(err, "list attached policies of "+k.o.UserName, "")
+	}
+	var arns []string
+	for _, a := range att.AttachedPolicies {
+		arns = append(arns, aws.ToString(a.PolicyArn))
+	}
+	if err := managed(arns, k.o.UserName); err != nil {
+		return nil, err
+	}
+	groups, err := k.c.iam.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: &k.o.UserName})
+	if err != nil {
+		return nil, explain(err, "list groups of "+k.o.UserName, "")
+	}
+	for _, g := range groups.Groups {
+		gname := aws.ToString(g.GroupName)
+		gp, err := k.c.iam.ListGroupPolicies(ctx, &iam.ListGroupPoliciesInput{GroupName: &gname})
+		if err != nil {
+			return nil, explain(err, "list policies of group "+gname, "")
+		}
+		for _, n := range gp.PolicyNames {
+			p, err := k.c.iam.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: &gname, PolicyName: &n})
+			if err != nil {
+				return nil, explain(err, "read policy "+n+" of group "+gname, "")
+			}
+			if pol, err := ParsePolicy(aws.ToString(p.PolicyDocument)); err == nil {
+				out = append(out, candidate{name: "group " + gname + "'s " + n, doc: pol, attached: true, managed: true})
+			}
+		}
+		ga, err := k.c.iam.ListAttachedGroupPolicies(ctx, &iam.ListAttachedGroupPoliciesInput{GroupName: &gname})
+		if err != nil {
+			return nil, explain(err, "list attached policies of group "+gname, "")
+		}
+		arns = arns[:0]
+		for _, a := range ga.AttachedPolicies {
+			arns = append(arns, aws.ToString(a.PolicyArn))
+		}
+		if err := managed(arns, "group "+gname); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+func named(cands []candidate, resource *NamedPolicy) []NamedPolicy {
+	var out []NamedPolicy
+	for _, c := range cands {
+		n := "policy " + c.name
+		if !c.managed {
+			n = "inline policy " + c.name
+		}
+		out = append(out, NamedPolicy{Name: n, Doc: c.doc})
+	}
+	if resource != nil {
+		out = append(out, *resource)
+	}
+	return out
+}
+
+// condPart is the Condition part of a Verdict's Why.
+func condPart(why string) string {
+	for _, p := range []string{"an Allow with ", "a Deny with ", "its "} {
+		why = strings.TrimPrefix(why, p)
+	}
+	return why
 }
 
 func (k *checker) inline(ctx context.Context) error {
@@ -398,22 +553,37 @@ func (k *checker) inline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fix := fixBySetup + ", or put this inline policy on " + k.o.UserName + ": " + AssumeRolePolicy(k.r.RoleARN)
-	other := "arn:aws:iam::" + k.c.account + ":role/spgate-probe-not-the-role"
-	for _, p := range pols {
-		if p.doc.Allows("sts:AssumeRole", k.r.RoleARN) {
-			if p.doc.Allows("sts:AssumeRole", other) {
-				k.find(Finding{Name: InlinePolicyTooBroad, Severity: Warning, Resource: k.r.UserARN,
-					Problem: "inline policy " + p.name + " lets " + k.o.UserName + " assume any role, not only " + k.r.RoleARN, Fix: fix})
-			}
-			return nil
+	fix := k.fixBySetup() + ", or put this inline policy on " + k.o.UserName + ": " + AssumeRolePolicy(k.r.RoleARN)
+	uctx := userContext(k.r.UserARN, k.c.account, k.o.UserName)
+	v := Evaluate(Request{Action: "sts:AssumeRole", Resource: k.r.RoleARN, Principal: k.r.UserARN, Account: k.c.account, Context: uctx}, named(pols, nil))
+	switch v.Decision {
+	case ExplicitDeny:
+		k.find(Finding{Name: AssumeRoleDenied, Resource: k.r.UserARN,
+			Problem: "a Deny in " + v.By + " refuses sts:AssumeRole on " + k.r.RoleARN + " to " + k.o.UserName, Fix: "remove that Deny statement"})
+		return nil
+	case Unverifiable:
+		k.find(Finding{Name: AssumeRoleUnverified, Severity: Unverified, Resource: k.r.UserARN,
+			Problem: "cannot verify that " + k.o.UserName + " may assume " + k.r.RoleARN + ": " + v.By + " has " + condPart(v.Why),
+			Fix:     "check that Condition by hand, or " + fix})
+		return nil
+	case Allowed:
+		other := "arn:aws:iam::" + k.c.account + ":role/spgate-probe-not-the-role"
+		if Evaluate(Request{Action: "sts:AssumeRole", Resource: other, Principal: k.r.UserARN, Account: k.c.account, Context: uctx}, named(pols, nil)).Decision == Allowed {
+			k.find(Finding{Name: InlinePolicyTooBroad, Severity: Warning, Resource: k.r.UserARN,
+				Problem: "the policies of " + k.o.UserName + " let it assume any role, not only " + k.r.RoleARN + " (" + v.By + ")", Fix: fix})
 		}
+		return nil
+	}
+	if v.By != "" {
+		k.find(Finding{Name: InlinePolicyWrongRole, Resource: k.r.UserARN,
+			Problem: v.By + " allows sts:AssumeRole on " + k.r.RoleARN + " only under a Condition the user's calls do not meet (" + condPart(v.Why) + ")", Fix: fix})
+		return nil
 	}
 	for _, p := range pols {
 		for _, st := range p.doc.Statement {
 			if st.Effect == "Allow" && st.matchesAction("sts:AssumeRole") {
 				k.find(Finding{Name: InlinePolicyWrongRole, Resource: k.r.UserARN,
-					Problem: "inline policy " + p.name + " allows sts:AssumeRole on " + listOrNone(st.Resource) + ", not on " + k.r.RoleARN, Fix: fix})
+					Problem: "policy " + p.name + " allows sts:AssumeRole on " + listOrNone(st.Resource) + ", not on " + k.r.RoleARN, Fix: fix})
 				return nil
 			}
 		}
@@ -426,7 +596,7 @@ func (k *checker) inline(ctx context.Context) error {
 func (k *checker) queue(ctx context.Context, userOK bool) error {
 	u, err := k.c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &k.o.QueueName})
 	if isNotFound(err) {
-		k.find(Finding{Name: QueueMissing, Resource: k.o.QueueName, Problem: "SQS queue " + k.o.QueueName + " does not exist in " + k.c.sqsRegion, Fix: fixBySetup + " with the queue option"})
+		k.find(Finding{Name: QueueMissing, Resource: k.o.QueueName, Problem: "SQS queue " + k.o.QueueName + " does not exist in " + k.c.sqsRegion, Fix: k.fixBySetup()})
 		return nil
 	}
 	if err != nil {
@@ -439,46 +609,78 @@ func (k *checker) queue(ctx context.Context, userOK bool) error {
 	}
 	qarn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 	pol, perr := ParsePolicy(attrs.Attributes[string(sqstypes.QueueAttributeNamePolicy)])
-	if perr != nil || !queueAdmitsAmazon(pol, qarn) {
+	var qp *NamedPolicy
+	if perr == nil {
+		qp = &NamedPolicy{Name: "the policy of queue " + k.o.QueueName, Doc: pol, ResourceBased: true}
+	}
+	amazon := AmazonVerdict(pol, qarn)
+	switch amazon.Decision {
+	case ExplicitDeny:
+		k.find(Finding{Name: QueuePolicyDeniesAmazon, Resource: qarn,
+			Problem: "a Deny in " + amazon.By + " refuses Amazon's notification service (account 437568002678), so notifications are silently dropped",
+			Fix:     "remove that Deny statement from the queue policy"})
+	case Unverifiable:
+		k.find(Finding{Name: QueuePolicyUnverified, Severity: Unverified, Resource: qarn,
+			Problem: "cannot verify that Amazon's notification service (account 437568002678) may send to the queue: " + amazon.By + " has " + condPart(amazon.Why),
+			Fix:     "check that Condition by hand, or " + k.fixBySetup()})
+	case ImplicitDeny:
 		k.find(Finding{Name: QueuePolicyNoAmazon, Resource: qarn,
 			Problem: "the queue policy does not let Amazon's notification service (account 437568002678) send messages and read attributes, so notifications are silently dropped",
-			Fix:     fixBySetup + " with the queue option, or set the queue policy to " + QueuePolicy(qarn)})
+			Fix:     k.fixBySetup() + " (it adds its statement and keeps the others), or add this statement to the queue policy: " + QueuePolicy(qarn)})
 	}
 	if userOK {
 		pols, err := k.userPolicies(ctx)
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(pols, func(c candidate) bool {
-			return c.doc.Allows("sqs:ReceiveMessage", qarn) && c.doc.Allows("sqs:DeleteMessage", qarn)
-		}) {
+		v := worst(qarn, []string{"sqs:ReceiveMessage", "sqs:DeleteMessage"}, func(action string) Verdict {
+			return Evaluate(Request{Action: action, Resource: qarn, Principal: k.r.UserARN, Account: k.c.account,
+				Context: userContext(k.r.UserARN, k.c.account, k.o.UserName)}, named(pols, qp))
+		})
+		switch v.Decision {
+		case ExplicitDeny:
+			k.find(Finding{Name: QueueReadDenied, Resource: qarn,
+				Problem: "a Deny in " + v.By + " refuses " + k.o.UserName + " receiving or deleting messages on " + qarn + ", so the new client secret cannot be picked up",
+				Fix:     "remove that Deny statement"})
+		case Unverifiable:
+			k.find(Finding{Name: QueueReadUnverified, Severity: Unverified, Resource: qarn,
+				Problem: "cannot verify that " + k.o.UserName + " may receive and delete messages on " + qarn + ": " + v.By + " has " + condPart(v.Why),
+				Fix:     "check that Condition by hand, or " + k.fixBySetup()})
+		case ImplicitDeny:
 			k.find(Finding{Name: QueueReadPolicyMissing, Resource: qarn,
 				Problem: k.o.UserName + " may not receive and delete messages on " + qarn + ", so the new client secret cannot be picked up",
-				Fix:     fixBySetup + " with the queue option, or put this inline policy on " + k.o.UserName + ": " + QueueReadPolicy(qarn)})
+				Fix:     k.fixBySetup() + ", or put this inline policy on " + k.o.UserName + ": " + QueueReadPolicy(qarn)})
 		}
 	}
 	return nil
 }
 
-func queueAdmitsAmazon(p *Policy, queueARN string) bool {
-	for _, action := range []string{"sqs:SendMessage", "sqs:GetQueueAttributes"} {
-		ok := false
-		for _, st := range p.Statement {
-			if st.Effect != "Allow" || !st.matchesAction(action) || !(len(st.Resource) == 0 || anyGlob(st.Resource, queueARN)) {
-				continue
-			}
-			for _, pr := range st.Principal["AWS"] {
-				if pr == "*" || pr == "437568002678" || pr == AmazonNotificationsPrincipal {
-					ok = true
-				}
-			}
-		}
-		if !ok {
-			return false
+// worst evaluates each action and returns the worst verdict: a deny, then
+// an unverifiable one, then an implicit deny, then allowed.
+func worst(_ string, actions []string, eval func(string) Verdict) Verdict {
+	rank := map[Decision]int{Allowed: 0, ImplicitDeny: 1, Unverifiable: 2, ExplicitDeny: 3}
+	var w Verdict
+	for i, a := range actions {
+		v := eval(a)
+		if i == 0 || rank[v.Decision] > rank[w.Decision] {
+			w = v
 		}
 	}
-	return true
+	return w
 }
+
+// AmazonVerdict decides whether queue policy p (nil: none) lets Amazon's
+// notification service send to queueARN and read its attributes.
+func AmazonVerdict(p *Policy, queueARN string) Verdict {
+	pols := []NamedPolicy{{Name: "the queue policy", Doc: p, ResourceBased: true}}
+	return worst(queueARN, []string{"sqs:SendMessage", "sqs:GetQueueAttributes"}, func(action string) Verdict {
+		return Evaluate(Request{Action: action, Resource: queueARN, Principal: AmazonNotificationsPrincipal, Account: AmazonAccountID,
+			Context: amazonContext()}, pols)
+	})
+}
+
+// AmazonAccountID is the account of Amazon's notification service.
+const AmazonAccountID = "437568002678"
 
 // simulate asks IAM's policy simulator whether the user may assume the role
 // and the role may invoke execute-api; it includes service control policies

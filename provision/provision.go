@@ -80,6 +80,58 @@ type Options struct {
 
 	// Logger receives progress at debug level. Secrets are never logged.
 	Logger *slog.Logger
+
+	// SetupCommand is the command fixes tell the user to run, without the
+	// name flags (e.g. "spgate setup aws --app main"); the names and region
+	// that differ from the defaults are appended, so the fix works on the
+	// same resources. Default "spgate setup aws".
+	SetupCommand string
+
+	// OnStep, when set, is called after each step of Teardown has
+	// happened, before the next one starts, so the caller can record it at
+	// once (e.g. forget a deleted key). An error stops the teardown.
+	OnStep func(Step) error
+}
+
+// SetupCommandLine returns SetupCommand with the flags for every name (and
+// the region) that is not the default, and --queue when the queue is part
+// of the setup.
+func (o Options) SetupCommandLine() string {
+	cmd := o.SetupCommand
+	if cmd == "" {
+		cmd = "spgate setup aws"
+	}
+	for _, f := range []struct{ flag, v, def string }{
+		{"--user-name", o.UserName, DefaultUserName},
+		{"--role-name", o.RoleName, DefaultRoleName},
+		{"--policy-name", o.PolicyName, DefaultPolicyName},
+		{"--inline-policy-name", o.InlinePolicyName, DefaultInlinePolicyName},
+	} {
+		if f.v != "" && f.v != f.def {
+			cmd += " " + f.flag + " " + shellWord(f.v)
+		}
+	}
+	if o.Queue {
+		cmd += " --queue"
+		if o.QueueName != "" && o.QueueName != DefaultQueueName {
+			cmd += " --queue-name " + shellWord(o.QueueName)
+		}
+	}
+	if o.Region != "" {
+		cmd += " --region " + shellWord(o.Region)
+	}
+	return cmd
+}
+
+// shellWord quotes s for a shell when it holds anything but IAM name
+// characters.
+func shellWord(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("+=,.@_-", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
 
 func (o Options) withDefaults() Options {
@@ -239,6 +291,8 @@ type Report struct {
 	QueueURL  string `json:"queue_url,omitempty"`
 	QueueARN  string `json:"queue_arn,omitempty"`
 	Steps     []Step `json:"steps"`
+	// Region is the AWS region of the queue (IAM is global).
+	Region string `json:"region,omitempty"`
 	// NewAccessKey is set when Setup created a key; nil otherwise.
 	NewAccessKey *AccessKey `json:"new_access_key,omitempty"`
 	// AccessKeyID is the key the caller should use (new or held).

@@ -2,7 +2,9 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -27,8 +29,8 @@ type TooManyKeysError struct {
 
 func (e *TooManyKeysError) Error() string {
 	return fmt.Sprintf("IAM user %s already has %d access keys (%s), the most IAM allows, and none of them is the key you hold: "+
-		"delete the one you no longer use (aws iam delete-access-key --user-name %s --access-key-id <id>) and run setup again, "+
-		"or pass the key id you still hold", e.UserName, len(e.KeyIDs), strings.Join(e.KeyIDs, ", "), e.UserName)
+		"delete the one you no longer use (aws iam delete-access-key --user-name %s --access-key-id <id>) and run setup again; "+
+		"setup reuses a key only when the vault holds its secret", e.UserName, len(e.KeyIDs), strings.Join(e.KeyIDs, ", "), e.UserName)
 }
 
 // Setup creates what is missing of the chain and corrects what differs,
@@ -39,7 +41,7 @@ func Setup(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &setup{o: o, c: c, r: &Report{DryRun: o.DryRun, AccountID: c.account}}
+	s := &setup{o: o, c: c, r: &Report{DryRun: o.DryRun, AccountID: c.account, Region: c.sqsRegion}}
 	s.r.UserARN = iamARN(c.partition, c.account, "user", o.UserName)
 	s.r.RoleARN = iamARN(c.partition, c.account, "role", o.RoleName)
 	s.r.PolicyARN = iamARN(c.partition, c.account, "policy", o.PolicyName)
@@ -56,7 +58,7 @@ func Setup(ctx context.Context, opts Options) (*Report, error) {
 		"Store the user's access key with the app (spgate keeps it in its vault); it signs requests through AssumeRole and reads the notification queue.",
 	}
 	if o.Queue {
-		s.r.Next = append(s.r.Next, "Register the queue ARN "+s.r.QueueARN+" as the destination for APPLICATION_OAUTH_CLIENT_NEW_SECRET notifications (spgate rotate setup).")
+		s.r.Next = append(s.r.Next, "Register the queue ARN "+s.r.QueueARN+" as the destination for APPLICATION_OAUTH_CLIENT_NEW_SECRET notifications (Solution Provider Portal → your app → Notifications); then `spgate rotate` can rotate the client secret.")
 	}
 	s.r.Next = append(s.r.Next, "Run spgate doctor to check that the keys can assume the role.")
 	return s.r, nil
@@ -390,10 +392,16 @@ func (s *setup) queue(ctx context.Context) error {
 			policy = QueuePolicy(a)
 			pst.Document = policy
 		}
-		if sameDoc(attrs.Attributes[string(sqstypes.QueueAttributeNamePolicy)], policy) {
+		have := attrs.Attributes[string(sqstypes.QueueAttributeNamePolicy)]
+		merged, same, note, err := MergeQueuePolicy(have, s.r.QueueARN)
+		if err != nil {
+			return fmt.Errorf("queue %s: %w", s.o.QueueName, err)
+		}
+		policy, pst.Document, pst.Detail = merged, merged, note
+		if same {
 			pst.Status = Unchanged
 		} else {
-			pst.Status = s.would(attrs.Attributes[string(sqstypes.QueueAttributeNamePolicy)] == "")
+			pst.Status = s.would(have == "")
 			if !s.o.DryRun {
 				if _, err := s.c.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: u.QueueUrl,
 					Attributes: map[string]string{string(sqstypes.QueueAttributeNamePolicy): policy}}); err != nil {
@@ -422,3 +430,69 @@ func (s *setup) queue(ctx context.Context) error {
 	return s.putInline(ctx, Step{ID: "queue-read-policy", Title: "user may read the queue (" + s.o.QueueReadPolicyName + ")", Resource: s.r.QueueARN},
 		s.o.QueueReadPolicyName, QueueReadPolicy(s.r.QueueARN))
 }
+
+// MergeQueuePolicy returns the queue policy that keeps every statement of
+// have and lets Amazon's notification service deliver to queueARN: have
+// itself when it already does (same), else have with spgate's statement
+// added (an older statement with the same Sid is replaced). note says what
+// was kept, or which statement still stands in Amazon's way. A policy that
+// cannot be read is an error: setup does not overwrite what it cannot read.
+func MergeQueuePolicy(have, queueARN string) (doc string, same bool, note string, err error) {
+	ours := QueuePolicy(queueARN)
+	if strings.TrimSpace(have) == "" {
+		return ours, false, "", nil
+	}
+	pol, err := ParsePolicy(have)
+	if err != nil {
+		return "", false, "", fmt.Errorf("its policy cannot be read (%v); fix it by hand (setup does not overwrite a policy it cannot read), adding: %s", err, ours)
+	}
+	if v := AmazonVerdict(pol, queueARN); v.Decision == Allowed {
+		return have, true, "", nil
+	}
+	text := strings.TrimSpace(have)
+	if strings.HasPrefix(text, "%7B") || strings.HasPrefix(text, "%7b") {
+		if d, err := url.PathUnescape(text); err == nil {
+			text = d
+		}
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &m); err != nil {
+		return "", false, "", fmt.Errorf("its policy cannot be read (%v)", err)
+	}
+	var stmts []json.RawMessage
+	if raw := m["Statement"]; len(raw) > 0 && raw[0] == '[' {
+		if err := json.Unmarshal(raw, &stmts); err != nil {
+			return "", false, "", fmt.Errorf("its policy's Statement cannot be read (%v)", err)
+		}
+	} else if len(raw) > 0 {
+		stmts = []json.RawMessage{raw}
+	}
+	var oursDoc struct{ Statement []json.RawMessage }
+	_ = json.Unmarshal([]byte(ours), &oursDoc)
+	kept := stmts[:0:0]
+	for _, st := range stmts {
+		var sid struct{ Sid string }
+		if json.Unmarshal(st, &sid) == nil && sid.Sid == queueStatementSid {
+			continue
+		}
+		kept = append(kept, st)
+	}
+	kept = append(kept, oursDoc.Statement...)
+	b, _ := json.Marshal(kept)
+	m["Statement"] = b
+	out, err := json.Marshal(m)
+	if err != nil {
+		return "", false, "", err
+	}
+	merged := string(out)
+	note = fmt.Sprintf("added its statement, kept %d other(s)", len(kept)-1)
+	if mp, err := ParsePolicy(merged); err == nil {
+		if v := AmazonVerdict(mp, queueARN); v.Decision != Allowed {
+			note += fmt.Sprintf("; Amazon is still %s by %s: change that statement by hand", v.Decision, v.By)
+		}
+	}
+	return merged, false, note, nil
+}
+
+// queueStatementSid is the Sid of the statement setup puts in queue policies.
+const queueStatementSid = "AllowSellingPartnerAPINotifications"

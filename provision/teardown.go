@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -19,14 +20,20 @@ func Teardown(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{DryRun: o.DryRun, AccountID: c.account,
+	r := &Report{DryRun: o.DryRun, AccountID: c.account, Region: c.sqsRegion,
 		UserARN:   iamARN(c.partition, c.account, "user", o.UserName),
 		RoleARN:   iamARN(c.partition, c.account, "role", o.RoleName),
 		PolicyARN: iamARN(c.partition, c.account, "policy", o.PolicyName),
 	}
+	var onStepErr error
 	add := func(st Step) {
 		r.Steps = append(r.Steps, st)
 		o.Logger.Debug("teardown step", "id", st.ID, "resource", st.Resource, "status", string(st.Status))
+		if o.OnStep != nil && !o.DryRun && onStepErr == nil {
+			if err := o.OnStep(st); err != nil {
+				onStepErr = fmt.Errorf("recording that %s is %s: %w; stopped before the next deletion", st.Title, st.Status, err)
+			}
+		}
 	}
 	// remove runs del unless the dry run is on; a not-found answer means the
 	// thing is already gone.
@@ -114,6 +121,9 @@ func Teardown(ctx context.Context, opts Options) (*Report, error) {
 				if err != nil {
 					return err
 				}
+				if onStepErr != nil {
+					return nil
+				}
 			}
 			return nil
 		},
@@ -186,6 +196,9 @@ func Teardown(ctx context.Context, opts Options) (*Report, error) {
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return r, err
+		}
+		if onStepErr != nil {
+			return r, onStepErr
 		}
 	}
 	return r, nil
