@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/spgate/spgate/awsauth"
 	"github.com/spgate/spgate/provision"
@@ -57,6 +59,18 @@ type AWSInput struct {
 	// App names the app in the fixes ("spgate setup aws --app NAME");
 	// default "NAME".
 	App string
+	// Names are the resource names setup used when not the guide's
+	// (UserName, RoleName, PolicyName, InlinePolicyName, QueueName,
+	// QueueReadPolicyName); the chain is read with them and the fixes
+	// repeat them.
+	Names provision.Options
+	// AdminSource says whose credentials AdminConfig holds, for messages
+	// ("the administrator credentials in the environment").
+	AdminSource string
+	// NoAdmin says why no administrator credentials were found; with
+	// AdminConfig nil the IAM and queue-policy checks are reported as
+	// skipped for this reason.
+	NoAdmin string
 }
 
 // AWS checks the legacy AWS chain: the user's keys, that they can assume the
@@ -71,6 +85,9 @@ func AWS(ctx context.Context, in AWSInput) []Check {
 	}
 	if a.in.App == "" {
 		a.in.App = "NAME"
+	}
+	if a.in.AdminSource == "" {
+		a.in.AdminSource = "the administrator credentials"
 	}
 	a.add(Check{Name: CheckAWSSigV4, Status: OK, Detail: "Since 2 October 2023 SP-API no longer needs IAM or AWS Signature V4: " +
 		"the LWA access token alone authorizes calls and a signature is accepted but disregarded. " +
@@ -145,11 +162,29 @@ func (a *awsChecker) add(c Check) {
 }
 
 func (a *awsChecker) fix(extra string) string {
-	f := "spgate setup aws --app " + a.in.App
+	return a.setupOptions().SetupCommandLine() + extra
+}
+
+// setupOptions are the names and region setup used, for reading the chain
+// and for the fixes.
+func (a *awsChecker) setupOptions() provision.Options {
+	o := a.in.Names
+	o.SetupCommand = "spgate setup aws --app " + a.in.App
 	if a.in.QueueURL != "" {
-		f += " --queue"
+		o.Queue = true
+		if o.QueueName == "" {
+			o.QueueName = queueName(a.in.QueueURL)
+		}
 	}
-	return f + extra
+	if o.Region == "" && a.in.Region != "us-east-1" {
+		o.Region = a.in.Region
+	}
+	if o.RoleName == "" && a.in.RoleARN != "" {
+		if n, err := provision.ValidateRoleARN(a.in.RoleARN); err == nil {
+			o.RoleName = n
+		}
+	}
+	return o
 }
 
 func (a *awsChecker) fixIf(st Status, extra string) string {
@@ -187,22 +222,28 @@ func (a *awsChecker) chain(ctx context.Context, userName, roleName string) {
 			userName = aws.ToString(out.UserName)
 		}
 	}
-	opts := provision.Options{
-		Config:          a.in.AdminConfig,
-		Region:          a.in.Region,
-		Endpoint:        a.in.Endpoint,
-		UserName:        userName,
-		RoleName:        roleName,
-		HeldAccessKeyID: a.in.UserKeys.AccessKeyID,
+	opts := a.setupOptions()
+	opts.Config, opts.Endpoint, opts.HeldAccessKeyID = a.in.AdminConfig, a.in.Endpoint, a.in.UserKeys.AccessKeyID
+	opts.Region = a.in.Region
+	if userName != "" {
+		opts.UserName = userName
 	}
-	if a.in.QueueURL != "" {
-		opts.Queue = true
-		opts.QueueName = queueName(a.in.QueueURL)
+	if roleName != "" {
+		opts.RoleName = roleName
 	}
 	rep, err := provision.Check(ctx, opts)
 	if err != nil {
-		a.add(Check{Name: CheckAWSAccount, Status: Fail, Detail: "could not read the AWS setup with the administrator credentials: " + err.Error(),
-			Step: StepAWSSetup, Fix: "check the administrator credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), then `spgate setup aws --app " + a.in.App + " --check`"})
+		var ae smithy.APIError
+		if errors.As(err, &ae) && strings.Contains(ae.ErrorCode(), "AccessDenied") || errors.As(err, &ae) && ae.ErrorCode() == "UnauthorizedOperation" {
+			why := a.in.AdminSource + " may not read IAM and SQS (" + ae.ErrorCode() + ": " + ae.ErrorMessage() + ")"
+			if a.in.NoAdmin != "" {
+				why = a.in.NoAdmin + ", and " + why
+			}
+			a.skipped(roleName, why)
+			return
+		}
+		a.add(Check{Name: CheckAWSAccount, Status: Fail, Detail: "could not read the AWS setup with " + a.in.AdminSource + ": " + err.Error(),
+			Step: StepAWSSetup, Fix: "check the administrator credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), then `" + a.fix(" --check") + "`"})
 		return
 	}
 	groups := []struct {
@@ -212,10 +253,10 @@ func (a *awsChecker) chain(ctx context.Context, userName, roleName string) {
 		skip  bool
 	}{
 		{CheckAWSUser, "the IAM user " + rep.UserARN + " exists with an active access key", []string{provision.UserMissing, provision.AccessKeyMissing, provision.AccessKeyInactive}, false},
-		{CheckAWSRolePolicy, "the role " + rep.RoleARN + " carries the execute-api:Invoke policy", []string{provision.RoleMissing, provision.PolicyMissing, provision.PolicyNotAttached, provision.PolicyWrongAction, provision.PolicyWrongResource}, roleName == ""},
-		{CheckAWSTrust, "the role's trust policy admits only " + rep.UserARN, []string{provision.TrustNotLockedToUser, provision.TrustExcludesUser}, roleName == ""},
-		{CheckAWSUserPolicy, "the user's inline policy allows sts:AssumeRole on exactly the role", []string{provision.InlinePolicyMissing, provision.InlinePolicyWrongRole, provision.InlinePolicyTooBroad}, roleName == ""},
-		{CheckAWSQueue, "the queue " + a.in.QueueURL + " exists, Amazon may deliver to it and the user may read it", []string{provision.QueueMissing, provision.QueuePolicyNoAmazon, provision.QueueReadPolicyMissing}, a.in.QueueURL == ""},
+		{CheckAWSRolePolicy, "the role " + rep.RoleARN + " carries the execute-api:Invoke policy and nothing denies it", []string{provision.RoleMissing, provision.PolicyMissing, provision.PolicyNotAttached, provision.PolicyWrongAction, provision.PolicyWrongResource, provision.PolicyDenied, provision.PolicyUnverified}, roleName == ""},
+		{CheckAWSTrust, "the role's trust policy admits only " + rep.UserARN, []string{provision.TrustNotLockedToUser, provision.TrustExcludesUser, provision.TrustDenied, provision.TrustUnverified}, roleName == ""},
+		{CheckAWSUserPolicy, "the user's inline policy allows sts:AssumeRole on exactly the role and nothing denies it", []string{provision.InlinePolicyMissing, provision.InlinePolicyWrongRole, provision.InlinePolicyTooBroad, provision.AssumeRoleDenied, provision.AssumeRoleUnverified}, roleName == ""},
+		{CheckAWSQueue, "the queue " + a.in.QueueURL + " exists, Amazon may deliver to it and the user may read it", []string{provision.QueueMissing, provision.QueuePolicyNoAmazon, provision.QueueReadPolicyMissing, provision.QueuePolicyDeniesAmazon, provision.QueuePolicyUnverified, provision.QueueReadDenied, provision.QueueReadUnverified}, a.in.QueueURL == ""},
 		{CheckAWSOrgPolicies, "no organization policy denies the chain", []string{provision.SCPDenies}, false},
 	}
 	seen := map[string]bool{}
@@ -243,7 +284,7 @@ func (a *awsChecker) chain(ctx context.Context, userName, roleName string) {
 			a.add(Check{Name: g.name, Status: OK, Detail: g.what})
 			continue
 		}
-		a.add(findingsCheck(g.name, bad, a.in.App))
+		a.add(findingsCheck(g.name, bad, a.fix("")))
 	}
 	var other []provision.Finding
 	for _, f := range rep.Findings {
@@ -252,12 +293,12 @@ func (a *awsChecker) chain(ctx context.Context, userName, roleName string) {
 		}
 	}
 	if len(other) > 0 {
-		a.add(findingsCheck("aws-chain", other, a.in.App))
+		a.add(findingsCheck("aws-chain", other, a.fix("")))
 	}
 }
 
 // findingsCheck folds provision findings into one Check.
-func findingsCheck(name string, fs []provision.Finding, app string) Check {
+func findingsCheck(name string, fs []provision.Finding, setup string) Check {
 	st := Warn
 	var details, fixes []string
 	for _, f := range fs {
@@ -265,6 +306,9 @@ func findingsCheck(name string, fs []provision.Finding, app string) Check {
 			st = Fail
 		}
 		d := f.Name + ": " + f.Problem
+		if f.Severity == provision.Unverified {
+			d = f.Name + " (cannot verify): " + f.Problem
+		}
 		if f.Resource != "" {
 			d += " (" + f.Resource + ")"
 		}
@@ -273,16 +317,35 @@ func findingsCheck(name string, fs []provision.Finding, app string) Check {
 			fixes = append(fixes, f.Fix)
 		}
 	}
-	fixes = append(fixes, "or run `spgate setup aws --app "+app+"` to put the guide's setup back")
+	fixes = append(fixes, "or run `"+setup+"` to put the guide's setup back")
 	return Check{Name: name, Status: st, Detail: strings.Join(details, "; "), Step: StepAWSSetup, Fix: strings.Join(fixes, "; ")}
 }
 
-// withoutAdmin says what cannot be seen with the user's own keys.
+// withoutAdmin says what cannot be seen without credentials that may read
+// IAM, and why.
 func (a *awsChecker) withoutAdmin() {
-	if a.in.RoleARN != "" {
-		a.add(Check{Name: CheckAWSRolePolicy, Status: Skip,
-			Detail: "the role's policy and trust policy can be read only with administrator credentials; a successful AssumeRole shows the trust admits the user",
-			Fix:    "spgate setup aws --app " + a.in.App + " --check (with administrator credentials)"})
+	why := a.in.NoAdmin
+	if why == "" {
+		why = "no credentials that may read IAM were given"
+	}
+	a.skipped(a.setupOptions().RoleName, why)
+}
+
+// skipped reports each check of the chain that could not run, and why.
+func (a *awsChecker) skipped(roleName, why string) {
+	fix := "run `spgate doctor` with administrator credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or `" + a.fix(" --check") + "`"
+	checks := []struct{ name, what string }{{CheckAWSUser, "the IAM user and its access keys"}}
+	if a.in.RoleARN != "" || roleName != "" {
+		checks = append(checks,
+			struct{ name, what string }{CheckAWSRolePolicy, "the role's execute-api:Invoke policy"},
+			struct{ name, what string }{CheckAWSTrust, "the role's trust policy"},
+			struct{ name, what string }{CheckAWSUserPolicy, "the user's sts:AssumeRole policy"})
+	}
+	if a.in.QueueURL != "" {
+		checks = append(checks, struct{ name, what string }{CheckAWSQueue, "the queue policy (does it admit Amazon's account 437568002678?) and the user's read policy"})
+	}
+	for _, c := range checks {
+		a.add(Check{Name: c.name, Status: Skip, Detail: "not checked: " + c.what + ": " + why, Fix: fix})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,8 +188,26 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 		}
 		return storeErr(err)
 	}
-	// What the app already points at is what is checked, kept and torn
-	// down, unless flags say otherwise.
+	// What the app already points at, and the names and region setup used
+	// for it before, are what is checked, kept and torn down, unless flags
+	// say otherwise.
+	stored, err := loadAWSSetup(ctx, v, app)
+	if err != nil {
+		return storeErr(err)
+	}
+	for _, f := range []struct {
+		flag   string
+		dst    *string
+		stored string
+	}{
+		{"user-name", &o.UserName, stored.UserName}, {"role-name", &o.RoleName, stored.RoleName},
+		{"policy-name", &o.PolicyName, stored.PolicyName}, {"inline-policy-name", &o.InlinePolicyName, stored.InlinePolicyName},
+		{"queue-name", &o.QueueName, stored.QueueName}, {"region", &o.Region, stored.Region},
+	} {
+		if !cmd.Flags().Changed(f.flag) && f.stored != "" {
+			*f.dst = f.stored
+		}
+	}
 	if app.RoleARN != "" && !cmd.Flags().Changed("role-name") {
 		if n, err := provision.ValidateRoleARN(app.RoleARN); err == nil {
 			o.RoleName = n
@@ -204,6 +223,7 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 	}
 	opts := o.provisionOptions(app.AWSAccessKeyID)
 	opts.Logger = logger(cmd)
+	opts.SetupCommand = "spgate setup aws --app " + app.Name
 	switch {
 	case o.Check:
 		return runSetupAWSCheck(ctx, cmd, streams, app, opts)
@@ -249,6 +269,15 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 		}
 		res.AppChanged = changed
 		res.Signing = app.Signing || o.EnableSigning
+		rec := awsSetup{Region: rep.Region, UserName: o.UserName, RoleName: o.RoleName, PolicyName: o.PolicyName, InlinePolicyName: o.InlinePolicyName}
+		if o.Queue {
+			rec.QueueName = o.QueueName
+		}
+		if rec != stored {
+			if err := saveAWSSetup(ctx, v, app, rec); err != nil {
+				return storeErr(fmt.Errorf("store the AWS names and region with app %s: %w", app.Name, err))
+			}
+		}
 		if res.StoredAccessKeyID == "" {
 			res.StoredAccessKeyID = app.AWSAccessKeyID
 		}
@@ -313,7 +342,11 @@ func runSetupAWSCheck(ctx context.Context, cmd *cobra.Command, streams IO, app v
 		}
 	}
 	if len(rep.Findings) > 0 {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the AWS setup deviates from the guide: %s; fix as shown above or run spgate setup aws --app %s", strings.Join(rep.Names(), ", "), app.Name)}
+		what := "deviates from the guide"
+		if !slices.ContainsFunc(rep.Findings, func(f provision.Finding) bool { return f.Severity != provision.Unverified }) {
+			what = "could not be verified in full (Conditions spgate cannot evaluate)"
+		}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the AWS setup %s: %s; fix as shown above or run %s", what, strings.Join(rep.Names(), ", "), opts.SetupCommandLine())}
 	}
 	return nil
 }
@@ -336,12 +369,48 @@ func runSetupAWSTeardown(ctx context.Context, cmd *cobra.Command, streams IO, v 
 			return &ExitError{Code: ExitFailure, Err: errors.New("teardown cancelled; nothing was removed")}
 		}
 	}
+	if !o.DryRun {
+		// Each deletion is recorded as it happens: a teardown that stops
+		// partway leaves no deleted key, role or queue in the vault.
+		opts.OnStep = func(st provision.Step) error {
+			if st.Status != provision.Deleted {
+				return nil
+			}
+			switch st.ID {
+			case "access-key":
+				a, err := v.GetApp(ctx, app.Name)
+				if err != nil {
+					return err
+				}
+				if a.AWSAccessKeyID != "" && a.AWSAccessKeyID == st.Resource {
+					return v.SetAWSKeys(ctx, app.Name, "", secret.String{})
+				}
+			case "role":
+				return clearApp(ctx, v, app.Name, func(a *vault.App) bool {
+					if a.RoleARN == "" || a.RoleARN != st.Resource {
+						return false
+					}
+					a.RoleARN, a.Signing = "", false
+					return true
+				})
+			case "queue":
+				return clearApp(ctx, v, app.Name, func(a *vault.App) bool {
+					if a.SQSQueueURL == "" || (st.Resource != "" && a.SQSQueueURL != st.Resource) {
+						return false
+					}
+					a.SQSQueueURL = ""
+					return true
+				})
+			}
+			return nil
+		}
+	}
 	rep, err := provision.Teardown(ctx, opts)
 	if err != nil {
 		if rep != nil && !jsonOut(cmd) {
 			fmt.Fprint(streams.Err, rep.Text())
 		}
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("AWS teardown stopped: %w", err)}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("AWS teardown stopped: %w (what was deleted is already removed from app %s)", err, app.Name)}
 	}
 	res := setupAWSResult{App: app.Name, Report: rep}
 	if !o.DryRun {
@@ -373,6 +442,13 @@ func runSetupAWSTeardown(ctx context.Context, cmd *cobra.Command, streams IO, v 
 			return storeErr(fmt.Errorf("clear the role ARN and queue URL of app %s: %w", app.Name, err))
 		}
 		res.AppChanged = res.AppChanged || err == nil
+		if err := saveAWSSetup(ctx, v, app, awsSetup{}); err != nil {
+			return storeErr(err)
+		}
+		after, _ := v.GetApp(ctx, app.Name)
+		if after.AWSAccessKeyID != app.AWSAccessKeyID || after.RoleARN != app.RoleARN || after.SQSQueueURL != app.SQSQueueURL {
+			res.AppChanged = true
+		}
 	}
 	if jsonOut(cmd) {
 		return printJSON(streams.Out, res)
@@ -382,6 +458,20 @@ func runSetupAWSTeardown(ctx context.Context, cmd *cobra.Command, streams IO, v 
 		fmt.Fprintf(streams.Out, "\nRemoved the AWS access key, role ARN and queue URL from app %s.\n", app.Name)
 	}
 	return nil
+}
+
+// clearApp updates app with fn when fn reports a change.
+func clearApp(ctx context.Context, v *vault.Vault, app string, fn func(*vault.App) bool) error {
+	err := v.UpdateApp(ctx, app, func(a *vault.App) error {
+		if !fn(a) {
+			return errUnchanged
+		}
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	return err
 }
 
 func lastPathSegment(u string) string {
@@ -441,7 +531,6 @@ type awsSetup struct {
 	PolicyName          string `json:"policyName,omitempty"`
 	InlinePolicyName    string `json:"inlinePolicyName,omitempty"`
 	QueueName           string `json:"queueName,omitempty"`
-	QueueReadPolicyName string `json:"queueReadPolicyName,omitempty"`
 }
 
 // awsSetupKey is the state key of app's AWS setup (by app id: local names

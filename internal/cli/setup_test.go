@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/spgate/spgate/awsauth"
@@ -314,4 +316,128 @@ func TestSetupAWS(t *testing.T) {
 	if strings.Contains(out, e.srv.Admin.SecretAccessKey) {
 		t.Error("the administrator's secret key was printed")
 	}
+}
+
+// A non-default region is stored with the app: --check, doctor and
+// --teardown find the queue there without --region.
+func TestSetupRegionIsKeptWithTheApp(t *testing.T) {
+	e := newSetupEnv(t)
+	ctx := context.Background()
+	e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--queue", "--region", "eu-west-1")
+	e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--check")
+	r := doctorJSON(t, e, "doctor", "--json", "--app", "main")
+	if c := findCheck(r, doctor.CheckAWSQueueRead); c.Status != doctor.OK {
+		t.Errorf("doctor reads the queue in the wrong region: %+v", c)
+	}
+	e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--teardown", "--yes")
+	eu := e.srv.AdminConfig()
+	eu.Region = "eu-west-1"
+	if _, err := sqs.NewFromConfig(eu).GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(provision.DefaultQueueName)}); err == nil {
+		t.Error("teardown left the queue in eu-west-1")
+	}
+}
+
+// Custom names are stored too; the fixes --check prints repeat them, so
+// running the fix repairs the same resources.
+func TestSetupFixRepeatsCustomNames(t *testing.T) {
+	e := newSetupEnv(t)
+	ctx := context.Background()
+	e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--queue", "--user-name", "svc-spgate", "--role-name", "svc-spgate-role", "--queue-name", "svc-q")
+	if _, err := e.iam().DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("svc-spgate"), PolicyName: aws.String(provision.DefaultInlinePolicyName)}); err != nil {
+		t.Fatal(err)
+	}
+	out, errs := e.mustRun(ExitFailure, "setup", "aws", "--app", "main", "--check")
+	want := "spgate setup aws --app main --user-name svc-spgate --role-name svc-spgate-role --queue --queue-name svc-q"
+	if !strings.Contains(out, want) || !strings.Contains(errs, want) || !strings.Contains(out, provision.InlinePolicyMissing) {
+		t.Fatalf("check does not repeat the names (%s):\n%s\n%s", want, out, errs)
+	}
+	if strings.Contains(out, provision.UserMissing) {
+		t.Fatalf("check looked for the default user:\n%s", out)
+	}
+	args := append(strings.Fields(strings.TrimPrefix(want, "spgate ")), "--json")
+	e.mustRun(ExitOK, args...)
+	e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--check")
+}
+
+// A teardown IAM stops partway (a policy setup did not create keeps the
+// role) has already removed the deleted access key from the vault.
+func TestSetupTeardownRecordsEachDeletion(t *testing.T) {
+	e := newSetupEnv(t)
+	ctx := context.Background()
+	e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--queue")
+	if _, err := e.iam().PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(provision.DefaultRoleName), PolicyName: aws.String("someone-elses"),
+		PolicyDocument: aws.String(provision.ExecuteAPIPolicy)}); err != nil {
+		t.Fatal(err)
+	}
+	_, errs := e.mustRun(ExitFailure, "setup", "aws", "--app", "main", "--teardown", "--yes")
+	if !strings.Contains(errs, "stopped") {
+		t.Errorf("stderr: %s", errs)
+	}
+	a := e.app()
+	if a.AWSAccessKeyID != "" || a.HasAWSSecretKey() {
+		t.Fatalf("the deleted access key %s is still stored with the app", a.AWSAccessKeyID)
+	}
+	if a.RoleARN == "" {
+		t.Error("the role was not deleted, yet its ARN was forgotten")
+	}
+}
+
+// doctor checks the role's and the queue's policies when it can read IAM,
+// and says which checks it skipped, and why, when it cannot.
+func TestDoctorChecksPoliciesWhenItCanReadIAM(t *testing.T) {
+	e := newSetupEnv(t)
+	ctx := context.Background()
+	e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--queue")
+	a := e.app()
+	out, err := sqs.NewFromConfig(e.srv.AdminConfig()).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &a.SQSQueueURL,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := out.Attributes["QueueArn"]
+	if _, err := sqs.NewFromConfig(e.srv.AdminConfig()).SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &a.SQSQueueURL,
+		Attributes: map[string]string{"Policy": strings.ReplaceAll(provision.QueuePolicy(arn), "437568002678", "111122223333")}}); err != nil {
+		t.Fatal(err)
+	}
+	r := doctorJSON(t, e, "doctor", "--json", "--app", "main")
+	if c := findCheck(r, doctor.CheckAWSQueue); c.Status != doctor.Fail || !strings.Contains(c.Detail, provision.QueuePolicyNoAmazon) {
+		t.Fatalf("queue policy without Amazon: %+v", c)
+	}
+	if c := findCheck(r, doctor.CheckAWSRolePolicy); c.Status != doctor.OK {
+		t.Errorf("role policy: %+v", c)
+	}
+	// Without administrator credentials (only the app's own keys, which
+	// may not read IAM), each check it could not run is named, with why.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	r = doctorJSON(t, e, "doctor", "--json", "--app", "main")
+	for _, name := range []string{doctor.CheckAWSUser, doctor.CheckAWSRolePolicy, doctor.CheckAWSTrust, doctor.CheckAWSUserPolicy, doctor.CheckAWSQueue} {
+		c := findCheck(r, name)
+		if c.Status != doctor.Skip || !strings.Contains(c.Detail, "not checked") || !strings.Contains(c.Detail, "no administrator credentials") ||
+			!strings.Contains(c.Detail, "may not read IAM") || c.Fix == "" {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	if c := findCheck(r, doctor.CheckAWSQueueRead); c.Status != doctor.OK {
+		t.Errorf("the user's own keys read the queue: %+v", c)
+	}
+}
+
+func doctorJSON(t *testing.T, e *setupEnv, args ...string) doctorReport {
+	t.Helper()
+	_, out, errs := e.run(args...)
+	var r doctorReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("doctor --json: %v\n%s\n%s", err, out, errs)
+	}
+	return r
+}
+
+func findCheck(r doctorReport, name string) doctor.Check {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return doctor.Check{Name: name, Status: "missing"}
 }
