@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,9 +18,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/provision"
+	"github.com/spgate/spgate/secret"
 )
 
 func init() { commands = append(commands, newEmulateCmd) }
@@ -36,6 +43,10 @@ type emulateOptions struct {
 	JSON      bool
 	Registry  string
 	NoLimits  bool
+	// SQSEndpoint is an SQS (moto_server, LocalStack) where the demo app's
+	// notification queue is created and rotation notifications are sent.
+	SQSEndpoint string
+	SQSQueue    string
 }
 
 func newEmulateCmd(streams IO) *cobra.Command {
@@ -54,10 +65,17 @@ ports with port 0); point spgate at all three with the SPGATE_ENDPOINT value
 it prints. A Host header naming an Amazon host (sellingpartnerapi-eu.amazon.com)
 picks that region on any of them. With --tls it makes a throw-away CA and a
 certificate for Amazon's host names, so an unmodified client can be pointed
-at it by trusting the CA and resolving the names to the emulator.`,
+at it by trusting the CA and resolving the names to the emulator.
+
+With --sqs-endpoint URL (a moto_server, LocalStack) it creates the demo
+app's notification queue there (admitting Amazon's account, as setup does)
+and sends the app's APPLICATION_OAUTH_CLIENT_NEW_SECRET and expiry
+notifications to it, so spgate rotate runs end to end offline. It signs its
+SQS calls with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else "testing".`,
 		Example: `  spgate emulate
   spgate emulate --addr 127.0.0.1:0 --json
-  spgate emulate --tls --addr 127.0.0.1:8443 --time-scale 60`,
+  spgate emulate --tls --addr 127.0.0.1:8443 --time-scale 60
+  spgate emulate --sqs-endpoint http://127.0.0.1:5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEmulate(cmd.Context(), streams, o)
@@ -74,6 +92,8 @@ at it by trusting the CA and resolving the names to the emulator.`,
 	f.BoolVar(&o.JSON, "json", false, "print the listen URL and demo credentials as JSON")
 	f.StringVar(&o.Registry, "registry", "", "JSON file of apps, sellers and authorizations to use instead of the demo")
 	f.BoolVar(&o.NoLimits, "no-rate-limits", false, "lift every rate limit (load benchmarks)")
+	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint (moto_server, LocalStack) to create the demo app's notification queue on and send its rotation notifications to")
+	f.StringVar(&o.SQSQueue, "sqs-queue", provision.DefaultQueueName, "with --sqs-endpoint: the queue's name (the default is the one `spgate setup aws --queue` adopts)")
 	return cmd
 }
 
@@ -93,6 +113,10 @@ type emulateInfo struct {
 	Region       string            `json:"region"`
 	Marketplaces []string          `json:"marketplaces"`
 	Sellers      []emulateSellerJS `json:"sellers"`
+	// SQSEndpoint and QueueURL: where the demo app's rotation
+	// notifications go (with --sqs-endpoint).
+	SQSEndpoint string `json:"sqsEndpoint,omitempty"`
+	QueueURL    string `json:"queueUrl,omitempty"`
 }
 
 type emulateSellerJS struct {
@@ -109,12 +133,33 @@ func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
 	if o.TimeScale <= 0 {
 		return usageErr("--time-scale must be positive (1 = real time)")
 	}
-	srv, err := amazontest.New(amazontest.Config{
+	cfg := amazontest.Config{
 		Seed: o.Seed, OrdersPerSeller: o.Orders, Sellers: o.Sellers, TimeScale: o.TimeScale,
 		RegistryFile: o.Registry, NoRateLimits: o.NoLimits,
-	})
+	}
+	if o.SQSEndpoint != "" {
+		u, err := url.Parse(o.SQSEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErr("--sqs-endpoint %q is not an http(s) URL (e.g. http://127.0.0.1:5000 for moto_server)", o.SQSEndpoint)
+		}
+		if err := provision.ValidateName(provision.QueueName, o.SQSQueue); err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--sqs-queue: %w", err)}
+		}
+		cfg.SQSEndpoint = o.SQSEndpoint
+		cfg.SQSAccessKeyID, cfg.SQSSecretAccessKey = emulateSQSKeys()
+	}
+	srv, err := amazontest.New(cfg)
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("start the emulator: %w", err)}
+	}
+	queueURL := ""
+	if o.SQSEndpoint != "" {
+		if queueURL, err = emulateQueue(ctx, cfg, o.SQSQueue); err != nil {
+			return &ExitError{Code: ExitConfig, Err: err}
+		}
+		if err := srv.SetNotificationQueue(srv.Demo().AppID, queueURL); err != nil {
+			return err
+		}
 	}
 	host, portStr, err := net.SplitHostPort(o.Addr)
 	if err != nil {
@@ -181,6 +226,7 @@ func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
 		URL: base, Endpoint: strings.Join(endpoint, ","), RegionURLs: regionURLs, TokenURL: base + "/auth/o2/token", CAFile: caFile,
 		AppID: d.AppID, ClientID: d.ClientID, ClientSecret: d.ClientSecret, SellerID: d.SellerID,
 		RefreshToken: d.RefreshToken, Region: string(d.Region), Marketplaces: d.Marketplaces,
+		SQSEndpoint: o.SQSEndpoint, QueueURL: queueURL,
 	}
 	for _, s := range d.Sellers {
 		info.Sellers = append(info.Sellers, emulateSellerJS{ID: s.ID, Region: string(s.Region), Marketplaces: s.Marketplaces, RefreshToken: s.RefreshToken})
@@ -269,6 +315,15 @@ func printEmulateBanner(w io.Writer, in emulateInfo, port int, scale float64) {
 	p("Point spgate at it (every region):")
 	p("  export SPGATE_ENDPOINT=%s", in.Endpoint)
 	p("Admin (loopback only): %s/_admin/counters, /_admin/faults, /_admin/registry", in.URL)
+	if in.QueueURL != "" {
+		p("")
+		p("Rotation notifications of the demo app go to the SQS queue")
+		p("  %s", in.QueueURL)
+		p("at %s. With the app in a vault (docs/emulator.md), rotate its client secret:", in.SQSEndpoint)
+		p("  export SPGATE_AWS_ENDPOINT=%s", in.SQSEndpoint)
+		p("  spgate setup aws --app main --queue    # once: stores this queue and an IAM user's keys with the app")
+		p("  spgate rotate --app main")
+	}
 	if in.CAFile != "" {
 		p("")
 		p("TLS: the CA certificate is in %s.", in.CAFile)
@@ -287,4 +342,52 @@ func firstOr(s []string, def string) string {
 		return s[0]
 	}
 	return def
+}
+
+// emulateSQSKeys are the keys the emulator signs SQS calls with: the
+// environment's, else moto's and LocalStack's "testing".
+func emulateSQSKeys() (string, secret.String) {
+	id, key := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || key == "" {
+		return "testing", secret.New("testing")
+	}
+	return id, secret.New(key)
+}
+
+// emulateQueue creates (or finds) the demo app's notification queue at
+// cfg.SQSEndpoint with setup's policy admitting Amazon's account, and
+// returns its URL.
+func emulateQueue(ctx context.Context, cfg amazontest.Config, name string) (string, error) {
+	c := sqs.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(cfg.SQSEndpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(cfg.SQSAccessKeyID, cfg.SQSSecretAccessKey.Reveal(), ""),
+		HTTPClient:   &http.Client{Timeout: 15 * time.Second},
+	})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	fail := func(doing string, err error) error {
+		return fmt.Errorf("%s at --sqs-endpoint %s: %w (is moto_server or LocalStack running there? the keys are AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else \"testing\")", doing, cfg.SQSEndpoint, err)
+	}
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", fail("create the demo app's notification queue "+name, err)
+	}
+	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn, sqstypes.QueueAttributeNamePolicy}})
+	if err != nil {
+		return "", fail("read queue "+name, err)
+	}
+	arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+	policy, same, _, err := provision.MergeQueuePolicy(attrs.Attributes[string(sqstypes.QueueAttributeNamePolicy)], arn)
+	if err != nil {
+		return "", fmt.Errorf("queue %s: %w", name, err)
+	}
+	if !same {
+		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: out.QueueUrl,
+			Attributes: map[string]string{string(sqstypes.QueueAttributeNamePolicy): policy}}); err != nil {
+			return "", fail("set the policy of queue "+name, err)
+		}
+	}
+	return aws.ToString(out.QueueUrl), nil
 }

@@ -15,7 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spgate/spgate/internal/mototest"
 	"github.com/spgate/spgate/internal/testenv"
+	"github.com/spgate/spgate/secret"
 )
 
 // TestEmulateTLSAndJSON runs `spgate emulate --tls --json` on a free port
@@ -125,5 +127,144 @@ func TestEmulateBannerAndFlags(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// docSection returns the commands of the first ```sh block after heading
+// in a document, without comments, one per line.
+func docSection(t *testing.T, doc, heading string) []string {
+	t.Helper()
+	b, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("%s has no heading %q", doc, heading)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```sh\n")
+	end := strings.Index(s[start+6:], "```")
+	var cmds []string
+	for _, line := range strings.Split(s[start+6:start+6+end], "\n") {
+		if j := strings.Index(line, "#"); j >= 0 {
+			line = line[:j]
+		}
+		if line = strings.TrimSpace(line); line != "" {
+			cmds = append(cmds, line)
+		}
+	}
+	return cmds
+}
+
+// The rotation walk-through of docs/emulator.md, run as written against
+// moto_server: emulate --sqs-endpoint creates the demo app's queue there,
+// setup aws --queue adopts it, rotate rotates. Two things differ, each
+// because this moto_server checks signatures (INITIAL_NO_AUTH_ACTION_COUNT):
+// its administrator's keys stand for "testing", and they are in the
+// environment before emulate starts. Ports are free ones.
+func TestEmulateSQSRotationAsDocumented(t *testing.T) {
+	m := mototest.Start(t)
+	dir := e2eHome(t)
+	cmds := docSection(t, "../../docs/emulator.md", "## Rotate the client secret offline (with moto_server)")
+	want := []string{"moto_server -p 5000 &", "spgate emulate --sqs-endpoint http://127.0.0.1:5000 &",
+		"export SPGATE_AWS_ENDPOINT=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+		"spgate setup aws --app main --queue", "spgate rotate --app main"}
+	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the document's commands changed; update this test:\n%s", strings.Join(cmds, "\n"))
+	}
+	sub := strings.NewReplacer("http://127.0.0.1:5000", m.Endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_ACCESS_KEY_ID="+m.Admin.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=testing", "AWS_SECRET_ACCESS_KEY="+m.Admin.SecretAccessKey)
+	t.Setenv("AWS_ACCESS_KEY_ID", m.Admin.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", m.Admin.SecretAccessKey)
+	t.Setenv("AWS_REGION", mototest.Region)
+
+	var info emulateInfo
+	for _, c := range cmds {
+		c = strings.TrimSuffix(strings.TrimSpace(sub.Replace(c)), " &")
+		f := strings.Fields(c)
+		switch {
+		case f[0] == "moto_server":
+			// Started above (mototest), on a free port.
+		case f[0] == "export":
+			for _, kv := range f[1:] {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+		case len(f) > 1 && f[1] == "emulate":
+			info = startEmulate(t, append(f[1:], "--addr", "127.0.0.1:0", "--json", "--orders", "2"))
+			if info.QueueURL == "" || info.SQSEndpoint != m.Endpoint {
+				t.Fatalf("emulate --sqs-endpoint: %+v", info)
+			}
+			// The vault with app main, as the document's earlier section
+			// makes it.
+			t.Setenv(EnvEndpoint, info.Endpoint)
+			sf := filepath.Join(dir, "secret.txt")
+			_ = os.WriteFile(sf, []byte(info.ClientSecret), 0o600)
+			e2eMust(t, 0, "", "app", "add", "main", "--app-id", info.AppID, "--client-id", info.ClientID, "--client-secret-file", sf, "--region", "na")
+		default:
+			out, errs := e2eMust(t, 0, "", f[1:]...)
+			if f[1] == "rotate" && !strings.Contains(out, "client secret v2") {
+				t.Errorf("rotate output:\n%s%s", e2eMask(out), e2eMask(errs))
+			}
+		}
+	}
+	// The vault holds the emulator's new secret.
+	res, err := http.Get(info.URL + "/_admin/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var demo struct{ ClientSecret string }
+	_ = json.NewDecoder(res.Body).Decode(&demo)
+	res.Body.Close()
+	if demo.ClientSecret == info.ClientSecret {
+		t.Fatal("Amazon did not rotate")
+	}
+	out, _ := e2eMust(t, 0, "", "app", "show", "main", "--json")
+	if !strings.Contains(out, `"clientSecretVersion": 2`) || !strings.Contains(out, secret.New(demo.ClientSecret).Hint()) {
+		t.Errorf("vault after rotate:\n%s", e2eMask(out))
+	}
+}
+
+// startEmulate runs spgate emulate with args until the test ends and
+// returns what it printed with --json.
+func startEmulate(t *testing.T, args []string) emulateInfo {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errb e2eBuffer
+	go func() {
+		done <- Main(ctx, args, strings.NewReader(""), pw, &errb)
+		pw.Close()
+	}()
+	var info emulateInfo
+	if err := json.NewDecoder(pr).Decode(&info); err != nil {
+		cancel()
+		t.Fatalf("emulate printed no JSON: %v\n%s", err, errb.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != ExitOK {
+			t.Errorf("emulate exit %d: %s", code, errb.String())
+		}
+	})
+	return info
+}
+
+// A bad --sqs-endpoint is a usage error; an endpoint where no SQS answers
+// says so and names the flag.
+func TestEmulateSQSEndpointErrors(t *testing.T) {
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"emulate", "--sqs-endpoint", "ftp://x"}, strings.NewReader(""), &out, &out); code != ExitUsage {
+		t.Errorf("ftp endpoint: exit %d: %s", code, out.String())
+	}
+	out.Reset()
+	e2eHome(t)
+	if code := Main(context.Background(), []string{"emulate", "--addr", "127.0.0.1:0", "--sqs-endpoint", "http://127.0.0.1:1"}, strings.NewReader(""), &out, &out); code != ExitConfig ||
+		!strings.Contains(out.String(), "--sqs-endpoint http://127.0.0.1:1") {
+		t.Errorf("unreachable endpoint: exit %d: %s", code, out.String())
 	}
 }
