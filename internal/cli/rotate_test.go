@@ -13,6 +13,7 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/internal/mototest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
@@ -180,4 +181,41 @@ func TestRotateHonoursAWSEndpoint(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	e.assertVaultHoldsAmazons(t, "after rotate")
+}
+
+// serve --auto-rotate reads the queue through SPGATE_AWS_ENDPOINT too:
+// with a secret due for rotation, the running gateway rotates it.
+func TestServeAutoRotateHonoursAWSEndpoint(t *testing.T) {
+	e := newRotateEnv(t, "serve-auto-rotate")
+	t.Setenv(EnvAWSEndpoint, e.m.Endpoint)
+	t.Setenv(EnvSQSEndpoint, "")
+	v := openTestVault(t)
+	if _, err := v.SetClientSecret(context.Background(), "main", secret.New(e.app.ClientSecret),
+		vault.SecretChange{ExpiresAt: time.Now().Add(10 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	ctx, cancel := testenv.PatienceContext(t)
+	defer cancel()
+	var stderr e2eBuffer
+	sctx, stop := context.WithCancel(ctx)
+	_, done := e2eServe(t, sctx, &stderr, "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"), "--auto-rotate")
+	defer func() { stop(); <-done }()
+	for {
+		v := openTestVault(t)
+		a, err := v.GetApp(ctx, "main")
+		v.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur, _ := a.CurrentSecret(); cur.Version >= 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("serve --auto-rotate did not rotate within %s:\n%s", testenv.Patience, e2eMask(stderr.String()))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	e.assertVaultHoldsAmazons(t, "after serve rotated")
 }
