@@ -194,6 +194,25 @@ func (s *Store) Token(ctx context.Context, seller string) (lwa.Token, error) {
 	return tok, nil
 }
 
+// Err returns the *DeadError a call for the seller would get now without
+// asking LWA — its authorization or the app's secret is known refused and
+// the next check is not due — or nil. Callers check it before spending a
+// rate-limit slot on a call that cannot be authorized.
+func (s *Store) Err(seller string) error {
+	now := s.clk.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := &s.app; d.status != "" && (d.probing || now.Before(d.nextTry)) {
+		return d.err(seller)
+	}
+	if e := s.sellers[seller]; e != nil {
+		if d := &e.dead; d.status != "" && (d.probing || now.Before(d.nextTry)) {
+			return d.err(seller)
+		}
+	}
+	return nil
+}
+
 // admit decides whether a call may ask LWA given d. While d is dead and
 // its next check is not due, it returns d's error; when the check is due,
 // the caller becomes the one probe of this window (probe true).

@@ -232,3 +232,25 @@ func TestInvalidateFetchesAFreshToken(t *testing.T) {
 		t.Errorf("after Invalidate: same token or %v", err)
 	}
 }
+
+func TestErrReportsDeadWithoutAskingLWA(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.demo.Sellers[0].ID
+	if err := f.store.Err(s); err != nil {
+		t.Fatalf("unknown seller: %v", err)
+	}
+	f.srv.Revoke(s, f.demo.AppID)
+	_, _ = f.store.Token(ctx, s)
+	before := f.lwaRequests()
+	if err := f.store.Err(s); !errors.Is(err, credstate.ErrAuthorizationRevoked) {
+		t.Errorf("revoked seller: %v", err)
+	}
+	f.clk.Advance(time.Minute)
+	if err := f.store.Err(s); err != nil {
+		t.Errorf("check due: Err = %v, want nil so that one call probes", err)
+	}
+	if f.lwaRequests() != before {
+		t.Error("Err asked LWA")
+	}
+}

@@ -170,6 +170,8 @@ func (s *sellerCache) resolve(ctx context.Context, ref string) (sellerInfo, erro
 	return e.info, nil
 }
 
+// Deprecated: use appvault.Sellers, which the vault watcher can clear.
+//
 // CachedSellers wraps an spapi.SellerStore (such as one reading the vault,
 // which decrypts a refresh token per lookup) with a cache of ttl, so the
 // call chain's per-request seller lookups stay in memory. A refresh token

@@ -22,8 +22,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -223,7 +223,7 @@ func (g *Gateway) requireAllSellers(h http.Handler) http.Handler {
 			return
 		}
 		cl, err := g.keys.authenticate(r.Context(), key)
-		if err != nil || !cl.AllowsSeller("*") {
+		if err != nil || !cl.AllowsEverySeller() {
 			g.answer(w, c, refuse(http.StatusForbidden, CodeSellerForbidden, "/metrics needs a client key for every seller (`spgate client add --seller '*'`)"))
 			return
 		}

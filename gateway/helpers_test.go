@@ -185,8 +185,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		cfg.Audit = a
 	}
 	if o.readiness {
-		cfg.Ready = gateway.NewReadiness(gateway.VaultReadiness(gateway.VaultCheck{
-			Vault: v, App: "main", LWA: client.LWA(), Credentials: creds, MinSecretDays: 7, Metrics: m,
+		cfg.Ready = gateway.NewReadiness(gateway.CredentialReadiness(gateway.CredentialCheck{
+			Vault: v, App: "main", State: client.CredentialState(), MinSecretDays: 7, Metrics: m,
 		}), time.Minute, nil)
 	}
 	gw, err := gateway.New(cfg)

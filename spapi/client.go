@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/credstate"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/ratelimit"
@@ -40,6 +41,10 @@ type SellerStore interface {
 	Seller(ctx context.Context, id string) (Seller, error)
 }
 
+// ErrUnknownSeller is wrapped by a SellerStore's error for a seller it does
+// not hold (or that has not authorized the app).
+var ErrUnknownSeller = errors.New("spapi: unknown seller")
+
 // StaticSellers is a SellerStore over a fixed list.
 type StaticSellers []Seller
 
@@ -50,7 +55,7 @@ func (s StaticSellers) Seller(_ context.Context, id string) (Seller, error) {
 			return x, nil
 		}
 	}
-	return Seller{}, fmt.Errorf("seller %s is not configured: add it with `spgate seller add`", id)
+	return Seller{}, fmt.Errorf("seller %s is not configured: add it with `spgate seller add`: %w", id, ErrUnknownSeller)
 }
 
 // Config configures a Client. AppID, Credentials and (for seller calls)
@@ -117,7 +122,7 @@ type Client struct {
 	stats   Stats
 
 	mu        sync.Mutex
-	sources   map[string]lwa.Source // seller id → refresh-token source
+	creds     *credstate.Store      // seller id → refresh token, access token, liveness
 	grantless map[string]lwa.Source // scope → client-credentials source
 	signed    map[Region]http.RoundTripper
 
@@ -150,7 +155,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.ResponseTimeout = DefaultResponseTimeout
 	}
 	c := &Client{cfg: cfg, clk: clock.Or(cfg.Clock), log: cfg.Logger,
-		sources: map[string]lwa.Source{}, grantless: map[string]lwa.Source{}, signed: map[Region]http.RoundTripper{}}
+		grantless: map[string]lwa.Source{}, signed: map[Region]http.RoundTripper{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -172,6 +177,7 @@ func New(cfg Config) (*Client, error) {
 	if c.limiter == nil {
 		c.limiter = ratelimit.New(ratelimit.Options{Clock: c.clk, Logger: c.log, Headroom: 1})
 	}
+	c.creds = credstate.New(credstate.Options{LWA: c.lwa, Credentials: cfg.Credentials, RefreshToken: c.refreshToken, Clock: c.clk, Logger: c.log})
 	c.rdts = rdt.NewCache(c.fetchRDT, c.clk, 0, c.log)
 	c.chain = &transport{c: c}
 	c.hc = &http.Client{Transport: c.chain, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -426,37 +432,28 @@ func (c *Client) seller(ctx context.Context, id string) (Seller, error) {
 	return s, nil
 }
 
-func (c *Client) sellerSource(ctx context.Context, id string) (lwa.Source, error) {
-	c.mu.Lock()
-	src, ok := c.sources[id]
-	c.mu.Unlock()
-	if ok {
-		return src, nil
-	}
+// refreshToken reads the seller's refresh token for the credential state.
+func (c *Client) refreshToken(ctx context.Context, id string) (secret.String, error) {
 	s, err := c.seller(ctx, id)
+	if errors.Is(err, ErrUnknownSeller) {
+		return secret.String{}, fmt.Errorf("%w: %w", credstate.ErrNoSeller, err)
+	}
 	if err != nil {
-		return nil, err
+		return secret.String{}, err
 	}
-	if s.RefreshToken.IsZero() {
-		return nil, fmt.Errorf("seller %s has no refresh token for this app: authorize it with `spgate seller authorize` or `spgate seller add`", id)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if src, ok := c.sources[id]; ok {
-		return src, nil
-	}
-	src = lwa.NewRefreshTokenSource(c.lwa, c.cfg.Credentials, s.RefreshToken)
-	c.sources[id] = src
-	return src, nil
+	return s.RefreshToken, nil
 }
 
-// ForgetSeller drops the cached token source of a seller (after its refresh
-// token changed).
-func (c *Client) ForgetSeller(id string) {
-	c.mu.Lock()
-	delete(c.sources, id)
-	c.mu.Unlock()
-}
+// CredentialState returns the client's credential state: per seller, the
+// refresh token in use, the cached access token and whether Amazon still
+// accepts the authorization and the app's secret. Call its Reload when the
+// store behind Config.Sellers changed (a new refresh token, a removed
+// seller, a new client secret).
+func (c *Client) CredentialState() *credstate.Store { return c.creds }
+
+// ForgetSeller drops what the client knows of a seller's credentials
+// (after its refresh token changed); the next call reads them again.
+func (c *Client) ForgetSeller(id string) { c.creds.Forget(id) }
 
 func (c *Client) grantlessSource(scope string) lwa.Source {
 	c.mu.Lock()

@@ -109,6 +109,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// is ours to close (http.RoundTripper's contract).
 		closeBody(req)
 	}
+	if seller != "" {
+		// A seller whose authorization (or the app's secret) Amazon is
+		// known to refuse fails here, before it spends a rate-limit slot.
+		if err := c.creds.Err(seller); err != nil {
+			return nil, fmt.Errorf("spapi %s for seller %s: %w", op.ID, seller, err)
+		}
+	}
 	key := ratelimit.Key{Seller: seller, App: c.cfg.AppID, Operation: op.Key()}
 	idempotent := req.Method != http.MethodPost && req.Method != http.MethodPatch || safePOSTs[op.Key()]
 	log := c.log.With("operation", op.ID, "seller", seller)
@@ -293,16 +300,12 @@ func (c *Client) authorize(ctx context.Context, op *operations.Operation, seller
 		v := tok.Reveal()
 		return v, func() { c.rdts.Invalidate(v) }, nil
 	default:
-		src, err := c.sellerSource(ctx, seller)
-		if err != nil {
-			return "", nil, fmt.Errorf("spapi %s: %w", op.ID, err)
-		}
-		tok, err := src.Token(ctx)
+		tok, err := c.creds.Token(ctx, seller)
 		if err != nil {
 			return "", nil, fmt.Errorf("spapi %s for seller %s: %w", op.ID, seller, err)
 		}
 		v := tok.AccessToken.Reveal()
-		return v, func() { src.Invalidate(v) }, nil
+		return v, func() { c.creds.Invalidate(seller, v) }, nil
 	}
 }
 

@@ -50,6 +50,9 @@ func (c Client) AllowsSeller(sellerID string) bool {
 	return slices.Contains(c.Sellers, "*") || slices.Contains(c.Sellers, sellerID)
 }
 
+// AllowsEverySeller reports whether the client's seller scope is "*".
+func (c Client) AllowsEverySeller() bool { return slices.Contains(c.Sellers, "*") }
+
 // AllowsOperation reports whether the client may call operation.
 func (c Client) AllowsOperation(op string) bool {
 	return slices.Contains(c.Operations, "*") || slices.Contains(c.Operations, op)

@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/gateway"
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/rotation"
@@ -35,6 +37,7 @@ type serveOptions struct {
 	NoVaultAccessLog                bool
 	MaxQueueWait, MaxDeadline       time.Duration
 	MaxConns, MaxUnauthConns        int
+	OpsAddr                         string
 }
 
 func newServeCmd(streams IO) *cobra.Command {
@@ -64,8 +67,12 @@ Refused for every key: the Tokens API and Application Management (clients
 never hold Amazon credentials) and grantless operations. A personal-data
 answer is released only after its audit line is synced (else 503).
 
-Operations: /healthz, /readyz (vault readable, a token for every seller, the
-client secret not expiring within --ready-secret-days), /metrics (Prometheus).
+Operations: /healthz; /readyz (ready when the vault is readable, the client
+secret does not expire within --ready-secret-days and at least one seller can
+be served; degraded when some cannot; details only to a client key, for its
+sellers); /metrics (Prometheus; on --addr it needs a key for every seller, or
+use --ops-addr). Changes made by other spgate processes (a new refresh token,
+a revoked key, a rotated secret) take effect within a second, without restart.
 SIGTERM or Ctrl-C stops accepting calls and lets those in flight finish.
 
 The gateway listens on loopback unless --addr says otherwise; use --tls-cert
@@ -97,6 +104,7 @@ and --tls-key when it listens on a network.`,
 	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
 	f.DurationVar(&o.MaxQueueWait, "max-queue-wait", gateway.DefaultMaxQueueWait, "longest a call may wait for the seller's rate limit; beyond it the caller gets 429 with Retry-After at once (X-Spgate-Deadline-Ms can lower it)")
 	f.DurationVar(&o.MaxDeadline, "max-call-time", gateway.DefaultMaxDeadline, "longest a call may take in all, queueing and Amazon's answer included")
+	f.StringVar(&o.OpsAddr, "ops-addr", "", "also serve /metrics and the detailed /readyz without a key on this address (keep it private, e.g. 127.0.0.1:9187); on --addr they need a client key")
 	f.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
 	f.IntVar(&o.MaxUnauthConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
 	return cmd
@@ -150,11 +158,14 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 		store = ratelimit.Unlimited{}
 	}
 	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(store), Logger: log, Headroom: 1, MaxWait: o.MaxQueueWait})
+	// Sellers are cached in memory; the vault watcher below clears the
+	// cache the moment another process changes the vault.
+	sellers := appvault.NewSellers(v, app.Name, 30*time.Second, nil)
 	client, err := spapi.New(spapi.Config{
 		AppID:       app.AppID,
 		Sign:        sign,
 		Credentials: creds,
-		Sellers:     gateway.CachedSellers(vaultSellers{v: v, app: app.Name}, nil, 30*time.Second),
+		Sellers:     sellers,
 		Endpoints:   ep,
 		Limiter:     limiter,
 		UserAgent:   "spgate/" + buildVersion() + " (Language=Go)",
@@ -164,6 +175,7 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 		return &ExitError{Code: ExitInternal, Err: err}
 	}
 	metrics.WatchClient(client)
+	metrics.WatchCredentials(client.CredentialState())
 
 	auditPath := o.AuditLog
 	if auditPath == "" {
@@ -175,8 +187,8 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	defer audit.Close()
 
-	ready := gateway.NewReadiness(gateway.VaultReadiness(gateway.VaultCheck{
-		Vault: v, App: app.Name, LWA: client.LWA(), Credentials: creds,
+	ready := gateway.NewReadiness(gateway.CredentialReadiness(gateway.CredentialCheck{
+		Vault: v, App: app.Name, State: client.CredentialState(),
 		MinSecretDays: max(o.ReadySecretDays, 1), Metrics: metrics,
 	}), o.ReadyInterval, nil)
 	cfg := gateway.Config{Client: client, AppID: app.AppID, Directory: v, Audit: audit, Metrics: metrics,
@@ -200,7 +212,36 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	if host, _, _ := net.SplitHostPort(o.Addr); o.TLSCert == "" && !isLoopback(host) {
 		log.Warn("serving plain HTTP on a non-loopback address: client keys and personal data cross the network unencrypted; use --tls-cert/--tls-key")
 	}
-	go ready.Run(ctx)
+	// Background work ends before the vault closes (deferred above).
+	bgCtx, stopBG := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	defer func() { stopBG(); bg.Wait() }()
+	bg.Go(func() { ready.Run(bgCtx) })
+	// Follow the vault: what another process changes (a new refresh token,
+	// a removed seller, a revoked key, a new client secret) takes effect
+	// here within a watch interval (250 ms), without restart.
+	bg.Go(func() {
+		v.WatchChanges(bgCtx, nil, 0, func(ctx context.Context) {
+			sellers.Clear()
+			gw.Forget()
+			client.CredentialState().Reload(ctx)
+			log.Debug("the vault changed; cached keys and credentials re-read")
+		})
+	})
+	if o.OpsAddr != "" {
+		ops, err := net.Listen("tcp", o.OpsAddr)
+		if err != nil {
+			ln.Close()
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--ops-addr: listen on %s: %w", o.OpsAddr, err)}
+		}
+		if host, _, _ := net.SplitHostPort(o.OpsAddr); !isLoopback(host) {
+			log.Warn("the operations listener (/metrics, full /readyz) is not on loopback: it has no authentication; keep it on a private network")
+		}
+		fmt.Fprintf(streams.Err, "spgate: operations (/metrics, /readyz with details) on http://%s\n", ops.Addr())
+		bg.Go(func() {
+			_ = gateway.Serve(bgCtx, ops, gw.OpsHandler(), gateway.ServeOptions{Logger: log, DrainTimeout: time.Second})
+		})
+	}
 	if o.AutoRotate {
 		if err := startAutoRotate(ctx, v, app.Name, ep, o.SQSEndpoint, log); err != nil {
 			ln.Close()

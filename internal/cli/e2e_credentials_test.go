@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds or a generous deadline passes; the
+// deadline only bounds a broken run, it never measures speed.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(25 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: still not so after 60 s", what)
+}
+
+// TestServeFollowsTheVault: what another process changes in the vault — a
+// seller's new refresh token, a revoked key — reaches a running gateway
+// without restart, even with a long key cache.
+func TestServeFollowsTheVault(t *testing.T) {
+	f := newServeFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "10m", "--ready-interval", "1h")
+	path := "/sellers/v1/marketplaceParticipations"
+	if code, _, body := gatewayCall(t, base, path, f.metaKey, f.na.ID); code != http.StatusOK {
+		t.Fatalf("first call: %d %.300s", code, body)
+	}
+
+	t.Run("a re-authorized seller is served with the new refresh token", func(t *testing.T) {
+		// The seller revokes the app and authorizes it again; the operator
+		// stores the new refresh token from another process.
+		if !f.srv.Revoke(f.na.ID, f.demo.AppID) {
+			t.Fatal("revoke failed")
+		}
+		fresh, err := f.srv.Authorize(f.na.ID, f.demo.AppID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2eMust(t, ExitOK, fresh, "seller", "add", f.na.ID, "--app", "main", "--region", string(f.na.Region),
+			"--marketplace", strings.Join(f.na.Marketplaces, ","), "--refresh-token-file", "-")
+		before := f.srv.Counters().LWAErrors["invalid_grant"]
+		// The gateway notices the vault changed: the seller's state starts
+		// afresh with the new token.
+		waitFor(t, "the gateway taking the new refresh token", func() bool {
+			_, _, m := gatewayCall(t, base, "/metrics", f.metaKey, "")
+			return strings.Contains(m, `spgate_seller_credential_state{seller="`+f.na.ID+`",state="unknown"} 1`)
+		})
+		if code, _, body := gatewayCall(t, base, path, f.metaKey, f.na.ID); code != http.StatusOK {
+			t.Fatalf("the re-authorized seller: %d %.300s", code, body)
+		}
+		// The old refresh token is dead at Amazon: had the gateway used it,
+		// LWA would have answered invalid_grant.
+		if n := f.srv.Counters().LWAErrors["invalid_grant"] - before; n != 0 {
+			t.Errorf("LWA refused the old refresh token %d times", n)
+		}
+		for range 5 {
+			if code, _, body := gatewayCall(t, base, path, f.metaKey, f.na.ID); code != http.StatusOK {
+				t.Fatalf("after re-authorization: %d %.300s", code, body)
+			}
+		}
+	})
+
+	t.Run("a revoked key is refused despite the key cache", func(t *testing.T) {
+		e2eMust(t, ExitOK, "", "client", "revoke", "plain")
+		waitFor(t, "the revoked key refused", func() bool {
+			code, _, _ := gatewayCall(t, base, path, f.plainKey, f.na.ID)
+			return code == http.StatusUnauthorized
+		})
+	})
+}
+
+// TestServeRevokedSeller: a seller whose authorization Amazon refuses gets
+// 401 seller_authorization_revoked with the fix; LWA is asked once per
+// backoff window however many calls arrive; readiness degrades.
+func TestServeRevokedSeller(t *testing.T) {
+	f := newServeFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--ready-interval", "50ms")
+	path := "/sellers/v1/marketplaceParticipations"
+	if code, _, body := gatewayCall(t, base, path, f.metaKey, f.na.ID); code != http.StatusOK {
+		t.Fatalf("first call: %d %.300s", code, body)
+	}
+	if !f.srv.Revoke(f.eu.ID, f.demo.AppID) {
+		t.Fatal("revoke failed")
+	}
+	before := f.srv.Counters().LWAErrors["invalid_grant"]
+	var wg sync.WaitGroup
+	codes := make(chan string, 60)
+	for range 60 {
+		wg.Go(func() {
+			code, _, body := gatewayCall(t, base, path, f.metaKey, f.eu.ID)
+			if code != http.StatusUnauthorized || !strings.Contains(body, `"seller_authorization_revoked"`) || !strings.Contains(body, "spgate seller authorize") {
+				codes <- body
+			}
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for body := range codes {
+		t.Errorf("a call for the revoked seller: %.300s", body)
+	}
+	// Readiness runs too; it shares the state, so it adds no request.
+	if n := f.srv.Counters().LWAErrors["invalid_grant"] - before; n != 1 {
+		t.Errorf("LWA was asked %d times about the revoked seller, want once per backoff window", n)
+	}
+	waitFor(t, "readiness reporting the revoked seller", func() bool {
+		_, _, body := gatewayCall(t, base, "/readyz", "", "")
+		return strings.Contains(body, `"degraded":true`)
+	})
+	_, _, body := gatewayCall(t, base, "/readyz", f.metaKey, "")
+	if !strings.Contains(body, `"ready":true`) || !strings.Contains(body, "token:"+f.eu.ID) {
+		t.Errorf("readiness with one seller of two revoked: %s", e2eMask(body))
+	}
+	_, _, metrics := gatewayCall(t, base, "/metrics", f.metaKey, "")
+	if !strings.Contains(metrics, `spgate_seller_credential_state{seller="`+f.eu.ID+`",state="authorization_revoked"} 1`) {
+		t.Errorf("/metrics does not show the revoked seller:\n%s", grepLines(metrics, "credential_state"))
+	}
+	// The other seller is still served.
+	if code, _, body := gatewayCall(t, base, path, f.metaKey, f.na.ID); code != http.StatusOK {
+		t.Errorf("the other seller: %d %.300s", code, body)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
