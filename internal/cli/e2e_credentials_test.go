@@ -2,11 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/rotation"
 )
 
 // waitFor polls cond until it holds or a generous deadline passes; the
@@ -140,4 +146,69 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestServeUsesASecretRotatedElsewhere: the client secret is rotated at
+// Amazon by another system and stored by another process (`spgate app
+// set-secret`); the old secret dies at once. A running gateway needs no
+// restart: its next token request uses the vault's new secret.
+func TestServeUsesASecretRotatedElsewhere(t *testing.T) {
+	dir := e2eHome(t)
+	srv := amazontest.NewServer(amazontest.WithSeed(11), amazontest.WithOrdersPerSeller(5), amazontest.WithoutRateLimits(),
+		amazontest.WithPreviousSecretWindow(time.Nanosecond))
+	t.Cleanup(srv.Close)
+	t.Setenv(EnvEndpoint, e2eEndpoint(srv))
+	d := srv.Demo()
+	s := d.Sellers[0]
+	e2eMust(t, ExitOK, "", "app", "add", "main", "--app-id", d.AppID, "--client-id", d.ClientID,
+		"--client-secret-file", e2eWriteFile(t, dir, "client-secret", d.ClientSecret+"\n"), "--role", amazontest.RoleShipping)
+	e2eMust(t, ExitOK, s.RefreshToken, "seller", "add", s.ID, "--app", "main", "--region", string(s.Region),
+		"--marketplace", strings.Join(s.Marketplaces, ","), "--refresh-token-file", "-")
+	out, _ := e2eMust(t, ExitOK, "", "client", "add", "meta", "--seller", "*", "--operation", "getMarketplaceParticipations")
+	key := strings.TrimSpace(out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", filepath.Join(dir, "audit.jsonl"), "--ready-interval", "1h")
+	path := "/sellers/v1/marketplaceParticipations"
+	if code, _, body := gatewayCall(t, base, path, key, s.ID); code != http.StatusOK {
+		t.Fatalf("first call: %d %.300s", code, body)
+	}
+
+	// Another system rotates the secret at Amazon.
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"sellingpartnerapi::client_credential:rotation"},
+		"client_id": {d.ClientID}, "client_secret": {d.ClientSecret}}
+	resp, err := http.PostForm(srv.TokenURL(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("grantless token: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.RegionURL(amazontest.RegionNA)+"/applications/2023-11-30/clientSecret", nil)
+	req.Header.Set("x-amz-access-token", tok.AccessToken)
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("rotate at Amazon: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	n, err := rotation.ParseNotification(string(<-srv.Notifications()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// …and another process stores the new secret.
+	e2eMust(t, ExitOK, "", "app", "set-secret", "main", "--client-secret-file", e2eWriteFile(t, dir, "new-secret", n.NewSecret.Reveal()+"\n"))
+	// Amazon forgets the gateway's access token: the next call needs a new
+	// one, which only the new secret can get.
+	srv.ForgetAccessTokens()
+	if code, _, body := gatewayCall(t, base, path, key, s.ID); code != http.StatusOK {
+		t.Fatalf("after the rotation elsewhere: %d %.300s", code, body)
+	}
+	if n := srv.Counters().LWAErrors["invalid_client"]; n != 0 {
+		t.Errorf("LWA refused a client secret %d times: the gateway tried the dead one", n)
+	}
 }
