@@ -212,3 +212,25 @@ func TestServeUsesASecretRotatedElsewhere(t *testing.T) {
 		t.Errorf("LWA refused a client secret %d times: the gateway tried the dead one", n)
 	}
 }
+
+// TestServeShortLivedRDT: Amazon may issue Restricted Data Tokens that live
+// a minute; the gateway uses them instead of sending an empty token.
+func TestServeShortLivedRDT(t *testing.T) {
+	f := newServeFixture(t, amazontest.WithTokenLifetime(60*time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr e2eBuffer
+	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit)
+	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	code, _, body := gatewayCall(t, base, "/orders/v0/orders?MarketplaceIds="+f.na.Marketplaces[0]+"&CreatedAfter="+created, f.orderKey, f.na.ID)
+	ids := orderIDs(body)
+	if code != http.StatusOK || len(ids) < 2 {
+		t.Fatalf("getOrders: %d %.300s", code, body)
+	}
+	for _, id := range ids[:2] {
+		code, _, body := gatewayCall(t, base, "/orders/v0/orders/"+id+"/address", f.orderKey, f.na.ID)
+		if code != http.StatusOK || !strings.Contains(body, `"AddressLine1"`) {
+			t.Errorf("getOrderAddress with a 60 s RDT: %d %.300s", code, body)
+		}
+	}
+}

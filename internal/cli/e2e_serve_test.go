@@ -33,11 +33,11 @@ type serveFixture struct {
 	audit    string
 }
 
-func newServeFixture(t *testing.T) *serveFixture {
+func newServeFixture(t *testing.T, opts ...amazontest.Option) *serveFixture {
 	t.Helper()
 	dir := e2eHome(t)
-	srv := amazontest.NewServer(amazontest.WithSeed(11), amazontest.WithOrdersPerSeller(30), amazontest.WithoutRateLimits(),
-		amazontest.WithTokenLifetime(12*time.Hour))
+	srv := amazontest.NewServer(append([]amazontest.Option{amazontest.WithSeed(11), amazontest.WithOrdersPerSeller(30), amazontest.WithoutRateLimits(),
+		amazontest.WithTokenLifetime(12 * time.Hour)}, opts...)...)
 	t.Cleanup(srv.Close)
 	t.Setenv(EnvEndpoint, e2eEndpoint(srv))
 	f := &serveFixture{dir: dir, srv: srv, demo: srv.Demo(), audit: filepath.Join(dir, "audit.jsonl")}
