@@ -56,7 +56,7 @@ func Secrets(ctx context.Context, in SecretsInput) []Check {
 	case st.Step != "":
 		add(Check{Name: CheckRotationPending, Status: Warn, Step: StepRotateSecret,
 			Detail: fmt.Sprintf("a rotation of app %s stopped after step %q; Amazon may have made a secret the vault does not hold yet", a.Name, st.Step),
-			Fix: fmt.Sprintf("finish it with `spgate rotate --app %s` (it does not ask Amazon again), or end it with `spgate rotate --app %s --reset` (it keeps a secret Amazon made)", a.Name, a.Name)})
+			Fix:    fmt.Sprintf("finish it with `spgate rotate --app %s` (it does not ask Amazon again), or end it with `spgate rotate --app %s --reset` (it keeps a secret Amazon made)", a.Name, a.Name)})
 	}
 
 	cur, ok := a.CurrentSecret()
@@ -67,7 +67,7 @@ func Secrets(ctx context.Context, in SecretsInput) []Check {
 	switch {
 	case err == nil:
 		add(Check{Name: CheckSecretCurrent, Status: OK,
-			Detail: fmt.Sprintf("LWA accepts the vault's current client secret v%d (%s) on its own", cur.Version, cur.Value.Hint())})
+			Detail: fmt.Sprintf("LWA accepts the vault's current client secret v%d on its own", cur.Version)})
 		return out
 	case !errors.Is(err, lwa.ErrClientRejected):
 		add(Check{Name: CheckSecretCurrent, Status: Warn,
@@ -79,14 +79,14 @@ func Secrets(ctx context.Context, in SecretsInput) []Check {
 	if hasPrev && !prev.Value.IsZero() && !prev.Expired(now) {
 		if perr := in.Verify(ctx, a.ClientID, prev.Value); perr == nil {
 			add(Check{Name: CheckSecretCurrent, Status: Fail, Step: StepRotateSecret,
-				Detail: fmt.Sprintf("LWA refuses the vault's current client secret v%d (%s) but accepts the previous one v%d (%s): calls work only through the fallback, and stop when it expires on %s. The current secret is not the one Amazon holds (a rotation stored the wrong one, or the secret was replaced elsewhere)",
-					cur.Version, cur.Value.Hint(), prev.Version, prev.Value.Hint(), prev.ExpiresAt.UTC().Format(time.DateOnly)),
+				Detail: fmt.Sprintf("LWA refuses the vault's current client secret v%d but accepts the previous one v%d: calls work only through the fallback, and stop when it expires on %s. The current secret is not the one Amazon holds (a rotation stored the wrong one, or the secret was replaced elsewhere)",
+					cur.Version, prev.Version, prev.ExpiresAt.UTC().Format(time.DateOnly)),
 				Fix: rotateFix})
 			return out
 		}
 	}
 	add(Check{Name: CheckSecretCurrent, Status: Fail, Step: StepLWACredentials,
-		Detail: fmt.Sprintf("LWA refuses the vault's current client secret v%d (%s)%s", cur.Version, cur.Value.Hint(), previousNote(prev, hasPrev, now)),
+		Detail: fmt.Sprintf("LWA refuses the vault's current client secret v%d%s", cur.Version, previousNote(prev, hasPrev, now)),
 		Fix:    rotateFix})
 	return out
 }
@@ -100,4 +100,3 @@ func previousNote(prev vault.Secret, ok bool, now time.Time) string {
 	}
 	return fmt.Sprintf(", and the previous one v%d too", prev.Version)
 }
-
