@@ -499,8 +499,9 @@ func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, c *call) {
 		return
 	}
 	// What the chain will resolve must be what was decided on.
-	if op, _, ok := operations.Lookup(req.Method, req.URL.Path); !ok || op != c.op {
-		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path cannot be forwarded unchanged (a path segment holding an encoded '/' is not supported yet)"))
+	if op, _, ok := operations.LookupEscaped(req.Method, req.URL.EscapedPath()); !ok || op != c.op {
+		g.log.Error("the request built for Amazon resolves to another operation; refused", "request_id", c.id, "operation", c.op.Key())
+		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path cannot be forwarded unchanged"))
 		return
 	}
 	if ct := c.contentType; ct != "" && c.body != nil {

@@ -25,10 +25,6 @@ const (
 	maxQueryParams = 64
 )
 
-// slashSegment stands in, during lookup, for a decoded segment holding a
-// '/': such a segment can only fill a placeholder, never equal a literal.
-const slashSegment = "\x00"
-
 // parseTarget decodes u's path segment by segment and its query, refusing
 // what Amazon and the gateway could read differently: invalid escapes,
 // empty, "." and ".." segments, control characters and invalid UTF-8.
@@ -42,7 +38,6 @@ func parseTarget(method string, u *url.URL) (target, error) {
 	if len(parts) > maxSegments {
 		return t, fmt.Errorf("the path has more than %d segments", maxSegments)
 	}
-	lookup := make([]string, len(parts))
 	for i, p := range parts {
 		seg, err := url.PathUnescape(p)
 		switch {
@@ -56,10 +51,6 @@ func parseTarget(method string, u *url.URL) (target, error) {
 			return t, fmt.Errorf("path segment %d holds a control character or invalid UTF-8", i+1)
 		}
 		t.segments = append(t.segments, seg)
-		lookup[i] = seg
-		if strings.Contains(seg, "/") {
-			lookup[i] = slashSegment
-		}
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
@@ -79,7 +70,7 @@ func parseTarget(method string, u *url.URL) (target, error) {
 		}
 	}
 	t.query = q
-	if op, _, ok := operations.Lookup(method, "/"+strings.Join(lookup, "/")); ok {
+	if op, _, ok := operations.LookupEscaped(method, t.encodedPath()); ok {
 		t.op = op
 	}
 	return t, nil
@@ -98,14 +89,21 @@ func cleanText(s string) bool {
 	return true
 }
 
-// encode is the path and query to send: each segment and each query name
-// and value escaped afresh.
-func (t target) encode() string {
+// encodedPath is the path to send: each decoded segment escaped afresh.
+func (t target) encodedPath() string {
 	var b strings.Builder
 	for _, s := range t.segments {
 		b.WriteByte('/')
 		b.WriteString(url.PathEscape(s))
 	}
+	return b.String()
+}
+
+// encode is the path and query to send: each segment and each query name
+// and value escaped afresh.
+func (t target) encode() string {
+	var b strings.Builder
+	b.WriteString(t.encodedPath())
 	if len(t.query) > 0 {
 		b.WriteByte('?')
 		b.WriteString(t.query.Encode())

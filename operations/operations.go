@@ -10,6 +10,7 @@ package operations
 //go:generate go run ./internal/gen -models ../../shared/sp-api-models -out table.go
 
 import (
+	"net/url"
 	"strings"
 	"sync"
 )
@@ -172,3 +173,43 @@ func Find(id string) []*Operation {
 	}
 	return out
 }
+
+// LookupEscaped finds the operation a request addresses from its escaped
+// path (url.URL.EscapedPath): each segment is decoded on its own, so an
+// encoded '/' in a value (a SKU such as AB%2F12) stays within its segment,
+// where Lookup on the decoded path would see two. The placeholder values
+// returned are decoded. ok is false for an invalid escape, too.
+func LookupEscaped(method, escapedPath string) (op *Operation, params map[string]string, ok bool) {
+	if !strings.HasPrefix(escapedPath, "/") {
+		return nil, nil, false
+	}
+	parts := strings.Split(escapedPath[1:], "/")
+	lookup := make([]string, len(parts))
+	decoded := make([]string, len(parts))
+	for i, p := range parts {
+		seg, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, nil, false
+		}
+		decoded[i], lookup[i] = seg, seg
+		if strings.Contains(seg, "/") {
+			// Only a placeholder can take it; no literal holds this byte.
+			lookup[i] = slashPlaceholder
+		}
+	}
+	op, params, ok = Lookup(method, "/"+strings.Join(lookup, "/"))
+	if !ok {
+		return nil, nil, false
+	}
+	// Placeholder values from the decoded segments (the stand-in removed).
+	tmpl := strings.Split(op.Path[1:], "/")
+	for i, ts := range tmpl {
+		if len(ts) > 2 && ts[0] == '{' && ts[len(ts)-1] == '}' && i < len(decoded) {
+			params[ts[1:len(ts)-1]] = decoded[i]
+		}
+	}
+	return op, params, true
+}
+
+// slashPlaceholder stands in for a decoded segment holding a '/'.
+const slashPlaceholder = "\x00"

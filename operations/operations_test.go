@@ -75,3 +75,33 @@ func BenchmarkLookup(b *testing.B) {
 		Lookup("GET", "/orders/v0/orders/123-1234567-1234567/address")
 	}
 }
+
+func TestLookupEscaped(t *testing.T) {
+	tests := []struct {
+		method, path string
+		wantKey      string
+		wantSKU      string
+	}{
+		{"GET", "/listings/2021-08-01/items/A2SELLER/AB%2F12", "listings-items/2021-08-01/getListingsItem", "AB/12"},
+		{"PUT", "/listings/2021-08-01/items/A2SELLER/A%20B", "listings-items/2021-08-01/putListingsItem", "A B"},
+		{"PATCH", "/listings/2021-08-01/items/A2SELLER/50%25", "listings-items/2021-08-01/patchListingsItem", "50%"},
+		{"DELETE", "/listings/2021-08-01/items/A2SELLER/A%23%2B1", "listings-items/2021-08-01/deleteListingsItem", "A#+1"},
+		{"GET", "/listings/2021-08-01/items/A2SELLER/Gr%C3%B6%C3%9Fe", "listings-items/2021-08-01/getListingsItem", "Größe"},
+		{"GET", "/orders/v0/%6Frders", "orders/v0/getOrders", ""},
+	}
+	for _, tt := range tests {
+		op, params, ok := LookupEscaped(tt.method, tt.path)
+		if !ok {
+			t.Errorf("%s %s: not found", tt.method, tt.path)
+			continue
+		}
+		if op.Key() != tt.wantKey || params["sku"] != tt.wantSKU {
+			t.Errorf("%s %s: %s sku %q, want %s %q", tt.method, tt.path, op.Key(), params["sku"], tt.wantKey, tt.wantSKU)
+		}
+	}
+	for _, bad := range []string{"/orders/v0/orders/%zz", "orders/v0/orders", "/orders%2Fv0/orders", "/listings/2021-08-01/items/A2SELLER/AB/12"} {
+		if op, _, ok := LookupEscaped("GET", bad); ok {
+			t.Errorf("%q resolved to %s", bad, op.Key())
+		}
+	}
+}

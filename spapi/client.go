@@ -364,7 +364,9 @@ func (c *Client) newRequestAt(ctx context.Context, base *url.URL, method, pathAn
 		return nil, fmt.Errorf("spapi: bad path %q: %w", pathAndQuery, err)
 	}
 	u := *base
-	u.Path = strings.TrimRight(base.Path, "/") + ref.Path
+	// Keep the escaped form: an encoded '/' in a path value (a SKU) must
+	// reach Amazon encoded, not split the path.
+	u.Path, u.RawPath = ref.Path, ref.EscapedPath()
 	u.RawQuery = ref.RawQuery
 	var rd io.Reader
 	if body != nil {

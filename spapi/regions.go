@@ -85,7 +85,13 @@ func Custom(base string, perRegion map[Region]string, tokenURL string) (Endpoint
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("endpoint %q is not an http(s) base URL like https://host:port", s)
 		}
-		u.Path = strings.TrimRight(u.Path, "/")
+		// SP-API paths start at the host's root (/orders/v0/…), as do the
+		// operation tables on both sides; a prefix would make every call
+		// address no operation.
+		if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("endpoint %q has a path, query or fragment: give only scheme, host and port, like https://host:port (SP-API paths start at the root)", s)
+		}
+		u.Path, u.RawPath = "", ""
 		return u, nil
 	}
 	b, err := parse(base)

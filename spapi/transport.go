@@ -73,7 +73,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
 	ctx := req.Context()
 	c.stats.Calls.Add(1)
-	op, _, ok := operations.Lookup(req.Method, req.URL.Path)
+	// Resolve on the escaped path: a SKU like AB/12 travels as AB%2F12
+	// and must stay one segment.
+	op, _, ok := operations.LookupEscaped(req.Method, req.URL.EscapedPath())
 	if !ok {
 		closeBody(req)
 		return nil, &UnknownOperationError{Method: req.Method, Path: req.URL.Path}

@@ -68,7 +68,7 @@ func TestCustomEndpoints(t *testing.T) {
 	if e.TokenURL != "http://127.0.0.1:8080/auth/o2/token" {
 		t.Errorf("token URL = %s", e.TokenURL)
 	}
-	for _, bad := range []string{"", "ftp://x", "127.0.0.1:80", "http://"} {
+	for _, bad := range []string{"", "ftp://x", "127.0.0.1:80", "http://", "http://127.0.0.1:8080/prefix", "https://gw.example/sp-api/", "http://h:1?x=1"} {
 		if _, err := Custom(bad, nil, ""); err == nil {
 			t.Errorf("Custom(%q) accepted", bad)
 		}
