@@ -26,6 +26,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // The documents' shell commands run as testscript scripts generated from
@@ -374,7 +375,7 @@ func docCmds(srv *amazontest.Server) map[string]func(ts *testscript.TestScript, 
 				if err := json.Unmarshal(msg, &n); err != nil || n.Payload.New.ClientSecret == "" {
 					ts.Fatalf("new-secret notification: %v", err)
 				}
-			case <-time.After(10 * time.Second):
+			case <-time.After(testenv.Patience):
 				ts.Fatalf("Amazon sent no new-secret notification")
 			}
 			if err := os.WriteFile(ts.MkAbs(args[0]), []byte(n.Payload.New.ClientSecret+"\n"), 0o600); err != nil {
@@ -434,7 +435,7 @@ func docCmds(srv *amazontest.Server) map[string]func(ts *testscript.TestScript, 
 				}
 				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			})
-			deadline := time.Now().Add(60 * time.Second)
+			deadline := time.Now().Add(testenv.Patience)
 			for {
 				out, _ := os.ReadFile(log)
 				if ready.Match(out) {
@@ -442,7 +443,7 @@ func docCmds(srv *amazontest.Server) map[string]func(ts *testscript.TestScript, 
 					return
 				}
 				if syscall.Kill(pid, 0) != nil || time.Now().After(deadline) {
-					ts.Fatalf("the command ended or did not get ready (%q) within 60 s:\n%s", args[0], out)
+					ts.Fatalf("the command ended or did not get ready (%q) within %v:\n%s", args[0], testenv.Patience, out)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
