@@ -77,6 +77,9 @@ type docRule struct {
 	before, script, capture string
 }
 
+// docRotationSkip is why docs/emulator.md's offline rotation is not run here.
+const docRotationSkip = "needs moto_server on port 5000 and a second emulator; TestEmulateSQSRotationAsDocumented runs these commands against moto_server"
+
 var docRules = []docRule{
 	// README.md
 	{doc: "README.md", match: "go run ./cmd/spgate demo", replace: []string{"go run ./cmd/spgate", "spgate"},
@@ -113,6 +116,16 @@ var docRules = []docRule{
 	{doc: "docs/emulator.md", match: "spgate orders pull", stdout: "orders of seller A[0-9A-Z]+ written to"},
 	{doc: "docs/emulator.md", match: `x-amz-access-token: $RDT`, stdout: `"AddressLine1"`},
 	{doc: "docs/emulator.md", match: "https://sellingpartnerapi-eu.amazon.com:8443", stdout: `"errors"`},
+	// The offline rotation section needs moto_server on a fixed port and a
+	// second emulator; TestEmulateSQSRotationAsDocumented (emulate_test.go)
+	// runs exactly these commands against a moto_server.
+	{doc: "docs/emulator.md", match: "moto_server -p 5000", skip: docRotationSkip},
+	{doc: "docs/emulator.md", match: "spgate emulate --sqs-endpoint", skip: docRotationSkip},
+	{doc: "docs/emulator.md", match: "export SPGATE_AWS_ENDPOINT=http://127.0.0.1:5000", skip: docRotationSkip},
+	{doc: "docs/emulator.md", match: "export AWS_ACCESS_KEY_ID=testing", skip: docRotationSkip},
+	{doc: "docs/emulator.md", match: "export AWS_SECRET_ACCESS_KEY=testing", skip: docRotationSkip},
+	{doc: "docs/emulator.md", match: "spgate setup aws --app main --queue", skip: docRotationSkip},
+	{doc: "docs/emulator.md", match: "spgate rotate --app main", skip: docRotationSkip},
 
 	// docs/setup-guide.md
 	{doc: "docs/setup-guide.md", match: "spgate setup aws", skip: "needs AWS (IAM, STS, SQS); setup_test.go runs setup, --check and --teardown against moto_server"},

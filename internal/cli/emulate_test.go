@@ -169,7 +169,7 @@ func TestEmulateSQSRotationAsDocumented(t *testing.T) {
 	dir := e2eHome(t)
 	cmds := docSection(t, "../../docs/emulator.md", "## Rotate the client secret offline (with moto_server)")
 	want := []string{"moto_server -p 5000 &", "spgate emulate --sqs-endpoint http://127.0.0.1:5000 &",
-		"export SPGATE_AWS_ENDPOINT=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+		"export SPGATE_AWS_ENDPOINT=http://127.0.0.1:5000", "export AWS_ACCESS_KEY_ID=testing", "export AWS_SECRET_ACCESS_KEY=testing",
 		"spgate setup aws --app main --queue", "spgate rotate --app main"}
 	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the document's commands changed; update this test:\n%s", strings.Join(cmds, "\n"))
