@@ -492,15 +492,17 @@ func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, c *call) {
 		ctx = spapi.WithDataElements(ctx, c.pii...)
 	}
 	ctx = ratelimit.WithMaxQueueWait(ctx, g.cfg.MaxQueueWait)
+	ctx = spapi.WithOperation(ctx, c.op)
 	req, err := g.cfg.Client.NewRequest(ctx, c.seller, c.op.Method, c.target.encode(), c.body)
 	if err != nil {
 		g.log.Warn("building the request failed", "request_id", c.id, "error", err.Error())
 		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path or query cannot be forwarded"))
 		return
 	}
-	// What the chain will resolve must be what was decided on.
-	if op, _, ok := operations.LookupEscaped(req.Method, req.URL.EscapedPath()); !ok || op != c.op {
-		g.log.Error("the request built for Amazon resolves to another operation; refused", "request_id", c.id, "operation", c.op.Key())
+	// What goes on the wire must be the path that was decided on; the
+	// chain then takes the operation from here instead of resolving again.
+	if req.URL.EscapedPath() != c.target.encodedPath() {
+		g.log.Error("the request built for Amazon has another path than the one decided on; refused", "request_id", c.id, "operation", c.op.Key())
 		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path cannot be forwarded unchanged"))
 		return
 	}

@@ -212,7 +212,22 @@ type ctxKey int
 const (
 	sellerKey ctxKey = iota
 	elementsKey
+	operationKey
 )
+
+// WithOperation tells the chain which operation a request made with ctx
+// addresses, so it does not look the path up again: for callers (the
+// gateway) that already resolved it on the very path they send. The chain
+// still checks that the request's method and path fit op's template
+// (a cheap comparison); requests that do not fit are resolved as usual.
+func WithOperation(ctx context.Context, op *operations.Operation) context.Context {
+	return context.WithValue(ctx, operationKey, op)
+}
+
+func operationFrom(ctx context.Context) *operations.Operation {
+	op, _ := ctx.Value(operationKey).(*operations.Operation)
+	return op
+}
 
 // WithSeller makes calls in ctx act for the seller.
 func WithSeller(ctx context.Context, sellerID string) context.Context {

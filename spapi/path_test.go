@@ -56,3 +56,29 @@ func TestPathValuesKeepTheirEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestWithOperationOnlyForItsOwnPath: an operation handed in by the caller
+// is used only for a request that fits it; another path is resolved as
+// usual (here: no Restricted Data Token for a sellers call labelled as
+// getOrderAddress).
+func TestWithOperationOnlyForItsOwnPath(t *testing.T) {
+	f := newEmuFront(t, nil, nil)
+	c := f.client(t, nil, nil)
+	addr, _, _ := operations.Lookup("GET", "/orders/v0/orders/1/address")
+	ctx := WithOperation(WithSeller(context.Background(), f.demo.SellerID), addr)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url+"/sellers/v1/marketplaceParticipations", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Transport().RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("status %d", resp.StatusCode)
+	}
+	if n := f.emu.Counters().RDTsIssued; n != 0 {
+		t.Errorf("%d RDTs issued for a call that needs none", n)
+	}
+}

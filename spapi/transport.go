@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -69,32 +70,95 @@ var safePOSTs = map[string]bool{
 	"tokens/2021-03-01/createRestrictedDataToken": true,
 }
 
+// exchange is one call on its way through the chain: what resolve decided
+// and what the attempts so far learnt.
+type exchange struct {
+	req        *http.Request
+	ctx        context.Context
+	op         *operations.Operation
+	seller     string // empty for grantless operations
+	plan       rdt.Resource
+	needRDT    bool
+	key        ratelimit.Key
+	wire       http.RoundTripper
+	idempotent bool
+	log        *slog.Logger
+
+	attempt      int
+	tokenRetried bool
+	invalidate   func() // drops the access token the last attempt used
+}
+
+// RoundTrip runs the chain's steps in order for each attempt: resolve once,
+// then limit → authorize → sign → send → classify, until classify says the
+// answer (or error) is final.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
-	ctx := req.Context()
 	c.stats.Calls.Add(1)
-	// Resolve on the escaped path: a SKU like AB/12 travels as AB%2F12
-	// and must stay one segment.
-	op, _, ok := operations.LookupEscaped(req.Method, req.URL.EscapedPath())
-	if !ok {
-		closeBody(req)
-		return nil, &UnknownOperationError{Method: req.Method, Path: req.URL.Path}
+	x, err := c.resolve(req)
+	if err != nil {
+		return nil, err
 	}
-	seller := sellerFrom(ctx)
-	if seller == "" && !op.Grantless {
+	for x.attempt = 1; ; x.attempt++ {
+		if x.attempt > 1 {
+			c.stats.Retries.Add(1)
+		}
+		if err := c.limit(x); err != nil {
+			return nil, err
+		}
+		token, err := c.authorizeAttempt(x)
+		if err != nil {
+			return nil, err
+		}
+		out, err := c.sign(x, token)
+		if err != nil {
+			return nil, err
+		}
+		c.stats.Attempts.Add(1)
+		resp, err := c.guard(x.wire).RoundTrip(out)
+		retry, resp, err := c.classify(x, resp, err)
+		if !retry {
+			return resp, err
+		}
+	}
+}
+
+// resolve finds the operation (on the escaped path: a SKU like AB/12
+// travels as AB%2F12 and must stay one segment), the seller, the RDT plan
+// and the wire, makes the body replayable, and fails early for a seller
+// whose credentials Amazon is known to refuse.
+func (c *Client) resolve(req *http.Request) (*exchange, error) {
+	ctx := req.Context()
+	op := operationFrom(ctx)
+	if op != nil {
+		// Trust the caller's resolution only for the request it made: the
+		// chain's own calls under the same context (an RDT request) go to
+		// other paths.
+		if _, ok := op.Match(req.Method, req.URL.EscapedPath()); !ok {
+			op = nil
+		}
+	}
+	if op == nil {
+		var ok bool
+		if op, _, ok = operations.LookupEscaped(req.Method, req.URL.EscapedPath()); !ok {
+			closeBody(req)
+			return nil, &UnknownOperationError{Method: req.Method, Path: req.URL.Path}
+		}
+	}
+	x := &exchange{req: req, ctx: ctx, op: op, seller: sellerFrom(ctx), wire: c.wire}
+	if x.seller == "" && !op.Grantless {
 		closeBody(req)
 		return nil, fmt.Errorf("spapi %s: no seller given: %s acts for a selling partner (spapi.WithSeller)", op.ID, op.ID)
 	}
 	if op.Grantless {
-		seller = ""
+		x.seller = ""
 	}
-	wire := c.wire
 	if c.cfg.Sign != nil {
 		// Only signing needs the region; the URL already names the host.
-		wire = c.wireFor(c.regionOf(ctx, req, seller))
+		x.wire = c.wireFor(c.regionOf(ctx, req, x.seller))
 	}
-	plan, needRDT, err := rdt.Plan(op, elementsFrom(ctx))
-	if err != nil {
+	var err error
+	if x.plan, x.needRDT, err = rdt.Plan(op, elementsFrom(ctx)); err != nil {
 		closeBody(req)
 		return nil, fmt.Errorf("spapi: %w", err)
 	}
@@ -111,132 +175,145 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// is ours to close (http.RoundTripper's contract).
 		closeBody(req)
 	}
-	if seller != "" {
+	if x.seller != "" {
 		// A seller whose authorization (or the app's secret) Amazon is
 		// known to refuse fails here, before it spends a rate-limit slot.
-		if err := c.creds.Err(seller); err != nil {
-			return nil, fmt.Errorf("spapi %s for seller %s: %w", op.ID, seller, err)
+		if err := c.creds.Err(x.seller); err != nil {
+			return nil, fmt.Errorf("spapi %s for seller %s: %w", op.ID, x.seller, err)
 		}
 	}
-	key := ratelimit.Key{Seller: seller, App: c.cfg.AppID, Operation: op.Key()}
-	idempotent := req.Method != http.MethodPost && req.Method != http.MethodPatch || safePOSTs[op.Key()]
-	log := c.log.With("operation", op.ID, "seller", seller)
+	x.key = ratelimit.Key{Seller: x.seller, App: c.cfg.AppID, Operation: op.Key()}
+	x.idempotent = req.Method != http.MethodPost && req.Method != http.MethodPatch || safePOSTs[op.Key()]
+	x.log = c.log.With("operation", op.ID, "seller", x.seller)
+	return x, nil
+}
 
-	tokenRetried := false
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
-			c.stats.Retries.Add(1)
-		}
-		start := c.clk.Now()
-		if err := c.limiter.Wait(ctx, key, op); err != nil {
-			return nil, fmt.Errorf("spapi %s: waiting for the rate limit: %w", op.ID, err)
-		}
-		if waited := c.clk.Now().Sub(start); waited > 0 {
-			c.stats.LimiterWaits.Add(1)
-			c.stats.LimiterWaitNs.Add(int64(waited))
-			log.Debug("waited for rate limit", "wait", waited)
-		}
-		token, invalidate, err := c.authorize(ctx, op, seller, plan, needRDT)
-		// LWA unreachable or failing (5xx, 429, garbage): try again with
-		// backoff, keeping the rate-limit slot, as long as attempts and the
-		// deadline allow. A refusal (invalid_grant, invalid_client…) needs
-		// a fix, not a retry. An RDT's own call through this chain has
-		// retried already.
-		for err != nil && !needRDT && lwa.IsRetryable(err) && attempt < c.cfg.MaxAttempts {
-			if berr := c.backoff(ctx, log, attempt, "LWA unavailable", err); berr != nil {
-				return nil, fmt.Errorf("spapi %s: %w", op.ID, berr)
-			}
-			attempt++
-			c.stats.Retries.Add(1)
-			c.stats.LWARetries.Add(1)
-			token, invalidate, err = c.authorize(ctx, op, seller, plan, needRDT)
-		}
-		if err != nil {
-			return nil, err
-		}
-		out, err := cloneRequest(req)
-		if err != nil {
-			return nil, fmt.Errorf("spapi %s: %w", op.ID, err)
-		}
-		out.Header.Set("x-amz-access-token", token)
-		if out.Header.Get("User-Agent") == "" {
-			out.Header.Set("User-Agent", c.cfg.UserAgent)
-		}
-		c.stats.Attempts.Add(1)
-		resp, err := c.guard(wire).RoundTrip(out)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			c.stats.NetworkErrors.Add(1)
-			lastErr = err
-			if attempt >= c.cfg.MaxAttempts || !(idempotent || notSent(err)) {
-				return nil, fmt.Errorf("spapi %s: sending to Amazon failed after %d attempt(s): %w", op.ID, attempt, err)
-			}
-			if err := c.backoff(ctx, log, attempt, "network error", err); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		c.limiter.Observe(key, resp.Header.Get("x-amzn-RateLimit-Limit"))
-		switch {
-		case resp.StatusCode == http.StatusTooManyRequests:
-			c.stats.Throttled.Add(1)
-			c.limiter.Drain(key)
-			if attempt >= c.cfg.MaxAttempts {
-				return resp, nil
-			}
-			wait, asked := retryAfter(resp.Header, c.clk.Now())
-			if asked && !beforeDeadline(ctx, wait) {
-				return resp, nil // Amazon asks for longer than the caller will wait
-			}
-			discard(resp)
-			log.Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt, "retry_after", wait)
-			if asked {
-				if err := c.pause(ctx, wait, "Amazon's Retry-After after 429", errors.New("HTTP 429")); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		case resp.StatusCode == http.StatusForbidden && !tokenRetried && attempt < c.cfg.MaxAttempts:
-			body, rerr := peekBody(resp)
-			if rerr == nil && tokenRefused(body) {
-				// Expired on Amazon's clock, or revoked, malformed or
-				// invalid: drop it from its cache and try once with a
-				// fresh one. A revoked grant then fails at LWA with
-				// invalid_grant, which says what to fix.
-				tokenRetried = true
-				c.stats.TokenRetries.Add(1)
-				invalidate()
-				discard(resp)
-				log.Debug("Amazon refused the access token; fetching a fresh one and retrying once")
-				continue
-			}
-			return resp, nil
-		case resp.StatusCode >= 500:
-			c.stats.ServerErrors.Add(1)
-			lastErr = fmt.Errorf("HTTP %d", resp.StatusCode)
-			if attempt >= c.cfg.MaxAttempts || !idempotent {
-				return resp, nil
-			}
-			wait, asked := retryAfter(resp.Header, c.clk.Now())
-			if asked && !beforeDeadline(ctx, wait) {
-				return resp, nil
-			}
-			discard(resp)
-			if asked {
-				err = c.pause(ctx, wait, "Amazon's Retry-After after a server error", lastErr)
-			} else {
-				err = c.backoff(ctx, log, attempt, "server error", lastErr)
-			}
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		return resp, nil
+// limit waits for the call's rate-limit slot.
+func (c *Client) limit(x *exchange) error {
+	start := c.clk.Now()
+	if err := c.limiter.Wait(x.ctx, x.key, x.op); err != nil {
+		return fmt.Errorf("spapi %s: waiting for the rate limit: %w", x.op.ID, err)
 	}
+	if waited := c.clk.Now().Sub(start); waited > 0 {
+		c.stats.LimiterWaits.Add(1)
+		c.stats.LimiterWaitNs.Add(int64(waited))
+		x.log.Debug("waited for rate limit", "wait", waited)
+	}
+	return nil
+}
+
+// authorizeAttempt gets the access token for this attempt. LWA unreachable
+// or failing (5xx, 429, garbage) is tried again with backoff, keeping the
+// rate-limit slot, as long as attempts and the deadline allow; each try
+// counts as an attempt. A refusal (invalid_grant, invalid_client…) needs a
+// fix, not a retry. An RDT's own call through this chain has retried
+// already.
+func (c *Client) authorizeAttempt(x *exchange) (string, error) {
+	token, invalidate, err := c.authorize(x.ctx, x.op, x.seller, x.plan, x.needRDT)
+	for err != nil && !x.needRDT && lwa.IsRetryable(err) && x.attempt < c.cfg.MaxAttempts {
+		if berr := c.backoff(x.ctx, x.log, x.attempt, "LWA unavailable", err); berr != nil {
+			return "", fmt.Errorf("spapi %s: %w", x.op.ID, berr)
+		}
+		x.attempt++
+		c.stats.Retries.Add(1)
+		c.stats.LWARetries.Add(1)
+		token, invalidate, err = c.authorize(x.ctx, x.op, x.seller, x.plan, x.needRDT)
+	}
+	if err != nil {
+		return "", err
+	}
+	x.invalidate = invalidate
+	return token, nil
+}
+
+// sign builds this attempt's copy of the request with its token (SigV4,
+// when configured, is applied by the wire transport chosen in resolve).
+func (c *Client) sign(x *exchange, token string) (*http.Request, error) {
+	out, err := cloneRequest(x.req)
+	if err != nil {
+		return nil, fmt.Errorf("spapi %s: %w", x.op.ID, err)
+	}
+	out.Header.Set("x-amz-access-token", token)
+	if out.Header.Get("User-Agent") == "" {
+		out.Header.Set("User-Agent", c.cfg.UserAgent)
+	}
+	return out, nil
+}
+
+// classify decides what an attempt's outcome means: retry (after the
+// wait it calls for), or the final answer or error.
+func (c *Client) classify(x *exchange, resp *http.Response, err error) (retry bool, _ *http.Response, _ error) {
+	ctx, op, attempt := x.ctx, x.op, x.attempt
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, nil, ctx.Err()
+		}
+		c.stats.NetworkErrors.Add(1)
+		if attempt >= c.cfg.MaxAttempts || !(x.idempotent || notSent(err)) {
+			return false, nil, fmt.Errorf("spapi %s: sending to Amazon failed after %d attempt(s): %w", op.ID, attempt, err)
+		}
+		if err := c.backoff(ctx, x.log, attempt, "network error", err); err != nil {
+			return false, nil, err
+		}
+		return true, nil, nil
+	}
+	c.limiter.Observe(x.key, resp.Header.Get("x-amzn-RateLimit-Limit"))
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		c.stats.Throttled.Add(1)
+		c.limiter.Drain(x.key)
+		if attempt >= c.cfg.MaxAttempts {
+			return false, resp, nil
+		}
+		wait, asked := retryAfter(resp.Header, c.clk.Now())
+		if asked && !beforeDeadline(ctx, wait) {
+			return false, resp, nil // Amazon asks for longer than the caller will wait
+		}
+		discard(resp)
+		x.log.Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt, "retry_after", wait)
+		if asked {
+			if err := c.pause(ctx, wait, "Amazon's Retry-After after 429", errors.New("HTTP 429")); err != nil {
+				return false, nil, err
+			}
+		}
+		return true, nil, nil
+	case resp.StatusCode == http.StatusForbidden && !x.tokenRetried && attempt < c.cfg.MaxAttempts:
+		body, rerr := peekBody(resp)
+		if rerr != nil || !tokenRefused(body) {
+			return false, resp, nil
+		}
+		// Expired on Amazon's clock, or revoked, malformed or invalid:
+		// drop it from its cache and try once with a fresh one. A revoked
+		// grant then fails at LWA with invalid_grant, which says what to
+		// fix.
+		x.tokenRetried = true
+		c.stats.TokenRetries.Add(1)
+		x.invalidate()
+		discard(resp)
+		x.log.Debug("Amazon refused the access token; fetching a fresh one and retrying once")
+		return true, nil, nil
+	case resp.StatusCode >= 500:
+		c.stats.ServerErrors.Add(1)
+		cause := fmt.Errorf("HTTP %d", resp.StatusCode)
+		if attempt >= c.cfg.MaxAttempts || !x.idempotent {
+			return false, resp, nil
+		}
+		wait, asked := retryAfter(resp.Header, c.clk.Now())
+		if asked && !beforeDeadline(ctx, wait) {
+			return false, resp, nil
+		}
+		discard(resp)
+		if asked {
+			err = c.pause(ctx, wait, "Amazon's Retry-After after a server error", cause)
+		} else {
+			err = c.backoff(ctx, x.log, attempt, "server error", cause)
+		}
+		if err != nil {
+			return false, nil, err
+		}
+		return true, nil, nil
+	}
+	return false, resp, nil
 }
 
 // MaxRetryAfter caps how long a Retry-After from Amazon makes a call wait
