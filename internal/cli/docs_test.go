@@ -264,6 +264,9 @@ func quoteScript(s string) string {
 
 var assignment = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=`)
 
+// docBackground matches a command the document runs in the background.
+var docBackground = regexp.MustCompile(`[^&]&\s*(#.*)?$`)
+
 // docScript turns doc's commands into a testscript script.
 func docScript(t *testing.T, doc string, cmds []docCommand, setup docSetup, used map[int]bool) string {
 	t.Helper()
@@ -324,6 +327,12 @@ func docScript(t *testing.T, doc string, cmds []docCommand, setup docSetup, used
 		}
 		if rule.ready != "" {
 			fmt.Fprintf(&b, "docbg %s %s\n", quoteScript(rule.ready), quoteScript(text))
+			continue
+		}
+		if docBackground.MatchString(text) {
+			// It would hold the script's output open until the test ends.
+			t.Errorf("%s:%d runs in the background (&): give it a docRules entry that says when it is ready, or why it is skipped", doc, c.line)
+			fmt.Fprintf(&b, "# not run: in the background without a rule\n")
 			continue
 		}
 		capture := rule.capture
@@ -411,7 +420,9 @@ func docCmds(srv *amazontest.Server) map[string]func(ts *testscript.TestScript, 
 			if capture == "-" {
 				capture = ""
 			}
-			err := ts.Exec("bash", "-c", docShell(ts.Getenv("DOCVARS"), args[2], capture))
+			// A command that hangs ends after testenv.Patience, with its
+			// output so far, rather than at the test binary's timeout.
+			err := ts.Exec("timeout", "-k", "5", strconv.Itoa(int(testenv.Patience.Seconds())), "bash", "-c", docShell(ts.Getenv("DOCVARS"), args[2], capture))
 			got := 0
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -587,5 +598,27 @@ func TestDocumentedCommands(t *testing.T) {
 		if !used[i] {
 			t.Errorf("rule for %s %q matches no command: the document changed; update docRules", r.doc, r.match)
 		}
+	}
+}
+
+// TestDocCommandsParse: what docCommands takes from a document.
+func TestDocCommandsParse(t *testing.T) {
+	md := "text `spgate x`\n```sh\n# a comment\nspgate a \\\n  --b c   # note\n\nX=$(jq -r .y f)\nmoto_server -p 5000 &   # bg\n```\n```json\n{\"spgate\": 1}\n```\n```bash\nspgate d\n```\n"
+	path := filepath.Join(t.TempDir(), "doc.md")
+	if err := os.WriteFile(path, []byte(md), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := docCommands(t, path)
+	want := []docCommand{{4, "spgate a \\\n  --b c   # note"}, {7, "X=$(jq -r .y f)"}, {8, "moto_server -p 5000 &   # bg"}, {14, "spgate d"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("docCommands = %v, want %v", got, want)
+	}
+	for _, c := range got {
+		if bg := docBackground.MatchString(c.text); bg != strings.HasPrefix(c.text, "moto_server") {
+			t.Errorf("%q: background %v", c.text, bg)
+		}
+	}
+	if m := assignment.FindStringSubmatch(got[1].text); m == nil || m[1] != "X" {
+		t.Errorf("assignment of %q: %v", got[1].text, m)
 	}
 }
