@@ -24,8 +24,9 @@ const (
 
 // serveSPAPI is the request pipeline of every SP-API path:
 //
-//  1. resolve the operation (operations.Lookup); an unknown path or method
-//     is 403 MissingAuthenticationToken, as Amazon's gateway answers;
+//  1. resolve the operation with the emulator's own routes (routes.go); a
+//     path or method that is no SP-API operation is 403
+//     MissingAuthenticationToken, as Amazon's gateway answers;
 //  2. injected faults (latency, dropped connection, 500, 503);
 //  3. authorization (x-amz-access-token; a SigV4 Authorization header is
 //     accepted and ignored): missing, unknown/revoked/malformed, expired,
@@ -38,7 +39,7 @@ const (
 //     Unauthorized "Access to requested resource is denied." with empty
 //     details, plus an x-amzntest-unimplemented header naming it.
 func (s *Server) serveSPAPI(region Region, w http.ResponseWriter, r *http.Request) {
-	op, params, ok := operations.Lookup(r.Method, r.URL.Path)
+	rs, ok := emulatorRoutes().resolve(r)
 	if !ok {
 		writeError(w, http.StatusForbidden, "MissingAuthenticationToken", msgDenied, "")
 		return
@@ -46,12 +47,13 @@ func (s *Server) serveSPAPI(region Region, w http.ResponseWriter, r *http.Reques
 	if s.injectFaults(w, r) {
 		return
 	}
+	op := rs.op
 	c, status, code, details := s.authorize(region, op, r)
 	if c == nil {
 		writeDenied(w, status, code, details)
 		return
 	}
-	c.w, c.params = w, params
+	c.w, c.params, c.tmpl = w, rs.params, rs.tmpl
 	rate := op.Rate * s.cfg.TimeScale
 	if !s.cfg.NoRateLimits {
 		who := c.app.ID
@@ -68,7 +70,10 @@ func (s *Server) serveSPAPI(region Region, w http.ResponseWriter, r *http.Reques
 	if !s.omitHeader() {
 		w.Header().Set(headerRateLimit, formatRate(rate))
 	}
-	h := s.handlers[op.Key()]
+	var h opHandler
+	if rs.implemented {
+		h = s.handlers[op.Key()]
+	}
 	if h == nil {
 		w.Header().Set(headerUnimpl, op.Key())
 		writeDenied(w, http.StatusForbidden, "Unauthorized", "")

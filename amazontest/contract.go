@@ -1,9 +1,10 @@
 package amazontest
 
 // This file is the seam between the server core (server.go, lwa.go,
-// registry.go, auth.go, limits.go, faults.go, admin.go, rotation.go, tls.go)
-// and the operation handlers (sellers.go, orders_v0.go, orders_2026.go,
-// tokens.go, data*.go). Both sides build on these types.
+// registry.go, routes.go, auth.go, limits.go, faults.go, admin.go,
+// rotation.go, tls.go) and the operation handlers (sellers.go,
+// orders_v0.go, orders_2026.go, tokens.go, listings.go, data*.go). Both
+// sides build on these types.
 
 import (
 	"encoding/json"
@@ -23,14 +24,15 @@ const (
 	RegionFE Region = "fe"
 )
 
-// call is what the authorization layer hands to an operation handler after it
-// has resolved the operation, checked the access token, the seller's region
-// and the rate limit.
+// call is what the authorization layer hands to an operation handler after
+// it has routed the request (routes.go), checked the access token, the
+// seller's region and the rate limit.
 type call struct {
 	w      http.ResponseWriter
 	r      *http.Request
 	op     *operations.Operation
-	params map[string]string // path placeholders, e.g. "orderId"
+	params map[string]string // path placeholders, e.g. "orderId", each decoded once
+	tmpl   string            // the path template routing matched, e.g. "/orders/v0/orders/{orderId}"
 	region Region
 	now    time.Time // the emulator's (possibly scaled or skewed) time
 

@@ -9,7 +9,7 @@ import (
 )
 
 // operationHandlers returns the handler of every implemented operation,
-// keyed by operations.Operation.Key().
+// keyed by operations.Operation.Key(); routes.go lists their paths.
 func operationHandlers() map[string]opHandler {
 	return map[string]opHandler{
 		"sellers/v1/getMarketplaceParticipations": handleGetMarketplaceParticipations,
@@ -26,6 +26,11 @@ func operationHandlers() map[string]opHandler {
 		"orders/2026-01-01/getOrder":     handleGetOrder2026,
 
 		"tokens/2021-03-01/createRestrictedDataToken": handleCreateRestrictedDataToken,
+
+		"listings-items/2021-08-01/getListingsItem":    handleGetListingsItem,
+		"listings-items/2021-08-01/putListingsItem":    handlePutListingsItem,
+		"listings-items/2021-08-01/patchListingsItem":  handlePatchListingsItem,
+		"listings-items/2021-08-01/deleteListingsItem": handleDeleteListingsItem,
 	}
 }
 
@@ -161,7 +166,7 @@ func v0Grant(c *call) (g piiGrant, ok bool) {
 		if !strings.EqualFold(r.Method, c.r.Method) {
 			continue
 		}
-		if r.Path == c.r.URL.Path || (c.op != nil && r.Path == c.op.Path) {
+		if r.Path == c.r.URL.EscapedPath() || r.Path == c.r.URL.Path || (c.tmpl != "" && r.Path == c.tmpl) {
 			res = r
 			break
 		}

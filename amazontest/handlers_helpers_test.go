@@ -145,11 +145,11 @@ func (e *emu) since(d time.Duration) string {
 func direct(s *Server, seller *Seller, app *App, key, method, target string, h opHandler) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest(method, target, nil)
-	op, params, _ := operations.Lookup(method, r.URL.Path)
-	if op == nil || op.Key() != key {
-		op, _ = operations.ByID(strings.Split(key, "/")[0], strings.Split(key, "/")[1], strings.Split(key, "/")[2])
+	rs, ok := emulatorRoutes().resolve(r)
+	if !ok || rs.op.Key() != key {
+		rs = resolved{op: tableOp(key)}
 	}
-	c := &call{w: rec, r: r, op: op, params: params, region: seller.Region, now: s.Now(), app: app, seller: seller}
+	c := &call{w: rec, r: r, op: rs.op, params: rs.params, tmpl: rs.tmpl, region: seller.Region, now: s.Now(), app: app, seller: seller}
 	h(s, c)
 	return rec
 }
@@ -158,10 +158,20 @@ func direct(s *Server, seller *Seller, app *App, key, method, target string, h o
 func directRDT(s *Server, seller *Seller, app *App, grant *rdtGrant, key, method, target string, h opHandler) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest(method, target, nil)
-	op, params, _ := operations.Lookup(method, r.URL.Path)
-	c := &call{w: rec, r: r, op: op, params: params, region: seller.Region, now: s.Now(), app: app, seller: seller, rdt: grant}
+	rs, _ := emulatorRoutes().resolve(r)
+	c := &call{w: rec, r: r, op: rs.op, params: rs.params, tmpl: rs.tmpl, region: seller.Region, now: s.Now(), app: app, seller: seller, rdt: grant}
 	h(s, c)
 	return rec
+}
+
+// tableOp returns the operations table's entry for key ("api/version/id").
+func tableOp(key string) *operations.Operation {
+	for i := range operations.All {
+		if operations.All[i].Key() == key {
+			return &operations.All[i]
+		}
+	}
+	return nil
 }
 
 // benchSellers makes n sellers spread over the regions.

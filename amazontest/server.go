@@ -91,7 +91,7 @@ type Config struct {
 	// unmodified.
 	TLS bool
 	// MaxBodyBytes bounds request bodies (default 1 MiB); larger bodies are
-	// refused with Amazon's 400 shapes.
+	// refused with Amazon's 400 shapes (413 where the model declares it).
 	MaxBodyBytes int64
 }
 
@@ -200,7 +200,8 @@ type Server struct {
 	demo   Demo
 	faults Faults
 
-	data     *dataset // the seeded order data (data.go)
+	data     *dataset      // the seeded order data (data.go)
+	listings *listingStore // what sellers listed (listings.go)
 	limiter  *limiter
 	counters counters
 	notify   chan []byte
@@ -249,6 +250,7 @@ func New(cfg Config) (*Server, error) {
 		sellers = append(sellers, &cp)
 	}
 	s.data = newDataset(cfg.Seed, sellers, cfg.OrdersPerSeller, s.start)
+	s.listings = newListingStore(cfg.Seed)
 	s.handlers = map[string]opHandler{}
 	for k, h := range operationHandlers() {
 		s.handlers[k] = h

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spgate/spgate/operations"
 )
@@ -59,25 +61,40 @@ func operationRoles(op *operations.Operation) []string {
 }
 
 // restrictedOperation finds the restricted operation a resource names: the
-// model's template itself (generic path) or a concrete path that fits it.
+// model's template itself (generic path) or a concrete path that fits it,
+// matched by the emulator's own routing (the most specific template wins).
 func restrictedOperation(method, path string) (*operations.Operation, bool) {
-	var best *operations.Operation
 	for i := range operations.All {
 		op := &operations.All[i]
-		if !op.Restricted || op.Method != method {
-			continue
-		}
-		if op.Path == path {
+		if op.Restricted && op.Method == method && op.Path == path {
 			return op, true
 		}
-		if !strings.ContainsAny(path, "{}") {
-			if _, ok := op.Match(method, path); ok && (best == nil || strings.Count(op.Path, "{") < strings.Count(best.Path, "{")) {
-				best = op
-			}
+	}
+	if strings.ContainsAny(path, "{}") {
+		return nil, false
+	}
+	u, err := url.Parse(path)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return nil, false
+	}
+	e, _, ok := restrictedRoutes().match(&http.Request{Method: method, URL: u})
+	if !ok {
+		return nil, false
+	}
+	return e.op, true
+}
+
+// restrictedRoutes routes the restricted operations of the models (those
+// an RDT may name).
+var restrictedRoutes = sync.OnceValue(func() *router {
+	rt := newRouter()
+	for i := range operations.All {
+		if op := &operations.All[i]; op.Restricted {
+			rt.add(&entry{op: op, method: op.Method, tmpl: op.Path})
 		}
 	}
-	return best, best != nil
-}
+	return rt
+})
 
 func handleCreateRestrictedDataToken(s *Server, c *call) {
 	body, err := io.ReadAll(c.r.Body)
