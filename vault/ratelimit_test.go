@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
@@ -332,5 +333,202 @@ func TestRateLimitStoreRestoresSynchronous(t *testing.T) {
 	must(t, f.v.db.QueryRow(`PRAGMA synchronous`).Scan(&sync))
 	if sync != 2 {
 		t.Fatalf("PRAGMA synchronous = %d after a reservation, want 2 (FULL)", sync)
+	}
+}
+
+// sqliteStore is v's rate-limit store with its transaction counter.
+func sqliteStore(t *testing.T, v *Vault) *rateLimitStore {
+	t.Helper()
+	s, ok := v.RateLimitStore(nil).(*rateLimitStore)
+	if !ok {
+		t.Skip("leases belong to the SQLite store")
+	}
+	return s
+}
+
+// A process calling one busy bucket alone gets exactly MemoryStore's
+// answers while its leases answer most calls without a transaction:
+// reserves with and without waits, the repeated rate of every response,
+// and now and then a new rate, a drain, a cancel and a probe.
+func TestRateLimitStoreLeaseAnswersLikeMemoryStore(t *testing.T) {
+	f := newVault(t)
+	s := sqliteStore(t, f.v)
+	ref := &ratelimit.MemoryStore{}
+	plan := ratelimit.Plan{Rate: 2000, Burst: 14}
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := t0
+	const calls = 6000
+	for i := range calls {
+		now = now.Add(time.Duration(rng.IntN(1000)) * time.Microsecond)
+		switch r := rng.IntN(100); {
+		case r < 50:
+			maxWait := time.Duration(rng.IntN(3000)) * time.Microsecond
+			w1, ok1 := ref.Reserve(rlKey, plan, now, maxWait)
+			w2, ok2 := s.Reserve(rlKey, plan, now, maxWait)
+			if w1 != w2 || ok1 != ok2 {
+				t.Fatalf("call %d Reserve: %v %v, MemoryStore %v %v", i, w2, ok2, w1, ok1)
+			}
+		case r < 95:
+			rate := 2000.0
+			if r == 94 {
+				rate = []float64{1000, 2000, 4000}[rng.IntN(3)]
+			}
+			p1, c1 := ref.SetRate(rlKey, rate, now)
+			p2, c2 := s.SetRate(rlKey, rate, now)
+			if p1 != p2 || c1 != c2 {
+				t.Fatalf("call %d SetRate(%v): %v %v, MemoryStore %v %v", i, rate, p2, c2, p1, c1)
+			}
+		case r < 97:
+			ref.Cancel(rlKey, now)
+			s.Cancel(rlKey, now)
+		case r < 98:
+			ref.Drain(rlKey, now)
+			s.Drain(rlKey, now)
+		default:
+			w1, ok1 := ref.Reserve(rlKey, plan, now, -1)
+			w2, ok2 := s.Reserve(rlKey, plan, now, -1)
+			if w1 != w2 || ok1 != ok2 {
+				t.Fatalf("call %d probe: %v %v, MemoryStore %v %v", i, w2, ok2, w1, ok1)
+			}
+		}
+		if i%100 == 0 {
+			p1, ok1 := ref.Plan(rlKey)
+			p2, ok2 := s.Plan(rlKey)
+			if p1 != p2 || ok1 != ok2 {
+				t.Fatalf("call %d Plan: %+v %v, MemoryStore %+v %v", i, p2, ok2, p1, ok1)
+			}
+		}
+	}
+	// Cancels, drains, probes and new rates (5 % of the calls) take a
+	// transaction each and end the lease, the next reserve takes another,
+	// and a lease lasts 20 ms of the bucket's time (40 calls here);
+	// everything else is answered from the lease.
+	if n := s.txs.Load(); n > calls/5 {
+		t.Errorf("%d transactions for %d calls; a leased bucket should need a fraction", n, calls)
+	}
+	t.Logf("%d calls, %d transactions", calls, s.txs.Load())
+}
+
+// Two processes hammering one fast bucket through leases never send more
+// than the bucket allows in any window, and between them use nearly all of
+// it. Four goroutines, two per handle, share one fake clock that each
+// moves on after every call.
+func TestRateLimitStoreLeasesShareBucket(t *testing.T) {
+	f := newVault(t)
+	other, err := Open(context.Background(), f.path, f.key, testOpts(f.clk))
+	must(t, err)
+	defer other.Close()
+	stores := []*rateLimitStore{sqliteStore(t, f.v), sqliteStore(t, other)}
+	plan := ratelimit.Plan{Rate: 1000, Burst: 5}
+	const maxWait = 5 * time.Millisecond
+	end := t0.Add(300 * time.Millisecond)
+	var mu sync.Mutex
+	var sends []time.Time
+	var wg sync.WaitGroup
+	for i := range 4 {
+		s := stores[i%2]
+		wg.Go(func() {
+			for {
+				now := f.clk.Now()
+				if !now.Before(end) {
+					return
+				}
+				if wait, ok := s.Reserve(rlKey, plan, now, maxWait); ok {
+					mu.Lock()
+					sends = append(sends, now.Add(wait))
+					mu.Unlock()
+				}
+				f.clk.Advance(20 * time.Microsecond)
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(sends, func(a, b time.Time) int { return a.Compare(b) })
+	interval := time.Second / time.Duration(plan.Rate)
+	for i := range sends {
+		for j := i; j < len(sends); j++ {
+			if n, allowed := j-i+1, plan.Burst+int(sends[j].Sub(sends[i])/interval); n > allowed {
+				t.Fatalf("%d sends within %v across both processes; the bucket allows %d", n, sends[j].Sub(sends[i]), allowed)
+			}
+		}
+	}
+	// Slots claimed by a lease that another process overtook are lost;
+	// they must stay few.
+	elapsed := sends[len(sends)-1].Sub(t0)
+	if capacity := plan.Burst + int(elapsed/interval); len(sends) < capacity*9/10 {
+		t.Errorf("%d sends over %v; the bucket allows %d", len(sends), elapsed, capacity)
+	}
+	t.Logf("%d sends over %v, %d+%d transactions", len(sends), elapsed, stores[0].txs.Load(), stores[1].txs.Load())
+}
+
+// A process that dies holding a lease strands no slot beyond the maxWait
+// its callers asked with: the next process waits at most that plus one
+// interval.
+func TestRateLimitStoreLeaseCrashStrandsAtMostMaxWait(t *testing.T) {
+	f := newVault(t)
+	next, err := Open(context.Background(), f.path, f.key, testOpts(f.clk))
+	must(t, err)
+	defer next.Close()
+	crashed := sqliteStore(t, f.v)
+	plan := ratelimit.Plan{Rate: 1000, Burst: 1}
+	const maxWait = 10 * time.Millisecond
+	now := t0
+	for range 500 {
+		crashed.Reserve(rlKey, plan, now, maxWait)
+		now = now.Add(100 * time.Microsecond)
+	}
+	if crashed.txs.Load() >= 500 {
+		t.Fatalf("%d transactions for 500 reserves: no lease was taken", crashed.txs.Load())
+	}
+	f.v.Close() // its leases can no longer give anything back
+	wait, ok := next.RateLimitStore(nil).Reserve(rlKey, plan, now, time.Hour)
+	if limit := maxWait + time.Millisecond; !ok || wait > limit {
+		t.Fatalf("after the crash the next process waits %v (ok %v); at most %v (maxWait plus one interval)", wait, ok, limit)
+	}
+}
+
+// A lease left idle gives back the slots it claimed and did not use, so
+// another process finds the bucket as full as the calls made leave it.
+func TestRateLimitStoreIdleLeaseGivesSlotsBack(t *testing.T) {
+	f := newVault(t)
+	other, err := Open(context.Background(), f.path, f.key, testOpts(f.clk))
+	must(t, err)
+	defer other.Close()
+	s := sqliteStore(t, f.v)
+	plan := ratelimit.Plan{Rate: 1000, Burst: 50}
+	for range 2 { // the second call, soon after the first, claims slots
+		if wait, ok := s.Reserve(rlKey, plan, t0, time.Hour); !ok || wait != 0 {
+			t.Fatalf("wait %v ok %v", wait, ok)
+		}
+	}
+	l := s.lease(rlKey)
+	l.mu.Lock()
+	claimed := l.row.TAT.Sub(l.b.TAT) / time.Millisecond
+	l.mu.Unlock()
+	if claimed < 10 {
+		t.Fatalf("the lease claimed %d slots; want the bucket's next 20 ms", claimed)
+	}
+	deadline := time.Now().Add(testenv.Patience)
+	for {
+		l.mu.Lock()
+		back := l.row.TAT.Equal(l.b.TAT)
+		l.mu.Unlock()
+		if back {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle lease kept its %d claimed slots", claimed)
+		}
+		time.Sleep(time.Millisecond) // polling for the expiry, which runs on its own timer
+	}
+	got := 0
+	for {
+		if _, ok := other.RateLimitStore(nil).Reserve(rlKey, plan, t0, 0); !ok {
+			break
+		}
+		got++
+	}
+	if got != plan.Burst-2 {
+		t.Fatalf("the other process got %d slots at once; the bucket had %d left after 2 calls", got, plan.Burst-2)
 	}
 }
