@@ -6,24 +6,16 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
-	"github.com/spgate/spgate/gateway"
-	"github.com/spgate/spgate/lwa"
+	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/ratelimit"
-	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/spapi/orders"
 	"github.com/spgate/spgate/vault"
@@ -50,6 +42,8 @@ type benchOptions struct {
 	PII         []string
 	Duration    time.Duration
 	Concurrency int
+	Samples     int
+	Nginx       string
 }
 
 // The help texts: what each workload measures and why the limits.
@@ -59,25 +53,39 @@ temporary vault, no account, no network) and reports each number as a ratio
 of the limit spgate promises, with ✓ or ✗ next to it. Benchmarks report, they
 do not judge: the exit code is 0 unless a workload itself failed.`
 	benchPullLong = `bench pull pulls every order with shipping addresses through Orders v0
-(getOrders with a Restricted Data Token) from one seller, with the emulator's
-clock sped up by --time-scale and the client paced from Amazon's published
-rate table at the same scale. Amazon allows burst + rate × elapsed getOrders
+(getOrders with a Restricted Data Token) from one seller as spgate orders pull
+does: the rate-limit buckets in the vault, Amazon's token lifetimes (access
+tokens and RDTs live an hour of the emulator's time). The emulator's clock
+runs --time-scale times faster, and the client's pace and token refresh
+margins are scaled alike. Amazon allows burst + rate × elapsed getOrders
 pages; a client that waits too little gets 429s, one that waits too much is
 slow. Limits: achieved ÷ allowed pages ≥ 0.95 and no 429 at all. It also
-counts LWA token and RDT requests per 1,000 orders (tokens are cached and
-shared, so these should stay near zero) and how often the limiter waited.
+reports LWA token and RDT requests per emulated hour (tokens are cached and
+shared, so about one of each an hour: more means a token is fetched before
+it is due) and how many calls the rate limiter made wait, and for how long.
 A pull of a few pages is mostly burst, so the ratio says most over hundreds
-of pages (the default: 200).`
-	benchGatewayLong = `bench gateway measures what spgate serve adds to a call: the emulator with
-its rate limits lifted, a gateway in this process on loopback with an
-unlimited rate-limit store and cached tokens, and a Go load generator. It
-times the same call sequentially straight at the emulator and through the
-gateway (p50 and p99 of each, and the difference the gateway adds), then
-runs --concurrency callers through the gateway for --duration for throughput,
-and reads the process's memory (gateway, emulator and load generator share
-it, so it is an upper bound). Limits: added p50 < 200 µs and p99 < 2 ms, so
-the gateway is invisible next to Amazon's own latency (tens of milliseconds),
-and ≥ 10,000 req/s, far above what any seller's rate limits let through.`
+of pages (the default: 200, three emulated hours).`
+	benchGatewayLong = `bench gateway measures what spgate serve adds to a call, as users run it:
+spgate serve as a separate process of this binary with its default
+configuration (rate limits shared through the vault, a JSON log line per
+request, audit log), a second one with --shared-limits=false (buckets in
+memory), and, when nginx is installed, nginx as a plain reverse proxy to the
+same emulator (keep-alive pool of 64, a fixed access-token header, an access
+log line per request) for comparison. The emulator runs in this process with
+its limits lifted; its x-amzn-RateLimit-Limit header reports 10,000 calls/s,
+the most spgate adopts, so serve's buckets never pace the load spread over
+four sellers. The load generator writes prepared HTTP/1.1 requests on
+keep-alive connections, as wrk does.
+
+It times the same call (GET /sellers/v1/marketplaceParticipations)
+sequentially on every path, in interleaved rounds so noise falls on all of
+them alike: p50 and p99, and what each server adds to the direct call. Then
+--concurrency connections run for --duration on each path in turn for
+throughput, and each server's resident memory (VmRSS, and its peak VmHWM) is
+read after its run. Limits: added p50 < 200 µs and p99 < 2 ms, so the gateway
+is invisible next to Amazon's own latency (tens of milliseconds), ≥ 10,000
+req/s, far above what any seller's rate limits let through, and with nginx,
+added p50 at most twice nginx's.`
 )
 
 func newBenchCmd(streams IO) *cobra.Command {
@@ -89,6 +97,7 @@ func newBenchCmd(streams IO) *cobra.Command {
 		Example: `  spgate bench pull
   spgate bench pull --orders 2000 --time-scale 2000 --json
   spgate bench gateway --duration 10s --concurrency 32
+  spgate bench gateway --nginx off --json
   spgate bench all`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -106,8 +115,10 @@ func newBenchCmd(streams IO) *cobra.Command {
 	}
 	addGateway := func(c *cobra.Command) {
 		f := c.Flags()
-		f.DurationVar(&o.Duration, "duration", 5*time.Second, "how long the concurrent callers run for the throughput figure")
-		f.IntVar(&o.Concurrency, "concurrency", 16, "concurrent callers for the throughput figure")
+		f.DurationVar(&o.Duration, "duration", 5*time.Second, "how long the concurrent connections run on each path for the throughput figure")
+		f.IntVar(&o.Concurrency, "concurrency", 16, "concurrent keep-alive connections for the throughput figure")
+		f.IntVar(&o.Samples, "samples", gatewaySamples, "sequential calls per path for the latency figures")
+		f.StringVar(&o.Nginx, "nginx", "auto", "nginx binary for the comparison row: auto looks on PATH and in /usr/sbin, off leaves the row out")
 	}
 	pull := &cobra.Command{
 		Use:   "pull",
@@ -208,42 +219,36 @@ func num(f float64) string {
 
 // pullBench is the result of bench pull.
 type pullBench struct {
-	Orders             int64        `json:"orders"`
-	OrdersWithAddress  int64        `json:"ordersWithAddress"`
-	Pages              int64        `json:"pages"`
-	TimeScale          float64      `json:"timeScale"`
-	ElapsedSeconds     float64      `json:"elapsedSeconds"`
-	Burst              int          `json:"burst"`
-	Rate               float64      `json:"ratePerSecond"`
-	AllowedPages       float64      `json:"allowedPages"`
-	AchievedToAllowed  float64      `json:"achievedToAllowed"`
-	Throttled          int64        `json:"throttled429"`
-	LWATokenRequests   int64        `json:"lwaTokenRequests"`
-	LWATokensPer1000   float64      `json:"lwaTokensPer1000Orders"`
-	RDTRequests        int64        `json:"rdtRequests"`
-	RDTsPer1000        float64      `json:"rdtsPer1000Orders"`
-	LimiterWaits       int64        `json:"limiterWaits"`
-	LimiterWaitSeconds float64      `json:"limiterWaitSeconds"`
-	Limits             []benchLimit `json:"limits"`
-}
-
-// gatewayBench is the result of bench gateway.
-type gatewayBench struct {
-	Samples        int          `json:"sequentialSamplesPerPath"`
-	DirectP50us    float64      `json:"directP50Micros"`
-	DirectP99us    float64      `json:"directP99Micros"`
-	GatewayP50us   float64      `json:"gatewayP50Micros"`
-	GatewayP99us   float64      `json:"gatewayP99Micros"`
-	AddedP50us     float64      `json:"addedP50Micros"`
-	AddedP99us     float64      `json:"addedP99Micros"`
-	Concurrency    int          `json:"concurrency"`
-	DurationSec    float64      `json:"durationSeconds"`
-	Requests       int64        `json:"requests"`
-	Errors         int64        `json:"errors"`
-	ReqPerSec      float64      `json:"requestsPerSecond"`
-	HeapInuseBytes uint64       `json:"heapInuseBytes"`
-	SysBytes       uint64       `json:"sysBytes"`
-	Limits         []benchLimit `json:"limits"`
+	Orders            int64   `json:"orders"`
+	OrdersWithAddress int64   `json:"ordersWithAddress"`
+	Pages             int64   `json:"pages"`
+	TimeScale         float64 `json:"timeScale"`
+	ElapsedSeconds    float64 `json:"elapsedSeconds"`
+	// EmulatedHours is the pull's duration on the emulator's clock.
+	EmulatedHours     float64 `json:"emulatedHours"`
+	Burst             int     `json:"burst"`
+	Rate              float64 `json:"ratePerSecond"`
+	AllowedPages      float64 `json:"allowedPages"`
+	AchievedToAllowed float64 `json:"achievedToAllowed"`
+	Throttled         int64   `json:"throttled429"`
+	// Sellers is how many sellers were pulled (one); the per-hour figures
+	// are per seller.
+	Sellers          int     `json:"sellers"`
+	LWATokenRequests int64   `json:"lwaTokenRequests"`
+	LWATokensPerHour float64 `json:"lwaTokensPerEmulatedHourPerSeller"`
+	RDTRequests      int64   `json:"rdtRequests"`
+	RDTsPerHour      float64 `json:"rdtsPerEmulatedHourPerSeller"`
+	// Calls is every SP-API call the client made; LimiterWaits those the
+	// rate limiter made wait for a slot, LimiterWaitSeconds how long it
+	// told them to wait in all.
+	Calls              int64   `json:"calls"`
+	LimiterWaits       int64   `json:"limiterWaits"`
+	LimiterWaitSeconds float64 `json:"limiterWaitSeconds"`
+	// TokenRetries counts calls sent again with a new token because the
+	// emulator refused theirs as expired: the client's token was due
+	// sooner than its refresh margin (a machine slower than the time scale).
+	TokenRetries int64        `json:"tokenRetries"`
+	Limits       []benchLimit `json:"limits"`
 }
 
 // benchReport is what bench prints with --json.
@@ -257,8 +262,8 @@ func runBench(cmd *cobra.Command, streams IO, o benchOptions, pull, gw bool) err
 	if pull && (o.Orders < 1 || o.TimeScale <= 0) {
 		return usageErr("--orders must be at least 1 and --time-scale positive")
 	}
-	if gw && (o.Duration <= 0 || o.Concurrency < 1) {
-		return usageErr("--duration must be positive and --concurrency at least 1")
+	if gw && (o.Duration <= 0 || o.Concurrency < 1 || o.Samples < 1) {
+		return usageErr("--duration must be positive, --concurrency and --samples at least 1")
 	}
 	var rep benchReport
 	if pull {
@@ -332,22 +337,27 @@ func benchPull(ctx context.Context, cmd *cobra.Command, o benchOptions) (pullBen
 	if !ok {
 		return pullBench{}, errors.New("getOrders is missing from the operations table; regenerate it with go generate ./operations")
 	}
-	e, err := newBenchEnv(ctx, amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 1,
-		TimeScale: o.TimeScale, TokenLifetime: 24 * time.Hour})
+	// Amazon's token lifetimes: the emulator's default hour, on its clock.
+	e, err := newBenchEnv(ctx, amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 1, TimeScale: o.TimeScale})
 	if err != nil {
 		return pullBench{}, err
 	}
 	defer e.close()
-	// The client as spgate orders pull builds it, paced from the rate
-	// table at the emulator's time scale.
+	// The client as spgate orders pull builds it (clientForApp): buckets in
+	// the vault, one token of headroom. Its clock is the emulator's, so it
+	// sees a token's hour pass and refreshes it when it is due, and its
+	// limiter paces at the emulator's time scale.
+	log := logger(cmd)
+	limiter := ratelimit.New(ratelimit.Options{Store: e.v.RateLimitStore(log), RateScale: o.TimeScale, Headroom: 1, Logger: log})
 	c, err := spapi.New(spapi.Config{
 		AppID:       e.app.AppID,
 		Credentials: vaultCredentials{v: e.v, app: e.app.Name},
 		Sellers:     vaultSellers{v: e.v, app: e.app.Name},
 		Endpoints:   e.ep,
-		Limiter:     ratelimit.New(ratelimit.Options{RateScale: o.TimeScale, Headroom: 1, Logger: logger(cmd)}),
+		Limiter:     limiter,
+		Clock:       newEmulatorClock(e.srv, o.TimeScale),
 		UserAgent:   "spgate/" + buildVersion() + " (Language=Go)",
-		Logger:      logger(cmd),
+		Logger:      log,
 	})
 	if err != nil {
 		return pullBench{}, err
@@ -356,7 +366,7 @@ func benchPull(ctx context.Context, cmd *cobra.Command, o benchOptions) (pullBen
 	q := orders.Query{Seller: d.SellerID, MarketplaceIDs: d.Marketplaces,
 		CreatedAfter: e.srv.Now().AddDate(0, 0, -120), PII: pii}
 	var r pullBench
-	start := time.Now()
+	start, emuStart := time.Now(), e.srv.Now()
 	for ord, err := range orders.New(c).ListOrders(ctx, q) {
 		if err != nil {
 			return pullBench{}, fmt.Errorf("after %d orders: %w", r.Orders, err)
@@ -368,10 +378,10 @@ func benchPull(ctx context.Context, cmd *cobra.Command, o benchOptions) (pullBen
 	}
 	elapsed := time.Since(start)
 	ac := e.srv.Counters()
-	st := c.Stats()
 	r.Pages = ac.Calls[getOrdersOperation] - ac.Throttled[getOrdersOperation]
 	r.TimeScale = o.TimeScale
 	r.ElapsedSeconds = elapsed.Seconds()
+	r.EmulatedHours = e.srv.Now().Sub(emuStart).Hours()
 	r.Burst, r.Rate = op.Burst, op.Rate
 	// Amazon's bucket allows its burst at once, then rate × scale per second.
 	r.AllowedPages = float64(op.Burst) + op.Rate*o.TimeScale*elapsed.Seconds()
@@ -381,11 +391,15 @@ func benchPull(ctx context.Context, cmd *cobra.Command, o benchOptions) (pullBen
 		r.LWATokenRequests += n
 	}
 	r.RDTRequests = ac.RDTsIssued
-	if r.Orders > 0 {
-		r.LWATokensPer1000 = float64(r.LWATokenRequests) * 1000 / float64(r.Orders)
-		r.RDTsPer1000 = float64(r.RDTRequests) * 1000 / float64(r.Orders)
+	r.Sellers = 1
+	if r.EmulatedHours > 0 {
+		r.LWATokensPerHour = float64(r.LWATokenRequests) / r.EmulatedHours / float64(r.Sellers)
+		r.RDTsPerHour = float64(r.RDTRequests) / r.EmulatedHours / float64(r.Sellers)
 	}
-	r.LimiterWaits, r.LimiterWaitSeconds = st.LimiterWaits, st.LimiterWait.Seconds()
+	ls := limiter.Stats()
+	st := c.Stats()
+	r.Calls, r.TokenRetries = st.Calls, st.TokenRetries
+	r.LimiterWaits, r.LimiterWaitSeconds = ls.Waits, ls.WaitTime.Seconds()
 	r.Limits = []benchLimit{
 		newLimit("achieved/allowed pages", "", r.AchievedToAllowed, pullMinRatio, true),
 		newLimit("429s", "", float64(r.Throttled), 0, false),
@@ -393,207 +407,42 @@ func benchPull(ctx context.Context, cmd *cobra.Command, o benchOptions) (pullBen
 	return r, nil
 }
 
+// emulatorClock reads the emulator's time, which runs scale times faster
+// than real time, and scales timers alike. It starts a hair behind the
+// emulator's clock, never ahead of it.
+type emulatorClock struct {
+	base, start time.Time
+	scale       float64
+}
+
+func newEmulatorClock(srv *amazontest.Server, scale float64) *emulatorClock {
+	return &emulatorClock{base: srv.Now(), start: time.Now(), scale: scale}
+}
+
+func (c *emulatorClock) Now() time.Time {
+	return c.base.Add(time.Duration(float64(time.Since(c.start)) * c.scale))
+}
+
+func (c *emulatorClock) NewTimer(d time.Duration) clock.Timer {
+	return clock.Real{}.NewTimer(time.Duration(float64(d) / c.scale))
+}
+
 func printPullBench(w io.Writer, r pullBench) {
-	fmt.Fprintf(w, "pull: %d orders (%d with address) in %d pages, %.2f s at time scale %g\n",
-		r.Orders, r.OrdersWithAddress, r.Pages, r.ElapsedSeconds, r.TimeScale)
+	fmt.Fprintf(w, "pull: %d orders (%d with address) in %d pages, %.2f s at time scale %g (%.2f emulated hours)\n",
+		r.Orders, r.OrdersWithAddress, r.Pages, r.ElapsedSeconds, r.TimeScale, r.EmulatedHours)
 	fmt.Fprintf(w, "  %-16s %.1f (burst %d + %g/s × %g × %.2f s); achieved %.3f of it\n",
 		"allowed pages", r.AllowedPages, r.Burst, r.Rate, r.TimeScale, r.ElapsedSeconds, r.AchievedToAllowed)
-	fmt.Fprintf(w, "  %-16s %.2f per 1,000 orders (%d)\n", "LWA tokens", r.LWATokensPer1000, r.LWATokenRequests)
-	fmt.Fprintf(w, "  %-16s %.2f per 1,000 orders (%d)\n", "RDTs", r.RDTsPer1000, r.RDTRequests)
-	fmt.Fprintf(w, "  %-16s %d (%.2f s in all)\n", "limiter waits", r.LimiterWaits, r.LimiterWaitSeconds)
+	fmt.Fprintf(w, "  %-16s %.2f per emulated hour per seller (%d in all; a token lives an hour)\n", "LWA tokens", r.LWATokensPerHour, r.LWATokenRequests)
+	fmt.Fprintf(w, "  %-16s %.2f per emulated hour per seller (%d in all; an RDT lives an hour)\n", "RDTs", r.RDTsPerHour, r.RDTRequests)
+	fmt.Fprintf(w, "  %-16s %d of %d calls waited for a slot, %.2f s in all\n", "rate limiter", r.LimiterWaits, r.Calls, r.LimiterWaitSeconds)
+	if r.TokenRetries > 0 {
+		fmt.Fprintf(w, "  %-16s %d calls sent again with a new token after theirs expired on the way (the machine is slow for this time scale)\n", "token retries", r.TokenRetries)
+	}
 	for _, l := range r.Limits {
 		fmt.Fprintf(w, "  %s\n", l)
 	}
-}
-
-func benchGateway(ctx context.Context, cmd *cobra.Command, o benchOptions) (gatewayBench, error) {
-	e, err := newBenchEnv(ctx, amazontest.Config{Seed: 1, OrdersPerSeller: 10, Sellers: 1,
-		TokenLifetime: 24 * time.Hour, NoRateLimits: true})
-	if err != nil {
-		return gatewayBench{}, err
-	}
-	defer e.close()
-	log := logger(cmd)
-	creds := vaultCredentials{v: e.v, app: e.app.Name}
-	// The gateway as spgate serve --unlimited builds it, minus the audit
-	// file (the call returns no personal data).
-	metrics := gateway.NewMetrics()
-	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(ratelimit.Unlimited{}), Logger: log, Headroom: 1})
-	client, err := spapi.New(spapi.Config{
-		AppID: e.app.AppID, Credentials: creds,
-		Sellers:   gateway.CachedSellers(vaultSellers{v: e.v, app: e.app.Name}, nil, 30*time.Second),
-		Endpoints: e.ep, Limiter: limiter, Logger: log,
-		UserAgent: "spgate/" + buildVersion() + " (Language=Go)",
-	})
-	if err != nil {
-		return gatewayBench{}, err
-	}
-	metrics.WatchClient(client)
-	gw, err := gateway.New(gateway.Config{Client: client, AppID: e.app.AppID, Directory: e.v, Access: e.v, Metrics: metrics, Logger: log})
-	if err != nil {
-		return gatewayBench{}, err
-	}
-	defer gw.Close()
-	key, err := e.v.CreateClient(ctx, vault.Client{Name: "bench", Sellers: []string{"*"}, Operations: []string{"*"}})
-	if err != nil {
-		return gatewayBench{}, fmt.Errorf("create the benchmark's client key: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return gatewayBench{}, fmt.Errorf("listen on loopback: %w", err)
-	}
-	gwURL := "http://" + ln.Addr().String()
-	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan error, 1)
-	go func() {
-		served <- gateway.Serve(sctx, ln, gw, gateway.ServeOptions{Logger: log, DrainTimeout: 5 * time.Second})
-	}()
-	defer func() {
-		stop()
-		<-served
-	}()
-
-	// The direct path: the same call with an access token fetched once.
-	d := e.srv.Demo()
-	seller := d.Sellers[0]
-	tok, err := lwa.NewRefreshTokenSource(client.LWA(), creds, secret.New(seller.RefreshToken)).Token(ctx)
-	if err != nil {
-		return gatewayBench{}, fmt.Errorf("get an access token from the offline Amazon: %w", err)
-	}
-	directURL := e.ep.SPAPI(spapi.Region(seller.Region)).String() + participationsPath
-	ht := http.DefaultTransport.(*http.Transport).Clone()
-	ht.MaxIdleConnsPerHost = max(64, 2*o.Concurrency)
-	defer ht.CloseIdleConnections()
-	hc := &http.Client{Transport: ht, Timeout: 30 * time.Second}
-	direct := func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, directURL, nil)
-		if err == nil {
-			r.Header.Set("x-amz-access-token", tok.AccessToken.Reveal())
-		}
-		return r, err
-	}
-	via := func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, gwURL+participationsPath, nil)
-		if err == nil {
-			r.Header.Set("Authorization", "Bearer "+key.Reveal())
-			r.Header.Set(gateway.HeaderSeller, seller.ID)
-		}
-		return r, err
-	}
-	call := func(ctx context.Context, mk func(context.Context) (*http.Request, error)) error {
-		r, err := mk(ctx)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(r)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s answered %s", r.URL.Host, resp.Status)
-		}
-		return nil
-	}
-	sample := func(mk func(context.Context) (*http.Request, error), n int) ([]time.Duration, error) {
-		out := make([]time.Duration, n)
-		for i := range out {
-			t0 := time.Now()
-			if err := call(ctx, mk); err != nil {
-				return nil, err
-			}
-			out[i] = time.Since(t0)
-		}
-		return out, nil
-	}
-
-	// Warm connections and caches, then sample both paths interleaved in
-	// rounds so background noise hits both alike.
-	var directD, viaD []time.Duration
-	for i, n := range []int{gatewayWarmup, gatewaySamples / 4, gatewaySamples / 4, gatewaySamples / 4, gatewaySamples / 4} {
-		a, err := sample(direct, n)
-		if err != nil {
-			return gatewayBench{}, fmt.Errorf("direct call: %w", err)
-		}
-		b, err := sample(via, n)
-		if err != nil {
-			return gatewayBench{}, fmt.Errorf("call through the gateway: %w", err)
-		}
-		if i > 0 {
-			directD, viaD = append(directD, a...), append(viaD, b...)
-		}
-	}
-	slices.Sort(directD)
-	slices.Sort(viaD)
-	var r gatewayBench
-	r.Samples = len(viaD)
-	r.DirectP50us, r.DirectP99us = micros(pct(directD, 0.5)), micros(pct(directD, 0.99))
-	r.GatewayP50us, r.GatewayP99us = micros(pct(viaD, 0.5)), micros(pct(viaD, 0.99))
-	r.AddedP50us, r.AddedP99us = r.GatewayP50us-r.DirectP50us, r.GatewayP99us-r.DirectP99us
-
-	// Throughput: concurrent callers through the gateway.
-	var okN, errN atomic.Int64
-	var firstErr error
-	var once sync.Once
-	lctx, cancel := context.WithTimeout(ctx, o.Duration)
-	defer cancel()
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range o.Concurrency {
-		wg.Go(func() {
-			for lctx.Err() == nil {
-				if err := call(lctx, via); err != nil {
-					if lctx.Err() != nil {
-						return
-					}
-					errN.Add(1)
-					once.Do(func() { firstErr = err })
-					continue
-				}
-				okN.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(t0)
-	if err := ctx.Err(); err != nil {
-		return gatewayBench{}, err
-	}
-	if okN.Load() == 0 {
-		return gatewayBench{}, fmt.Errorf("no call through the gateway succeeded under load: %w", firstErr)
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.Concurrency, r.DurationSec = o.Concurrency, elapsed.Seconds()
-	r.Requests, r.Errors = okN.Load(), errN.Load()
-	r.ReqPerSec = float64(r.Requests) / elapsed.Seconds()
-	r.HeapInuseBytes, r.SysBytes = ms.HeapInuse, ms.Sys
-	r.Limits = []benchLimit{
-		newLimit("added p50", "µs", r.AddedP50us, gatewayMaxAddedP50, false),
-		newLimit("added p99", "µs", r.AddedP99us, gatewayMaxAddedP99, false),
-		newLimit("throughput", "req/s", math.Round(r.ReqPerSec), gatewayMinReqPerSec, true),
-	}
-	return r, nil
 }
 
 func pct(d []time.Duration, p float64) time.Duration { return d[int(float64(len(d)-1)*p)] }
 
 func micros(d time.Duration) float64 { return float64(d.Microseconds()) }
-
-func printGatewayBench(w io.Writer, r gatewayBench) {
-	fmt.Fprintf(w, "gateway: %d sequential calls per path, then %d callers for %.1f s\n", r.Samples, r.Concurrency, r.DurationSec)
-	fmt.Fprintf(w, "  %-12s %10s %10s\n", "", "p50", "p99")
-	for _, row := range []struct {
-		name     string
-		p50, p99 float64
-	}{{"direct", r.DirectP50us, r.DirectP99us}, {"via gateway", r.GatewayP50us, r.GatewayP99us}, {"added", r.AddedP50us, r.AddedP99us}} {
-		fmt.Fprintf(w, "  %-12s %7.0f µs %7.0f µs\n", row.name, row.p50, row.p99)
-	}
-	fmt.Fprintf(w, "  %-12s %s req/s (%s calls, %d errors)\n", "throughput", num(math.Round(r.ReqPerSec)), num(float64(r.Requests)), r.Errors)
-	fmt.Fprintf(w, "  %-12s HeapInuse %.1f MiB, Sys %.1f MiB (the whole process: gateway, emulator and load generator)\n",
-		"memory", float64(r.HeapInuseBytes)/(1<<20), float64(r.SysBytes)/(1<<20))
-	for _, l := range r.Limits {
-		fmt.Fprintf(w, "  %s\n", l)
-	}
-}

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +29,10 @@ func TestBench(t *testing.T) {
 		t.Fatal("getOrders is not in the operations table")
 	}
 	t.Run("pull", func(t *testing.T) {
-		code, out, errOut := run(t, "", "bench", "pull", "--orders", "2000", "--time-scale", "2000", "--json")
+		// 110 pages: the burst, then 91 paced a minute apart, so the pull
+		// spans over an hour and a half of emulated time, more on a slow
+		// machine (each real millisecond is four emulated seconds).
+		code, out, errOut := run(t, "", "bench", "pull", "--orders", "11000", "--time-scale", "4000", "--json")
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -38,14 +44,15 @@ func TestBench(t *testing.T) {
 			t.Fatalf("bench pull reported pull=%v gateway=%v", rep.Pull != nil, rep.Gateway != nil)
 		}
 		p := rep.Pull
-		if p.Orders < 1900 || p.Orders > 2000 || p.OrdersWithAddress != p.Orders {
-			t.Errorf("orders %d with address %d, want about 2,000 all with address", p.Orders, p.OrdersWithAddress)
+		if p.Orders < 10900 || p.Orders > 11000 || p.OrdersWithAddress != p.Orders {
+			t.Errorf("orders %d with address %d, want about 11,000 all with address", p.Orders, p.OrdersWithAddress)
 		}
 		if want := (p.Orders + 99) / 100; p.Pages != want {
 			t.Errorf("pages %d, want %d", p.Pages, want)
 		}
-		if p.Burst != getOrders.Burst || p.Rate != getOrders.Rate || p.TimeScale != 2000 {
-			t.Errorf("burst %d, rate %g/s, time scale %g; want getOrders' %d and %g/s at the asked 2000", p.Burst, p.Rate, p.TimeScale, getOrders.Burst, getOrders.Rate)
+		if p.Burst != getOrders.Burst || p.Rate != getOrders.Rate || p.TimeScale != 4000 || p.Sellers != 1 {
+			t.Errorf("burst %d, rate %g/s, time scale %g, %d sellers; want getOrders' %d and %g/s at the asked 4000, one seller",
+				p.Burst, p.Rate, p.TimeScale, p.Sellers, getOrders.Burst, getOrders.Rate)
 		}
 		// Amazon's bucket grants no more pages than it allows, so the
 		// ratio cannot exceed 1 (by more than rounding); a report that
@@ -53,8 +60,34 @@ func TestBench(t *testing.T) {
 		if p.AchievedToAllowed <= 0 || p.AchievedToAllowed > 1+1e-9 || p.AllowedPages < float64(p.Burst) || p.ElapsedSeconds <= 0 {
 			t.Errorf("achieved/allowed %.3f, allowed %.1f, elapsed %.3f s", p.AchievedToAllowed, p.AllowedPages, p.ElapsedSeconds)
 		}
-		if p.RDTRequests < 1 || p.LWATokenRequests < 1 || p.RDTsPer1000 <= 0 {
-			t.Errorf("RDTs %d (%.2f per 1,000), LWA tokens %d: the pull must have used both", p.RDTRequests, p.RDTsPer1000, p.LWATokenRequests)
+		// Paced pages a minute apart after the burst take at least this long.
+		if min := float64(p.Pages-int64(p.Burst)) / (getOrders.Rate * 3600); p.EmulatedHours < min || p.EmulatedHours > p.ElapsedSeconds*4000/3600*1.01 {
+			t.Errorf("%.2f emulated hours in %.2f s at time scale 4000; the pages alone take %.2f h", p.EmulatedHours, p.ElapsedSeconds, min)
+		}
+		// Access tokens and RDTs live an hour, and the client replaces one
+		// shortly before it expires: one per started hour of calls (they
+		// span the pull but for a few emulated seconds at either end), at
+		// most one more, and one for each call whose token expired on the
+		// way on a machine too slow for the time scale.
+		for _, tk := range []struct {
+			name    string
+			n       int64
+			perHour float64
+		}{{"LWA tokens", p.LWATokenRequests, p.LWATokensPerHour}, {"RDTs", p.RDTRequests, p.RDTsPerHour}} {
+			lo, hi := int64(math.Ceil(p.EmulatedHours-0.1)), int64(math.Ceil(p.EmulatedHours))+1+p.TokenRetries
+			if tk.n < lo || tk.n > hi {
+				t.Errorf("%d %s over %.2f emulated hours; an hour-long token needs %d to %d", tk.n, tk.name, p.EmulatedHours, lo, hi)
+			}
+			if math.Abs(tk.perHour*p.EmulatedHours-float64(tk.n)) > 1e-6*float64(tk.n) {
+				t.Errorf("%s: %.3f per hour over %.2f hours is not the %d requested", tk.name, tk.perHour, p.EmulatedHours, tk.n)
+			}
+		}
+		// Each page and each RDT is one call through the limiter (a 429 or
+		// an expired token is retried within its call); it can have made
+		// no more of them wait.
+		if p.Calls != p.Pages+p.RDTRequests || p.LimiterWaits > p.Calls || p.LimiterWaits < 0 {
+			t.Errorf("%d calls, %d waited; want one for each of the %d pages and %d RDTs, at most all of them waiting",
+				p.Calls, p.LimiterWaits, p.Pages, p.RDTRequests)
 		}
 		checkLimits(t, p.Limits, []statedLimit{
 			{"achieved/allowed pages", "", 0.95, true, p.AchievedToAllowed},
@@ -63,7 +96,21 @@ func TestBench(t *testing.T) {
 	})
 
 	t.Run("gateway", func(t *testing.T) {
-		code, out, errOut := run(t, "", "bench", "gateway", "--duration", "1s", "--json")
+		// spgate serve runs as its own process: this test binary under
+		// the name spgate (see TestMain).
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(t.TempDir(), "spgate")
+		if err := os.Symlink(exe, bin); err != nil {
+			t.Skipf("cannot link the test binary as spgate: %v", err)
+		}
+		defer func(f func() (string, error)) { benchExecutable = f }(benchExecutable)
+		benchExecutable = func() (string, error) { return bin, nil }
+
+		const samples = 200
+		code, out, errOut := run(t, "", "bench", "gateway", "--duration", "500ms", "--samples", fmt.Sprint(samples), "--json")
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -75,19 +122,81 @@ func TestBench(t *testing.T) {
 			t.Fatalf("bench gateway reported pull=%v gateway=%v", rep.Pull != nil, rep.Gateway != nil)
 		}
 		g := rep.Gateway
-		if g.Samples != gatewaySamples || g.DirectP50us <= 0 || g.GatewayP50us <= 0 || g.DirectP99us < g.DirectP50us || g.GatewayP99us < g.GatewayP50us {
-			t.Errorf("latencies: %+v", g)
+		if g.Operation != "sellers/v1/getMarketplaceParticipations" || g.Sellers != gatewaySellers || g.Samples != samples ||
+			g.Concurrency != 16 || g.DurationSec < 0.5 {
+			t.Errorf("workload: %s over %d sellers, %d samples, %d connections for %.2f s; want getMarketplaceParticipations, %d, %d, 16, 0.5 s",
+				g.Operation, g.Sellers, g.Samples, g.Concurrency, g.DurationSec, gatewaySellers, samples)
 		}
-		if g.Requests <= 0 || g.ReqPerSec <= 0 || g.Errors != 0 || g.Concurrency != 16 || g.DurationSec < 0.9 {
-			t.Errorf("throughput: %d calls, %.0f req/s, %d errors, %d callers, %.2f s", g.Requests, g.ReqPerSec, g.Errors, g.Concurrency, g.DurationSec)
+		// The direct path, then serve with the vault store (the default),
+		// then with the memory store, then nginx where it is installed.
+		want := []struct {
+			name, store string
+			def         bool
+		}{{"spgate serve", "vault", true}, {"spgate serve --shared-limits=false", "memory", false}}
+		if len(g.Rows) == 3 {
+			want = append(want, struct {
+				name, store string
+				def         bool
+			}{"nginx", "", false})
 		}
-		if g.HeapInuseBytes == 0 || g.SysBytes < g.HeapInuseBytes {
-			t.Errorf("memory: heap in use %d, sys %d", g.HeapInuseBytes, g.SysBytes)
+		if len(g.Rows) != len(want) {
+			t.Fatalf("rows %+v, want %v", g.Rows, want)
 		}
-		checkLimits(t, g.Limits, []statedLimit{
-			{"added p50", "µs", 200, false, g.AddedP50us},
-			{"added p99", "µs", 2000, false, g.AddedP99us},
-			{"throughput", "req/s", 10000, true, math.Round(g.ReqPerSec)},
+		calls := g.Direct.Warmup + g.Direct.Sequential + g.Direct.Requests
+		for i, row := range append([]gatewayRow{g.Direct}, g.Rows...) {
+			if i > 0 {
+				w := want[i-1]
+				if row.Name != w.name || row.Store != w.store || row.Default != w.def {
+					t.Errorf("row %d: %q, store %q, default %v; want %q, %q, %v", i, row.Name, row.Store, row.Default, w.name, w.store, w.def)
+				}
+				calls += row.Warmup + row.Sequential + row.Requests
+				// A server process takes megabytes, not the bench's own
+				// memory nor a stray reading.
+				if row.RSSBytes < 1<<20 || row.RSSBytes > 1<<30 || row.PeakRSSBytes < row.RSSBytes || row.CPUPerCallMicros <= 0 {
+					t.Errorf("%s: RSS %d, peak %d, CPU per call %.1f µs", row.Name, row.RSSBytes, row.PeakRSSBytes, row.CPUPerCallMicros)
+				}
+			}
+			if row.Warmup != gatewayWarmup || row.Sequential != samples || row.Requests <= 0 || row.Errors != 0 ||
+				row.P50us <= 0 || row.P99us < row.P50us || row.ReqPerSec <= 0 {
+				t.Errorf("%s: %+v", row.Name, row)
+			}
+		}
+		// The emulator counted every call the load generator made, through
+		// whichever path: the report's counts are the calls sent.
+		if g.EmulatorCalls != calls {
+			t.Errorf("the emulator answered %d calls; the report counts %d", g.EmulatorCalls, calls)
+		}
+		var nginx *gatewayRow
+		if len(g.Rows) == 3 {
+			nginx = &g.Rows[2]
+			if len(nginx.Limits) != 0 || nginx.ToNginx != nil || !strings.HasPrefix(g.Nginx, "/") {
+				t.Errorf("nginx row %+v from %q", nginx, g.Nginx)
+			}
+		}
+		for _, row := range g.Rows[:2] {
+			stated := []statedLimit{
+				{"added p50", "µs", 200, false, row.AddedP50us},
+				{"added p99", "µs", 2000, false, row.AddedP99us},
+				{"throughput", "req/s", 10000, true, math.Round(row.ReqPerSec)},
+			}
+			if nginx != nil {
+				if row.ToNginx == nil {
+					t.Fatalf("%s: no ratios to nginx", row.Name)
+				}
+				stated = append(stated, statedLimit{"added p50 ÷ nginx's", "", 2, false, row.ToNginx.AddedP50})
+			}
+			checkLimits(t, row.Limits, stated)
+		}
+
+		t.Run("nginx", func(t *testing.T) {
+			if nginx != nil {
+				return
+			}
+			msg := "no nginx row (" + g.Nginx + "): bench gateway's comparison with nginx is untested"
+			if os.Getenv("SPGATE_REQUIRE_NGINX") == "1" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg + "; install nginx (Debian: apt-get install nginx-light), CI sets SPGATE_REQUIRE_NGINX=1")
 		})
 	})
 
@@ -97,7 +206,7 @@ func TestBench(t *testing.T) {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
 		for _, want := range []*regexp.Regexp{
-			regexp.MustCompile(`(?m)^pull: 300 orders \(300 with address\) in 3 pages, [0-9.]+ s at time scale 2000$`),
+			regexp.MustCompile(`(?m)^pull: 300 orders \(300 with address\) in 3 pages, [0-9.]+ s at time scale 2000 \([0-9.]+ emulated hours\)$`),
 			regexp.MustCompile(`(?m)^  [✓✗] achieved/allowed pages [0-9.]+ \(floor 0\.950\)$`),
 			regexp.MustCompile(`(?m)^  [✓✗] 429s [0-9,]+ \(limit 0\)$`),
 		} {
@@ -112,6 +221,7 @@ func TestBench(t *testing.T) {
 			{"bench", "pull", "--orders", "0"},
 			{"bench", "pull", "--pii", "passport"},
 			{"bench", "gateway", "--concurrency", "0"},
+			{"bench", "gateway", "--samples", "0"},
 			{"bench", "pul"},
 		} {
 			if code, _, errOut := run(t, "", args...); code != ExitUsage {
