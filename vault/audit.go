@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -34,13 +35,9 @@ type AuditFilter struct {
 func (v *Vault) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
 	var out []AuditEvent
 	err := v.read(ctx, "read audit log", func(t *tx) error {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
-		}
 		rows, err := t.query(`SELECT id, at, actor, subject, field, action, detail FROM (
-			SELECT * FROM audit WHERE (?='' OR subject=?) AND (? IS NULL OR at >= ?) ORDER BY id DESC LIMIT ?) ORDER BY id`,
-			f.Subject, f.Subject, fmtTimePtr(f.Since), fmtTimePtr(f.Since), limit)
+			SELECT * FROM audit WHERE (?='' OR subject=?) AND at >= ? ORDER BY id DESC LIMIT ?) AS newest ORDER BY id`,
+			f.Subject, f.Subject, sinceText(f.Since), limitOf(f.Limit))
 		if err != nil {
 			return err
 		}
@@ -100,14 +97,10 @@ type AccessFilter struct {
 func (v *Vault) AccessLog(ctx context.Context, f AccessFilter) ([]AccessEvent, error) {
 	var out []AccessEvent
 	err := v.read(ctx, "read access log", func(t *tx) error {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
-		}
 		rows, err := t.query(`SELECT id, at, client, seller, operation, pii, status, request_id FROM (
-			SELECT * FROM access_log WHERE (?='' OR client=?) AND (?='' OR seller=?) AND (?=0 OR pii=1) AND (? IS NULL OR at >= ?)
-			ORDER BY id DESC LIMIT ?) ORDER BY id`,
-			f.Client, f.Client, f.Seller, f.Seller, f.PIIOnly, fmtTimePtr(f.Since), fmtTimePtr(f.Since), limit)
+			SELECT * FROM access_log WHERE (?='' OR client=?) AND (?='' OR seller=?) AND (?=0 OR pii=1) AND at >= ?
+			ORDER BY id DESC LIMIT ?) AS newest ORDER BY id`,
+			f.Client, f.Client, f.Seller, f.Seller, f.PIIOnly, sinceText(f.Since), limitOf(f.Limit))
 		if err != nil {
 			return err
 		}
@@ -126,6 +119,23 @@ func (v *Vault) AccessLog(ctx context.Context, f AccessFilter) ([]AccessEvent, e
 	return out, err
 }
 
+// sinceText is the lower bound on stored times for a filter's Since: every
+// stored time is at or after "" (no bound).
+func sinceText(since time.Time) string {
+	if since.IsZero() {
+		return ""
+	}
+	return fmtTime(since)
+}
+
+// limitOf is a filter's Limit as SQL's LIMIT: 0 means all rows.
+func limitOf(n int) int64 {
+	if n <= 0 {
+		return math.MaxInt64
+	}
+	return int64(n)
+}
+
 // PruneAccessLog deletes access events older than before and returns how
 // many it removed.
 func (v *Vault) PruneAccessLog(ctx context.Context, before time.Time) (int64, error) {
@@ -141,7 +151,8 @@ func (v *Vault) PruneAccessLog(ctx context.Context, before time.Time) (int64, er
 	return n, err
 }
 
-// Verify checks the whole vault: SQLite's quick_check, that every gateway
+// Verify checks the whole vault: SQLite's quick_check (for a vault file),
+// that every gateway
 // client and secret record passes its integrity check, and that every
 // encrypted record authenticates under the data key. It returns nil, or an
 // error joining one ErrCorrupt / ErrTampered (*IntegrityError for a record
@@ -150,22 +161,12 @@ func (v *Vault) PruneAccessLog(ctx context.Context, before time.Time) (int64, er
 func (v *Vault) Verify(ctx context.Context) error {
 	var problems []error
 	err := v.read(ctx, "verify vault", func(t *tx) error {
-		rows, err := t.query(`PRAGMA quick_check`)
+		msgs, err := v.d.check(t)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var msg string
-			if err := rows.Scan(&msg); err != nil {
-				rows.Close()
-				return err
-			}
-			if msg != "ok" {
-				problems = append(problems, newErr(ErrCorrupt, "vault file %s: %s", v.path, msg))
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return err
+		for _, msg := range msgs {
+			problems = append(problems, newErr(ErrCorrupt, "vault file %s: %s", v.path, msg))
 		}
 		clients, err := queryAll(t, scanClientRow, `SELECT `+clientRowCols+` FROM clients ORDER BY name`)
 		if err != nil {

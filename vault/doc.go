@@ -15,6 +15,24 @@
 // live in different directories so a copy of one is not a copy of both. See
 // DefaultPaths, LoadKey.
 //
+// # PostgreSQL
+//
+// A vault path starting postgres:// or postgresql:// ($SPGATE_VAULT,
+// --vault) is a DSN: the same vault kept in that PostgreSQL database, in
+// the first schema of its search_path (public unless the DSN says
+// ?search_path=…), through jackc/pgx's database/sql driver, so that
+// several gateway replicas share one vault. Everything below holds for it
+// — the same tables, encryption, integrity checks, migrations (kept in a
+// schema_version table) and typed errors — except what concerns files:
+// there is no file to check the permissions of, and Verify leaves the
+// storage's own consistency to the server. What differs between the two
+// databases lives in dialect.go and postgres.go: placeholders, column
+// types, how a writer excludes the others (a transaction-scoped advisory
+// lock per schema instead of BEGIN IMMEDIATE, bounded by lock_timeout
+// instead of busy_timeout), and error codes. A server that cannot be
+// reached is ErrUnavailable. The DSN's password never appears in a
+// message (Path, RedactDSN).
+//
 // # Encryption
 //
 // Every secret, checkpoint and state value is sealed with AES-256-GCM under

@@ -15,7 +15,8 @@ var (
 	// authentication.
 	ErrTampered = errors.New("vault record failed authentication")
 	// ErrCorrupt: the file is not an SQLite database, is truncated, or is an
-	// SQLite database that is not an spgate vault.
+	// SQLite database that is not an spgate vault (for PostgreSQL: the
+	// schema holds other tables).
 	ErrCorrupt = errors.New("vault file is corrupt")
 	// ErrLocked: another process held the write lock past the busy timeout.
 	ErrLocked = errors.New("vault is locked")
@@ -43,6 +44,9 @@ var (
 	// ErrVaultPermissions: the vault file, its directory or one of its
 	// journal files is writable by group or others.
 	ErrVaultPermissions = errors.New("vault file permissions too open")
+	// ErrUnavailable: the vault's PostgreSQL server cannot be reached or
+	// does not accept connections now.
+	ErrUnavailable = errors.New("vault database unavailable")
 )
 
 // Error is the concrete error type behind the sentinels: Error() is the full

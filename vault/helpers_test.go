@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,10 +54,11 @@ func testOpts(clk clock.Clock) Options {
 	return Options{Create: true, Clock: clk, kdfIter: testKDFIters, BusyTimeout: testenv.Patience}
 }
 
-// newVault creates a vault in a temp dir; it is closed at cleanup.
+// newVault creates a vault in a temp dir (in the PostgreSQL run: in a fresh
+// schema); it is closed at cleanup.
 func newVault(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{path: filepath.Join(t.TempDir(), "spgate", "vault.db"), key: rawKey(t), clk: clock.NewFake(t0)}
+	f := &fixture{path: emptyVaultPath(t), key: rawKey(t), clk: clock.NewFake(t0)}
 	v, err := Open(context.Background(), f.path, f.key, testOpts(f.clk))
 	if err != nil {
 		t.Fatalf("Open: %v", err)

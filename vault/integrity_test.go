@@ -160,7 +160,7 @@ func TestRecordIntegrity(t *testing.T) {
 			f := newAccessVault(t)
 			f.v.Close()
 			tt.tamper(t, f.path)
-			before := readFile(t, f.path)
+			before := snapshot(t, f.path)
 			v, err := Open(ctx, f.path, f.key, testOpts(f.clk))
 			must(t, err)
 			f.v = v
@@ -316,6 +316,7 @@ func copySchema2(t *testing.T) string {
 }
 
 func TestMigrateSchema2(t *testing.T) {
+	fileOnly(t, "a vault file written by an older spgate")
 	ctx := context.Background()
 	path := copySchema2(t)
 	key, err := ParseKey(fixtureKey, "test")
@@ -398,7 +399,7 @@ func TestRollbackToUnprotectedSchemaRefused(t *testing.T) {
 				rawExec(t, path, `ALTER TABLE clients DROP COLUMN mac`)
 				rawExec(t, path, `ALTER TABLE secrets DROP COLUMN mac`)
 				rawExec(t, path, `INSERT INTO clients(name, key_hash, sellers, operations, pii, created_at) VALUES ('evil', ?, '["*"]', '["*"]', 1, '2026-01-01T00:00:00Z')`, sha(evilKey))
-				rawExec(t, path, `PRAGMA user_version = 2`)
+				setSchemaVersion(t, path, 2)
 			},
 			want: "its schema version was set back to 2",
 		},
@@ -422,7 +423,7 @@ func TestRollbackToUnprotectedSchemaRefused(t *testing.T) {
 			dek := append([]byte(nil), f.v.dek...)
 			f.v.Close()
 			tt.tamper(t, f.path, f.key, dek)
-			before := readFile(t, f.path)
+			before := snapshot(t, f.path)
 			_, err := Open(ctx, f.path, f.key, testOpts(f.clk))
 			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want ErrTampered with %q", err, tt.want)
@@ -433,6 +434,7 @@ func TestRollbackToUnprotectedSchemaRefused(t *testing.T) {
 }
 
 func TestVaultFilePermissions(t *testing.T) {
+	fileOnly(t, "file modes")
 	ctx := context.Background()
 	tests := []struct {
 		name      string

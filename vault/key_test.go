@@ -171,7 +171,7 @@ func TestPassphraseAndChangeKey(t *testing.T) {
 	ctx := context.Background()
 	pass, err := ParseKey("a long and winding passphrase", EnvMasterKey)
 	must(t, err)
-	path := filepath.Join(t.TempDir(), "v.db")
+	path := emptyVaultPath(t)
 	v, err := Open(ctx, path, pass, testOpts(nil))
 	must(t, err)
 	must(t, v.AddApp(ctx, sampleApp("main", appID1, clientID1, secret1)))

@@ -54,6 +54,9 @@ import (
 // when that starts and one line when the vault answers again; nil discards.
 // No call waits much longer than the vault's busy timeout for the vault.
 func (v *Vault) RateLimitStore(log *slog.Logger) ratelimit.Store {
+	if v.Backend() == "postgres" {
+		return v.pgRateLimitStore(log) // ratelimit_pg.go
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -20,36 +19,6 @@ import (
 	"github.com/spgate/spgate/secret"
 )
 
-// rawDB opens the vault file with plain SQLite, bypassing the vault.
-func rawDB(t testing.TB, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout("+strconv.FormatInt(testenv.Patience.Milliseconds(), 10)+")")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-func rawExec(t testing.TB, path, q string, args ...any) {
-	t.Helper()
-	db := rawDB(t, path)
-	defer db.Close()
-	if _, err := db.Exec(q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
-func rawBlob(t testing.TB, path, q string, args ...any) []byte {
-	t.Helper()
-	db := rawDB(t, path)
-	defer db.Close()
-	var b []byte
-	if err := db.QueryRow(q, args...).Scan(&b); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return b
-}
-
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -59,23 +28,11 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-// assertUnchanged checks the vault file still has exactly the bytes in
-// before and that no WAL content was left behind.
-func assertUnchanged(t *testing.T, path string, before []byte) {
-	t.Helper()
-	if after := readFile(t, path); !bytes.Equal(before, after) {
-		t.Errorf("vault file changed (%d bytes before, %d after)", len(before), len(after))
-	}
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
-		t.Errorf("a WAL with %d bytes was left behind", fi.Size())
-	}
-}
-
 func TestWrongKeyChangesNothing(t *testing.T) {
 	f := newVault(t)
 	f.seed(t)
 	f.v.Close()
-	before := readFile(t, f.path)
+	before := snapshot(t, f.path)
 	pass, err := ParseKey("correct horse battery staple", EnvMasterKey)
 	must(t, err)
 	for name, k := range map[string]Key{"other raw key": rawKey(t), "passphrase": pass} {
@@ -112,6 +69,7 @@ func TestTamper(t *testing.T) {
 		{
 			name: "ciphertext byte flipped in the file",
 			tamper: func(t *testing.T, path string) {
+				fileOnly(t, "its bytes")
 				ct := rawBlob(t, path, `SELECT ct FROM secrets WHERE ref=? AND status='current'`, appSecretRef(appID1))
 				b := readFile(t, path)
 				i := bytes.Index(b, ct)
@@ -171,14 +129,18 @@ func TestTamper(t *testing.T) {
 		{
 			name: "wrapped data key flipped",
 			tamper: func(t *testing.T, path string) {
-				rawExec(t, path, `UPDATE meta SET value = X'00' || substr(value, 2) WHERE key='dek'`)
+				rawExec(t, path, sqlFor(path,
+					`UPDATE meta SET value = X'00' || substr(value, 2) WHERE key='dek'`,
+					`UPDATE meta SET value = '\x00'::bytea || substr(value, 2) WHERE key='dek'`))
 			},
 			openErr: ErrTampered, record: "dek",
 		},
 		{
 			name: "key check value replaced",
 			tamper: func(t *testing.T, path string) {
-				rawExec(t, path, `UPDATE meta SET value = zeroblob(32) WHERE key='key_check'`)
+				rawExec(t, path, sqlFor(path,
+					`UPDATE meta SET value = zeroblob(32) WHERE key='key_check'`,
+					`UPDATE meta SET value = decode(repeat('00', 32), 'hex') WHERE key='key_check'`))
 			},
 			openErr: ErrWrongKey,
 		},
@@ -194,7 +156,7 @@ func TestTamper(t *testing.T) {
 			f.seed(t)
 			f.v.Close()
 			tt.tamper(t, f.path)
-			before := readFile(t, f.path)
+			before := snapshot(t, f.path)
 			v, err := Open(ctx, f.path, f.key, testOpts(f.clk))
 			if tt.openErr != nil {
 				if !errors.Is(err, tt.openErr) {
@@ -234,6 +196,7 @@ func TestTamper(t *testing.T) {
 }
 
 func TestDamagedFiles(t *testing.T) {
+	fileOnly(t, "damaged files")
 	ctx := context.Background()
 	good := newVault(t)
 	good.seed(t)
@@ -280,6 +243,7 @@ func TestDamagedFiles(t *testing.T) {
 }
 
 func TestMissingVault(t *testing.T) {
+	fileOnly(t, "a missing file (postgres_test.go checks an empty database)")
 	path := filepath.Join(t.TempDir(), "nope", "vault.db")
 	_, err := Open(context.Background(), path, rawKey(t), Options{})
 	if !errors.Is(err, ErrNoVault) {
@@ -293,8 +257,8 @@ func TestMissingVault(t *testing.T) {
 func TestSchemaTooNew(t *testing.T) {
 	f := newVault(t)
 	f.v.Close()
-	rawExec(t, f.path, `PRAGMA user_version = 99`)
-	before := readFile(t, f.path)
+	setSchemaVersion(t, f.path, 99)
+	before := snapshot(t, f.path)
 	_, err := Open(context.Background(), f.path, f.key, testOpts(f.clk))
 	if !errors.Is(err, ErrTooNew) {
 		t.Fatalf("got %v, want ErrTooNew", err)
@@ -311,18 +275,11 @@ func TestMigrations(t *testing.T) {
 	// Test migrations go after the real ones: n+1 adds a table, n+2 fails.
 	n := len(migrations)
 	v2 := migration{Version: n + 1, Name: "add notes", Up: execAll(`CREATE TABLE notes (x TEXT)`, `INSERT INTO notes VALUES ('migrated')`)}
-	v3bad := migration{Version: n + 2, Name: "broken", Up: execAll(`CREATE TABLE half (x)`, `INSERT INTO nowhere VALUES (1)`)}
+	v3bad := migration{Version: n + 2, Name: "broken", Up: execAll(`CREATE TABLE half (x TEXT)`, `INSERT INTO nowhere VALUES (1)`)}
 	with := func(ms ...migration) []migration { return append(migrations[:n:n], ms...) }
-	tableExists := func(t *testing.T, path, name string) bool {
-		db := rawDB(t, path)
-		defer db.Close()
-		var n int
-		must(t, db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name=?`, name).Scan(&n))
-		return n == 1
-	}
 
 	t.Run("runner on an empty database", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "v.db")
+		path := emptyVaultPath(t)
 		opts := testOpts(nil)
 		opts.migrations = with(v2)
 		v, err := Open(ctx, path, rawKey(t), opts)
@@ -353,7 +310,7 @@ func TestMigrations(t *testing.T) {
 	t.Run("wrong key does not migrate", func(t *testing.T) {
 		f := newVault(t)
 		f.v.Close()
-		before := readFile(t, f.path)
+		before := snapshot(t, f.path)
 		opts := testOpts(f.clk)
 		opts.migrations = with(v2)
 		if _, err := Open(ctx, f.path, rawKey(t), opts); !errors.Is(err, ErrWrongKey) {
@@ -373,16 +330,12 @@ func TestMigrations(t *testing.T) {
 		if !tableExists(t, f.path, "notes") || tableExists(t, f.path, "half") {
 			t.Error("step 2 should be committed and step 3 rolled back")
 		}
-		db := rawDB(t, f.path)
-		defer db.Close()
-		var ver int
-		must(t, db.QueryRow(`PRAGMA user_version`).Scan(&ver))
-		if ver != n+1 {
-			t.Errorf("user_version %d, want %d", ver, n+1)
+		if ver := schemaVersionOf(t, f.path); ver != n+1 {
+			t.Errorf("schema version %d, want %d", ver, n+1)
 		}
 	})
 	t.Run("out of order list is refused", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "v.db")
+		path := emptyVaultPath(t)
 		opts := testOpts(nil)
 		opts.migrations = with(v3bad)
 		if _, err := Open(ctx, path, rawKey(t), opts); err == nil {
@@ -403,9 +356,9 @@ func TestLocked(t *testing.T) {
 	conn, err := db.Conn(ctx)
 	must(t, err)
 	defer conn.Close()
-	_, err = conn.ExecContext(ctx, `BEGIN IMMEDIATE`)
+	_, err = conn.ExecContext(ctx, f.v.d.beginWrite(time.Minute))
 	must(t, err)
-	_, err = conn.ExecContext(ctx, `INSERT INTO state(key, ct, updated_at) VALUES ('x', X'00', 'now')`)
+	_, err = conn.ExecContext(ctx, f.v.d.q(`INSERT INTO state(key, ct, updated_at) VALUES ('x', ?, 'now')`), []byte{0})
 	must(t, err)
 
 	before, err := f.v.AuditLog(ctx, AuditFilter{})
@@ -536,6 +489,7 @@ func TestTwoProcesses(t *testing.T) {
 }
 
 func TestFilePermissions(t *testing.T) {
+	fileOnly(t, "file modes")
 	f := newVault(t)
 	f.seed(t)
 	for _, p := range []string{f.path, f.path + "-wal", f.path + "-shm"} {
@@ -557,6 +511,7 @@ func TestFilePermissions(t *testing.T) {
 
 // TestNoPlaintextOnDisk greps the vault file and its WAL for every secret.
 func TestNoPlaintextOnDisk(t *testing.T) {
+	fileOnly(t, "its bytes")
 	f := newVault(t)
 	f.seed(t)
 	_, err := f.v.SetClientSecret(context.Background(), "main", secret.New(secret3), SecretChange{PreviousExpiresAt: t0.Add(7 * 24 * time.Hour)})

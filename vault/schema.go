@@ -8,11 +8,14 @@ import (
 
 // migration moves the schema from version Version-1 to Version. Migrations
 // run in order, each in its own write transaction together with the
-// PRAGMA user_version bump, so a crash leaves the vault at a whole version.
+// schema version bump (PRAGMA user_version in SQLite, the schema_version
+// table in PostgreSQL), so a crash leaves the vault at a whole version.
 type migration struct {
 	Version int
 	Name    string
 	Up      func(ctx context.Context, tx *sql.Conn) error
+	// PG is Up in PostgreSQL's dialect; nil when Up's SQL suits both.
+	PG func(ctx context.Context, tx *sql.Conn) error
 	// Keyed, when set, runs after Up in the same transaction with the
 	// unlocked vault and its key-encryption key. kek is nil when the
 	// vault is being created (before it has a key or any record).
@@ -113,7 +116,7 @@ var migrations = []migration{
 			status INTEGER NOT NULL,
 			request_id TEXT NOT NULL DEFAULT '')`,
 		`CREATE INDEX access_log_at ON access_log(at)`,
-	)},
+	), PG: execAll(pgSchemaV1...)},
 	// Rate-limit buckets shared by every spgate process using the vault
 	// (RateLimitStore). key is "seller|app|operation"; tat and drained_at
 	// are Unix nanoseconds, 0 for none. Not secret: neither encrypted nor
@@ -126,7 +129,7 @@ var migrations = []migration{
 			tat INTEGER NOT NULL,
 			drained_at INTEGER NOT NULL,
 			seeded INTEGER NOT NULL)`,
-	)},
+	), PG: execAll(pgSchemaV2...)},
 	// Every row that grants access carries an HMAC-SHA256 under a subkey
 	// of the data key (integrity.go): gateway clients and secret
 	// metadata. Existing rows are signed in the same transaction, client
@@ -135,11 +138,11 @@ var migrations = []migration{
 	{Version: integrityVersion, Name: "record integrity", Up: execAll(
 		`ALTER TABLE clients ADD COLUMN mac BLOB`,
 		`ALTER TABLE secrets ADD COLUMN mac BLOB`,
-	), Keyed: authenticateRows},
+	), PG: execAll(pgSchemaV3...), Keyed: authenticateRows},
 	// A counter bumped by triggers on every change to what running
 	// processes cache (changes.go), so they follow another process's
 	// changes without re-reading everything.
-	{Version: changesVersion, Name: "change counter", Up: execAll(changeCounterStatements()...)},
+	{Version: changesVersion, Name: "change counter", Up: execAll(changeCounterStatements()...), PG: execAll(pgSchemaV4()...)},
 }
 
 // latestVersion is the schema version this code writes.
@@ -150,14 +153,8 @@ func latestVersion(ms []migration) int {
 	return ms[len(ms)-1].Version
 }
 
-func userVersion(ctx context.Context, c *sql.Conn) (int, error) {
-	var v int
-	err := c.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
-	return v, err
-}
-
 // migrate brings the database on c up to the last version in ms. Each step
-// runs in its own BEGIN IMMEDIATE transaction and re-reads the version
+// runs in its own write transaction and re-reads the version
 // inside it, so two processes opening an old vault at once do not both
 // migrate. v and kek are handed to keyed steps; kek is nil while a new
 // vault is created.
@@ -168,8 +165,8 @@ func migrate(ctx context.Context, c *sql.Conn, ms []migration, v *Vault, kek []b
 		}
 	}
 	for _, m := range ms {
-		err := inTx(ctx, c, func() error {
-			cur, err := userVersion(ctx, c)
+		err := v.inTx(ctx, c, func() error {
+			cur, err := v.d.schemaVersion(ctx, c)
 			if err != nil {
 				return err
 			}
@@ -179,7 +176,7 @@ func migrate(ctx context.Context, c *sql.Conn, ms []migration, v *Vault, kek []b
 			if cur != m.Version-1 {
 				return fmt.Errorf("internal error: vault at schema %d, next migration is %d", cur, m.Version)
 			}
-			if err := m.Up(ctx, c); err != nil {
+			if err := v.d.up(m)(ctx, c); err != nil {
 				return fmt.Errorf("migrate vault schema to version %d (%s): %w", m.Version, m.Name, err)
 			}
 			if m.Keyed != nil {
@@ -187,8 +184,7 @@ func migrate(ctx context.Context, c *sql.Conn, ms []migration, v *Vault, kek []b
 					return fmt.Errorf("migrate vault schema to version %d (%s): %w", m.Version, m.Name, err)
 				}
 			}
-			_, err = c.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.Version))
-			return err
+			return v.d.setSchemaVersion(ctx, c, m.Version)
 		})
 		if err != nil {
 			return err

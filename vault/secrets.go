@@ -70,7 +70,7 @@ func tokenRef(sellerID, appID string) string {
 func (t *tx) putSecret(ref, status string, value secret.String, created, expires time.Time) (Secret, error) {
 	var ver int
 	if err := t.queryRow(`INSERT INTO secret_versions(ref, last) VALUES (?, 1)
-		ON CONFLICT(ref) DO UPDATE SET last = last + 1 RETURNING last`, ref).Scan(&ver); err != nil {
+		ON CONFLICT(ref) DO UPDATE SET last = secret_versions.last + 1 RETURNING last`, ref).Scan(&ver); err != nil {
 		return Secret{}, err
 	}
 	ct, err := t.v.seal([]byte(value.Reveal()), secretAAD(ref, ver))

@@ -16,8 +16,7 @@ import (
 	"strconv"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/spgate/spgate/clock"
 )
@@ -47,10 +46,11 @@ type Options struct {
 }
 
 // Vault is an open vault. It is safe for concurrent use by several
-// goroutines, and several processes may open the same file.
+// goroutines, and several processes may open the same file (or database).
 type Vault struct {
 	db      *sql.DB
-	path    string
+	path    string  // the file, or the DSN with its password masked
+	d       dialect // what differs between SQLite and PostgreSQL
 	clk     clock.Clock
 	actor   string
 	busy    time.Duration
@@ -74,8 +74,29 @@ func (v *Vault) actorOf(ctx context.Context) string {
 	return v.actor
 }
 
-// Path returns the vault file path.
+// Path returns the vault file path, or for a vault in PostgreSQL its DSN
+// with the password masked.
 func (v *Vault) Path() string { return v.path }
+
+// Dir is the folder for the files a process keeps beside its vault (the
+// gateway's JSON-lines audit log): the vault file's folder, or for a vault
+// in PostgreSQL the default data folder $XDG_DATA_HOME/spgate
+// (~/.local/share/spgate), else the working directory.
+func (v *Vault) Dir() string {
+	if v.d.name() == "sqlite" {
+		return filepath.Dir(v.path)
+	}
+	p, err := defaultPaths(func(k string) string {
+		if k == EnvVault {
+			return ""
+		}
+		return os.Getenv(k)
+	})
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(p.Vault)
+}
 
 // SchemaVersion returns the vault's schema version after migrations.
 func (v *Vault) SchemaVersion() int { return v.version }
@@ -132,7 +153,12 @@ func checkFile(path string) (empty bool, err error) {
 }
 
 // Open opens (or, with opts.Create, creates) the vault at path with key.
-// It checks, in this order and before writing anything: that neither the
+// A path starting postgres:// or postgresql:// is a PostgreSQL DSN: the
+// same vault, kept in that database (the first schema of its search_path)
+// instead of a file; everything below holds for it except the checks of
+// files and their permissions.
+//
+// For a file, Open checks, in this order and before writing anything: that neither the
 // file, its directory nor its journal files are writable by group or others
 // (ErrVaultPermissions), that the file is an SQLite database of full
 // length, that its schema is not newer than this code (ErrTooNew), that key
@@ -144,6 +170,9 @@ func Open(ctx context.Context, path string, key Key, opts Options) (*Vault, erro
 	}
 	if key.IsZero() {
 		return nil, newErr(ErrNoKey, "no vault key; set %s or create a key file", EnvMasterKey)
+	}
+	if IsPostgresDSN(path) {
+		return openPostgres(ctx, path, key, opts)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -191,7 +220,7 @@ func Open(ctx context.Context, path string, key Key, opts Options) (*Vault, erro
 	if err != nil {
 		return nil, fmt.Errorf("open vault %s: %w", path, err)
 	}
-	v := &Vault{db: db, path: path, clk: clock.Or(opts.Clock), actor: opts.Actor, busy: busy}
+	v := &Vault{db: db, path: path, d: sqliteDialect{}, clk: clock.Or(opts.Clock), actor: opts.Actor, busy: busy}
 	if v.actor == "" {
 		v.actor = "spgate"
 	}
@@ -208,7 +237,7 @@ func (v *Vault) init(ctx context.Context, key Key, opts Options, ms []migration)
 		return v.classify(err, "open vault")
 	}
 	defer c.Close()
-	ver, err := userVersion(ctx, c)
+	ver, err := v.d.schemaVersion(ctx, c)
 	if err != nil {
 		return v.classify(err, "read vault schema version")
 	}
@@ -217,18 +246,21 @@ func (v *Vault) init(ctx context.Context, key Key, opts Options, ms []migration)
 		return newErr(ErrTooNew, "vault schema version %d is newer than this spgate (%d); upgrade spgate", ver, latest)
 	}
 	if ver == 0 {
-		var n int
-		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+		taken, err := v.d.foreignTables(ctx, c)
+		if err != nil {
 			return v.classify(err, "inspect vault")
 		}
-		if n > 0 {
-			return newErr(ErrCorrupt, "%s is an SQLite database but not an spgate vault; check %s", v.path, EnvVault)
+		if taken {
+			return v.d.notAVault(v.path)
 		}
 		if !opts.Create {
+			if v.d.name() != "sqlite" {
+				return newErr(ErrNoVault, "no vault in %s; create it (spgate app add creates it; spgate vault copy --to copies one) or fix %s", v.path, EnvVault)
+			}
 			return newErr(ErrNoVault, "vault file %s is empty; create the vault or restore it from a backup", v.path)
 		}
-		if _, err := c.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
-			return v.classify(err, "enable WAL")
+		if err := v.d.prepare(ctx, c); err != nil {
+			return v.classify(err, "prepare vault")
 		}
 		if err := migrate(ctx, c, ms, v, nil); err != nil {
 			return v.classify(err, "create vault")
@@ -244,22 +276,22 @@ func (v *Vault) init(ctx context.Context, key Key, opts Options, ms []migration)
 		return err
 	}
 	defer clear0(kek)
-	if _, err := c.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
-		return v.classify(err, "enable WAL")
+	if err := v.d.prepare(ctx, c); err != nil {
+		return v.classify(err, "prepare vault")
 	}
 	if ver < latest {
 		if err := migrate(ctx, c, ms, v, kek); err != nil {
 			return v.classify(err, "upgrade vault")
 		}
 	}
-	v.version, err = userVersion(ctx, c)
+	v.version, err = v.d.schemaVersion(ctx, c)
 	return v.classify(err, "read vault schema version")
 }
 
 // initMeta writes the salt, key check value and wrapped data key of a new
 // vault at schema version ver, unless a concurrent creator already did.
 func (v *Vault) initMeta(ctx context.Context, c *sql.Conn, key Key, opts Options, ver int) error {
-	return v.classify(inTx(ctx, c, func() error {
+	return v.classify(v.inTx(ctx, c, func() error {
 		var n int
 		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM meta`).Scan(&n); err != nil {
 			return err
@@ -287,7 +319,7 @@ func (v *Vault) initMeta(ctx context.Context, c *sql.Conn, key Key, opts Options
 		rows["vault_id"] = fmt.Appendf(nil, "%x", id)
 		rows["created_at"] = []byte(fmtTime(v.clk.Now()))
 		for k, val := range rows {
-			if _, err := c.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)`, k, val); err != nil {
+			if _, err := c.ExecContext(ctx, v.d.q(`INSERT INTO meta(key, value) VALUES (?, ?)`), k, val); err != nil {
 				return err
 			}
 		}
@@ -331,8 +363,8 @@ func wrapMeta(key Key, dek []byte, aad string, iter int) (map[string][]byte, err
 // was put there without spgate: it is refused.
 func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) (kek []byte, ver int, err error) {
 	meta := map[string][]byte{}
-	err = runTx(ctx, c, "BEGIN", func() error {
-		n, err := userVersion(ctx, c)
+	err = v.runTx(ctx, c, v.d.beginRead(), func() error {
+		n, err := v.d.schemaVersion(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -424,11 +456,11 @@ func (v *Vault) ChangeKey(ctx context.Context, newKey Key) error {
 	}
 	return v.write(ctx, "change vault key", func(t *tx) error {
 		var id []byte
-		if err := t.c.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='vault_id'`).Scan(&id); err != nil {
+		if err := t.queryRow(`SELECT value FROM meta WHERE key='vault_id'`).Scan(&id); err != nil {
 			return err
 		}
 		var iterB []byte
-		if err := t.c.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='kdf_iter'`).Scan(&iterB); err != nil {
+		if err := t.queryRow(`SELECT value FROM meta WHERE key='kdf_iter'`).Scan(&iterB); err != nil {
 			return err
 		}
 		iter, _ := strconv.Atoi(string(iterB))
@@ -440,7 +472,7 @@ func (v *Vault) ChangeKey(ctx context.Context, newKey Key) error {
 			return err
 		}
 		for k, val := range rows {
-			if _, err := t.c.ExecContext(ctx, `UPDATE meta SET value=? WHERE key=?`, val, k); err != nil {
+			if _, err := t.exec(`UPDATE meta SET value=? WHERE key=?`, val, k); err != nil {
 				return err
 			}
 		}
@@ -448,7 +480,7 @@ func (v *Vault) ChangeKey(ctx context.Context, newKey Key) error {
 	})
 }
 
-// classify turns SQLite errors into the vault's typed errors.
+// classify turns database errors into the vault's typed errors.
 func (v *Vault) classify(err error, doing string) error {
 	if err == nil {
 		return nil
@@ -457,28 +489,36 @@ func (v *Vault) classify(err error, doing string) error {
 	if errors.As(err, &ve) {
 		return err
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return wrapErr(ErrLocked, err, "%s: vault is locked by another spgate process (waited %s); try again when it has finished", doing, v.busy)
-		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-			return wrapErr(ErrCorrupt, err, "%s: vault file %s is damaged; restore it from a backup", doing, v.path)
-		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
-			return fmt.Errorf("%s: cannot write vault file %s (check its permissions and its directory's): %w", doing, v.path, err)
-		}
+	if e := v.d.classify(v, err, doing); e != nil {
+		return e
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
 
-// inTx runs fn inside BEGIN IMMEDIATE … COMMIT on c. A failed ROLLBACK
-// discards the connection so it never returns to the pool mid-transaction.
-func inTx(ctx context.Context, c *sql.Conn, fn func() error) error {
-	return runTx(ctx, c, "BEGIN IMMEDIATE", fn)
+// inTx runs fn inside a write transaction on c (BEGIN IMMEDIATE … COMMIT
+// in SQLite).
+func (v *Vault) inTx(ctx context.Context, c *sql.Conn, fn func() error) error {
+	return v.runTx(ctx, c, v.d.beginWrite(v.busy), fn)
 }
 
-func runTx(ctx context.Context, c *sql.Conn, begin string, fn func() error) (err error) {
+func (v *Vault) runTx(ctx context.Context, c *sql.Conn, begin string, fn func() error) error {
+	return beginTx(ctx, c, begin, func() { v.d.beginFailed(ctx, c) }, fn)
+}
+
+// runTx runs fn between begin and COMMIT on c (SQLite, whose failed BEGIN
+// leaves no transaction behind).
+func runTx(ctx context.Context, c *sql.Conn, begin string, fn func() error) error {
+	return beginTx(ctx, c, begin, nil, fn)
+}
+
+// beginTx runs fn between begin and COMMIT on c; a failed begin calls
+// failed. A failed ROLLBACK discards the connection so it never returns to
+// the pool mid-transaction.
+func beginTx(ctx context.Context, c *sql.Conn, begin string, failed func(), fn func() error) (err error) {
 	if _, err := c.ExecContext(ctx, begin); err != nil {
+		if failed != nil {
+			failed()
+		}
 		return err
 	}
 	defer func() {
@@ -510,29 +550,31 @@ func (v *Vault) withConn(ctx context.Context, begin, doing string, fn func(*tx) 
 	}
 	defer c.Close()
 	t := &tx{ctx: ctx, c: c, v: v, now: v.clk.Now().UTC(), actor: v.actorOf(ctx)}
-	return v.classify(runTx(ctx, c, begin, func() error { return fn(t) }), doing)
+	return v.classify(v.runTx(ctx, c, begin, func() error { return fn(t) }), doing)
 }
 
 // write runs fn in a write transaction: all of it or none of it lands.
 func (v *Vault) write(ctx context.Context, doing string, fn func(*tx) error) error {
-	return v.withConn(ctx, "BEGIN IMMEDIATE", doing, fn)
+	return v.withConn(ctx, v.d.beginWrite(v.busy), doing, fn)
 }
 
 // read runs fn in a read transaction (a consistent snapshot).
 func (v *Vault) read(ctx context.Context, doing string, fn func(*tx) error) error {
-	return v.withConn(ctx, "BEGIN", doing, fn)
+	return v.withConn(ctx, v.d.beginRead(), doing, fn)
 }
 
+// exec, queryRow and query take statements with ? placeholders, in the
+// SQL both backends accept; the dialect rewrites them for its database.
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
-	return t.c.ExecContext(t.ctx, q, args...)
+	return t.c.ExecContext(t.ctx, t.v.d.q(q), t.v.d.args(args)...)
 }
 
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
-	return t.c.QueryRowContext(t.ctx, q, args...)
+	return t.c.QueryRowContext(t.ctx, t.v.d.q(q), t.v.d.args(args)...)
 }
 
 func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
-	return t.c.QueryContext(t.ctx, q, args...)
+	return t.c.QueryContext(t.ctx, t.v.d.q(q), t.v.d.args(args)...)
 }
 
 // rowScanner is a *sql.Row or *sql.Rows positioned on a row.
@@ -583,13 +625,6 @@ func (v *Vault) open(ct []byte, aad string) ([]byte, error) {
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-func fmtTimePtr(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return fmtTime(t)
-}
 
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)

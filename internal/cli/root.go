@@ -97,7 +97,7 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	pf := root.PersistentFlags()
-	pf.String(flagVault, "", "vault file (default $SPGATE_VAULT, else $XDG_DATA_HOME/spgate/vault.db)")
+	pf.String(flagVault, "", "vault file or postgres:// DSN (default $SPGATE_VAULT, else $XDG_DATA_HOME/spgate/vault.db)")
 	pf.Bool(flagJSON, false, "print machine-readable JSON on stdout (and log JSON lines on stderr)")
 	pf.String(flagLogLevel, "warn", "log level on stderr: debug, info, warn or error")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {

@@ -179,7 +179,7 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 
 	auditPath := o.AuditLog
 	if auditPath == "" {
-		auditPath = filepath.Join(filepath.Dir(v.Path()), "spgate-audit.jsonl")
+		auditPath = filepath.Join(v.Dir(), "spgate-audit.jsonl")
 	}
 	audit, err := gateway.OpenAuditLog(auditPath, int64(o.AuditMaxMB)<<20, o.AuditKeep)
 	if err != nil {

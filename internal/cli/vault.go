@@ -35,8 +35,10 @@ func openVault(cmd *cobra.Command, create bool) (*vault.Vault, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A vault in PostgreSQL is taken to exist (Open says if it does not),
+	// so no key is ever made up for it: its replicas share one.
 	exists := true
-	if _, err := os.Stat(p.Vault); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(p.Vault); errors.Is(err, os.ErrNotExist) && !vault.IsPostgresDSN(p.Vault) {
 		exists = false
 	}
 	if !exists && !create {
@@ -55,13 +57,14 @@ func openVault(cmd *cobra.Command, create bool) (*vault.Vault, error) {
 	if err != nil {
 		return nil, vaultErr(p, err)
 	}
-	logger(cmd).Debug("vault opened", "path", p.Vault, "key", key.Source(), "created", !exists)
+	logger(cmd).Debug("vault opened", "path", v.Path(), "key", key.Source(), "created", !exists)
 	return v, nil
 }
 
 // vaultErr maps an error from vault.Open or vault.LoadKey to an exit code
 // and a message with the fix.
 func vaultErr(p vault.Paths, err error) error {
+	p.Vault = vault.RedactDSN(p.Vault)
 	var msg string
 	switch {
 	case errors.Is(err, vault.ErrNoVault):
