@@ -71,8 +71,8 @@ func (e *DeadError) Error() string {
 		return fmt.Sprintf("LWA refuses the app's client secret (invalid_client), the previous one too: it expired or was rotated elsewhere; run `spgate rotate` or store the new secret with `spgate app set-secret` (LWA is asked again at %s)",
 			e.RetryAt.UTC().Format(time.TimeOnly))
 	}
-	return fmt.Sprintf("seller %s's authorization of the app is revoked or its refresh token is wrong (invalid_grant): the seller must authorize again, `spgate seller authorize %s` (LWA is asked again at %s)",
-		e.Seller, e.Seller, e.RetryAt.UTC().Format(time.TimeOnly))
+	return fmt.Sprintf("seller %s's authorization of the app is revoked or its refresh token is wrong (invalid_grant): the seller must authorize the app again (`spgate seller authorize`) or its new refresh token be stored (`spgate seller add`); LWA is asked again at %s",
+		e.Seller, e.RetryAt.UTC().Format(time.TimeOnly))
 }
 
 // Is matches ErrAuthorizationRevoked or ErrAppSecretInvalid.

@@ -594,7 +594,7 @@ func (g *Gateway) chainRefusal(c *call, err error) *refusal {
 		return rf
 	case errors.Is(err, credstate.ErrAuthorizationRevoked):
 		g.log.Warn("seller's authorization is revoked", "request_id", c.id, "seller", c.seller, "error", err.Error())
-		return refuse(http.StatusUnauthorized, CodeSellerRevoked, fmt.Sprintf("Amazon no longer accepts seller %s's authorization of this app (revoked, or its refresh token was replaced): the seller must authorize the app again; the gateway's operator runs `spgate seller authorize %s`", c.seller, c.seller))
+		return refuse(http.StatusUnauthorized, CodeSellerRevoked, fmt.Sprintf("Amazon no longer accepts seller %s's authorization of this app (revoked, or its refresh token was replaced): the seller must authorize the app again; the gateway's operator runs `spgate seller authorize`", c.seller))
 	case errors.Is(err, credstate.ErrAppSecretInvalid):
 		g.log.Error("the app's client secret is refused by LWA", "request_id", c.id, "error", err.Error())
 		return refuse(http.StatusUnauthorized, CodeSecretInvalid, "Amazon refuses the gateway's app credentials (its client secret expired or was rotated elsewhere): the gateway's operator runs `spgate doctor`, then `spgate rotate` or `spgate app set-secret`")

@@ -54,7 +54,8 @@ func (c *Client) Stats() StatsSnapshot {
 	}
 }
 
-// transport is the chain: resolve → limit → authorize → sign → send → retry.
+// transport is the chain: resolve, then authorize → limit → sign → send →
+// classify per attempt.
 type transport struct{ c *Client }
 
 // UnknownOperationError says a request addressed no SP-API operation.
@@ -89,8 +90,8 @@ type exchange struct {
 	invalidate   func() // drops the access token the last attempt used
 }
 
-// RoundTrip runs the chain's steps in order for each attempt: resolve once,
-// then limit → authorize → sign → send → classify, until classify says the
+// RoundTrip runs the chain's steps: resolve once, then for each attempt
+// authorize → limit → sign → send → classify, until classify says the
 // answer (or error) is final.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
@@ -103,12 +104,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if x.attempt > 1 {
 			c.stats.Retries.Add(1)
 		}
-		if err := c.limit(x); err != nil {
-			return nil, err
-		}
+		// The token comes first: a seller (or secret) Amazon refuses then
+		// fails before it spends a rate-limit slot, and concurrent callers
+		// of a cold seller share one LWA request instead of queueing.
 		token, err := c.authorizeAttempt(x)
 		if err != nil {
 			return nil, err
+		}
+		waited, err := c.limit(x)
+		if err != nil {
+			return nil, err
+		}
+		if waited > 0 {
+			// The token aged while the call queued: take the current one
+			// (the cached token unless it entered its refresh margin).
+			if token, err = c.authorizeAttempt(x); err != nil {
+				return nil, err
+			}
 		}
 		out, err := c.sign(x, token)
 		if err != nil {
@@ -175,31 +187,25 @@ func (c *Client) resolve(req *http.Request) (*exchange, error) {
 		// is ours to close (http.RoundTripper's contract).
 		closeBody(req)
 	}
-	if x.seller != "" {
-		// A seller whose authorization (or the app's secret) Amazon is
-		// known to refuse fails here, before it spends a rate-limit slot.
-		if err := c.creds.Err(x.seller); err != nil {
-			return nil, fmt.Errorf("spapi %s for seller %s: %w", op.ID, x.seller, err)
-		}
-	}
 	x.key = ratelimit.Key{Seller: x.seller, App: c.cfg.AppID, Operation: op.Key()}
 	x.idempotent = req.Method != http.MethodPost && req.Method != http.MethodPatch || safePOSTs[op.Key()]
 	x.log = c.log.With("operation", op.ID, "seller", x.seller)
 	return x, nil
 }
 
-// limit waits for the call's rate-limit slot.
-func (c *Client) limit(x *exchange) error {
+// limit waits for the call's rate-limit slot and says how long it waited.
+func (c *Client) limit(x *exchange) (time.Duration, error) {
 	start := c.clk.Now()
 	if err := c.limiter.Wait(x.ctx, x.key, x.op); err != nil {
-		return fmt.Errorf("spapi %s: waiting for the rate limit: %w", x.op.ID, err)
+		return 0, fmt.Errorf("spapi %s: waiting for the rate limit: %w", x.op.ID, err)
 	}
-	if waited := c.clk.Now().Sub(start); waited > 0 {
+	waited := c.clk.Now().Sub(start)
+	if waited > 0 {
 		c.stats.LimiterWaits.Add(1)
 		c.stats.LimiterWaitNs.Add(int64(waited))
 		x.log.Debug("waited for rate limit", "wait", waited)
 	}
-	return nil
+	return waited, nil
 }
 
 // authorizeAttempt gets the access token for this attempt. LWA unreachable

@@ -92,15 +92,17 @@ func TestServeRevokedSeller(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr e2eBuffer
+	// The seller revoked the app before the gateway started: the gateway
+	// holds no token for it, only the refresh token Amazon now refuses.
+	if !f.srv.Revoke(f.eu.ID, f.demo.AppID) {
+		t.Fatal("revoke failed")
+	}
+	before := f.srv.Counters().LWAErrors["invalid_grant"]
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--ready-interval", "50ms")
 	path := "/sellers/v1/marketplaceParticipations"
 	if code, _, body := gatewayCall(t, base, path, f.metaKey, f.na.ID); code != http.StatusOK {
 		t.Fatalf("first call: %d %.300s", code, body)
 	}
-	if !f.srv.Revoke(f.eu.ID, f.demo.AppID) {
-		t.Fatal("revoke failed")
-	}
-	before := f.srv.Counters().LWAErrors["invalid_grant"]
 	var wg sync.WaitGroup
 	codes := make(chan string, 60)
 	for range 60 {
@@ -116,7 +118,8 @@ func TestServeRevokedSeller(t *testing.T) {
 	for body := range codes {
 		t.Errorf("a call for the revoked seller: %.300s", body)
 	}
-	// Readiness runs too; it shares the state, so it adds no request.
+	// Readiness runs every 50 ms too; it shares the state, so it adds no
+	// request within the backoff window.
 	if n := f.srv.Counters().LWAErrors["invalid_grant"] - before; n != 1 {
 		t.Errorf("LWA was asked %d times about the revoked seller, want once per backoff window", n)
 	}
