@@ -116,7 +116,7 @@ func TestServeGateway(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr e2eBuffer
-	base, done := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0", "--ready-interval", "50ms")
+	base, done := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0", "--ready-interval", "50ms", "--log-level", "info")
 
 	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	ordersPath := "/orders/v0/orders?MarketplaceIds=" + f.na.Marketplaces[0] + "&CreatedAfter=" + created
@@ -234,6 +234,9 @@ func TestServeGateway(t *testing.T) {
 	if !strings.Contains(logs, "shut down cleanly") {
 		t.Errorf("serve did not log a clean shutdown:\n%s", e2eMask(logs))
 	}
+	if !strings.Contains(logs, `"msg":"request"`) {
+		t.Errorf("--log-level info logs no line per request:\n%.2000s", e2eMask(logs))
+	}
 	for _, k := range []string{f.orderKey, f.metaKey, f.plainKey} {
 		if strings.Contains(logs, k) {
 			t.Error("a client key is in the gateway's log")
@@ -266,7 +269,7 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Skipf("cannot link the test binary as spgate: %v", err)
 	}
 	f := newServeFixture(t)
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--audit-log", f.audit)
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--audit-log", f.audit, "--log-level", "info")
 	stderr := &e2eBuffer{}
 	cmd.Stdout, cmd.Stderr = io.Discard, stderr
 	if err := cmd.Start(); err != nil {
@@ -316,5 +319,22 @@ func TestServePortTaken(t *testing.T) {
 	_, errs := e2eMust(t, ExitConfig, "", "serve", "--addr", ln.Addr().String())
 	if !strings.Contains(errs, "--addr") {
 		t.Errorf("the error does not say how to choose another port: %s", errs)
+	}
+}
+
+// TestServeLogsAtTheDefaultLevel: like every verb, serve logs warnings and
+// errors by default; a line per request only with --log-level info.
+func TestServeLogsAtTheDefaultLevel(t *testing.T) {
+	f := newServeFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr e2eBuffer
+	base, done := e2eServe(t, ctx, &stderr, "--audit-log", f.audit)
+	if code, _, body := gatewayCall(t, base, "/sellers/v1/marketplaceParticipations", f.metaKey, f.na.ID); code != http.StatusOK {
+		t.Fatalf("status %d: %.300s", code, body)
+	}
+	cancel()
+	<-done
+	if strings.Contains(stderr.String(), `"level":"INFO"`) {
+		t.Errorf("INFO lines at the default level:\n%.1000s", e2eMask(stderr.String()))
 	}
 }

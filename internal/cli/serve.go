@@ -129,11 +129,10 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Serve logs JSON lines on stderr (one per request; never a key or token).
+	// Serve logs JSON lines on stderr at --log-level like every verb (warn
+	// by default: failures, refused keys, tampered records); --log-level
+	// info adds one line per request (never a key or token).
 	lvl, _ := parseLogLevel(cmd)
-	if !cmd.Flags().Changed(flagLogLevel) {
-		lvl = slog.LevelInfo
-	}
 	log := slog.New(slog.NewJSONHandler(streams.Err, &slog.HandlerOptions{Level: lvl}))
 
 	v, app, ep, err := openVaultApp(ctx, cmd)

@@ -184,7 +184,7 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 	app, err := v.GetApp(ctx, o.App)
 	if err != nil {
 		if errors.Is(err, vault.ErrNotFound) {
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("no app %q in the vault: add it with spgate app add, or see spgate app list", o.App)}
+			return notFoundErr("app", o.App, "spgate app list")
 		}
 		return storeErr(err)
 	}
