@@ -525,12 +525,12 @@ func signerFor(ctx context.Context, app vault.App) (func(spapi.Region, http.Roun
 // so that --check, --teardown, doctor and rotate find the same resources
 // without the flags being repeated.
 type awsSetup struct {
-	Region              string `json:"region,omitempty"`
-	UserName            string `json:"userName,omitempty"`
-	RoleName            string `json:"roleName,omitempty"`
-	PolicyName          string `json:"policyName,omitempty"`
-	InlinePolicyName    string `json:"inlinePolicyName,omitempty"`
-	QueueName           string `json:"queueName,omitempty"`
+	Region           string `json:"region,omitempty"`
+	UserName         string `json:"userName,omitempty"`
+	RoleName         string `json:"roleName,omitempty"`
+	PolicyName       string `json:"policyName,omitempty"`
+	InlinePolicyName string `json:"inlinePolicyName,omitempty"`
+	QueueName        string `json:"queueName,omitempty"`
 }
 
 // awsSetupKey is the state key of app's AWS setup (by app id: local names
