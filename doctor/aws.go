@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -109,6 +110,15 @@ func AWS(ctx context.Context, in AWSInput) []Check {
 		a.add(Check{Name: CheckAWSKeys, Status: Fail, Detail: "the stored IAM user access key is incomplete (id or secret missing)", Step: StepAWSSetup, Fix: a.fix("")})
 	default:
 		id, err := awsauth.CallerIdentity(ctx, in.UserKeys.Provider(), sts)
+		if why, endpoint, ok := unreachable(err); ok {
+			// No answer says nothing about the key: do not send the user
+			// to create a new one.
+			if endpoint == "" {
+				endpoint = "AWS STS (" + stsEndpointHint() + ")"
+			}
+			a.add(cannotReach("reach-aws", "AWS STS", endpoint, why, ""))
+			break
+		}
 		if err != nil {
 			a.add(Check{Name: CheckAWSKeys, Status: Fail, Detail: fmt.Sprintf("access key %s: %v", in.UserKeys.AccessKeyID, err), Step: StepAWSSetup,
 				Fix: a.fix("") + " (creates a new key for the user and stores it)"})
@@ -373,4 +383,13 @@ func (a *awsChecker) queueRead(ctx context.Context, keysOK bool) {
 		return
 	}
 	a.add(Check{Name: CheckAWSQueueRead, Status: OK, Detail: "the IAM user's keys can read the queue " + a.in.QueueURL})
+}
+
+// stsEndpointHint names where STS calls go: SPGATE_AWS_ENDPOINT when set,
+// else AWS's regional endpoint.
+func stsEndpointHint() string {
+	if e := os.Getenv("SPGATE_AWS_ENDPOINT"); e != "" {
+		return e
+	}
+	return "sts.<region>.amazonaws.com"
 }

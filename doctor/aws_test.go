@@ -3,6 +3,7 @@ package doctor_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 
@@ -156,4 +157,33 @@ func TestAWS(t *testing.T) {
 			t.Errorf("assume-role fix %q does not say how to repair", f)
 		}
 	})
+}
+
+// TestAWSUnreachableIsNotABadKey: an STS endpoint that does not answer is
+// its own finding, naming the endpoint, and never advice to create new
+// IAM keys.
+func TestAWSUnreachableIsNotABadKey(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	checks := doctor.AWS(context.Background(), doctor.AWSInput{
+		UserKeys: awsauth.UserKeys{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: secret.New(strings.Repeat("x", 40))},
+		Endpoint: endpoint, Region: "us-east-1", App: "main",
+	})
+	got := byName(checks)
+	reach, ok := got["reach-aws"]
+	if !ok || reach.Status != doctor.Fail || !strings.Contains(reach.Detail, "cannot reach") || !strings.Contains(reach.Detail, ln.Addr().String()) {
+		t.Errorf("no cannot-reach finding naming %s:%s", endpoint, dump(checks))
+	}
+	if k, ok := got[doctor.CheckAWSKeys]; ok && k.Status == doctor.Fail {
+		t.Errorf("the key was blamed for an endpoint that does not answer: %+v", k)
+	}
+	for _, c := range checks {
+		if strings.Contains(c.Fix, "new key") {
+			t.Errorf("advice to create a new key: %+v", c)
+		}
+	}
 }
