@@ -55,15 +55,23 @@ const DefaultWatchInterval = 250 * time.Millisecond
 // it every interval (DefaultWatchInterval when zero) until ctx ends. A
 // failed read is retried at the next tick; onChange runs on the watching
 // goroutine, one call at a time.
+//
+// A vault in PostgreSQL is also read the moment the server notifies a
+// change (LISTEN/NOTIFY, changes_pg.go), so what another replica changed
+// takes effect at once; the ticks stay, for a notification lost with a
+// dropped connection.
 func (v *Vault) WatchChanges(ctx context.Context, clk clock.Clock, interval time.Duration, onChange func(ctx context.Context)) {
 	if interval <= 0 {
 		interval = DefaultWatchInterval
 	}
 	clk = clock.Or(clk)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	wake := v.d.changeNotifications(ctx)
 	last, err := v.Changes(ctx)
 	seen := err == nil
 	for {
-		if clock.Sleep(ctx, clk, interval) != nil {
+		if waitTick(ctx, clk, interval, wake) != nil {
 			return
 		}
 		n, err := v.Changes(ctx)
@@ -75,5 +83,20 @@ func (v *Vault) WatchChanges(ctx context.Context, clk clock.Clock, interval time
 		}
 		last, seen = n, true
 		onChange(ctx)
+	}
+}
+
+// waitTick waits for d on clk, or for a wake-up (never, from a nil
+// channel), or until ctx is done.
+func waitTick(ctx context.Context, clk clock.Clock, d time.Duration, wake <-chan struct{}) error {
+	t := clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-wake:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

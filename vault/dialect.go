@@ -51,6 +51,10 @@ type dialect interface {
 	// check lists problems the database itself finds in its storage
 	// (SQLite's quick_check); none for a server that checks its own.
 	check(t *tx) ([]string, error)
+	// changeNotifications delivers a value soon after another process
+	// changes the vault, until ctx ends; nil when the database cannot
+	// notify (WatchChanges then reads on its ticks only).
+	changeNotifications(ctx context.Context) <-chan struct{}
 	// classify maps an error of this database onto the vault's typed
 	// errors; it returns nil when it has nothing better than the
 	// caller's generic wrapping.
@@ -115,6 +119,8 @@ func (sqliteDialect) check(t *tx) ([]string, error) {
 	}
 	return problems, rows.Err()
 }
+
+func (sqliteDialect) changeNotifications(context.Context) <-chan struct{} { return nil }
 
 func (sqliteDialect) classify(v *Vault, err error, doing string) error {
 	var se *sqlite.Error
