@@ -546,8 +546,7 @@ func TestCallsKeepWorkingDuringRotation(t *testing.T) {
 		// vault holds at that moment. Its token request ends with the test,
 		// not after a fixed time a loaded machine can use up.
 		c, err := spapi.New(spapi.Config{AppID: e.app.ID, Credentials: VaultCredentials{Vault: e.v, App: "main", Clock: e.fake},
-			Sellers: sellersStore, Endpoints: e.ep, MaxAttempts: 1, Base: wire,
-			LWA: &lwa.Client{TokenURL: e.ep.TokenURL, HTTPClient: &http.Client{Transport: wire}, FetchTimeout: testenv.Patience}})
+			Sellers: sellersStore, Endpoints: e.ep, MaxAttempts: 1, Base: wire, TokenTimeout: testenv.Patience})
 		if err == nil {
 			_, err = sellers.New(c).MarketplaceParticipations(t.Context(), sl.ID)
 		}

@@ -103,8 +103,13 @@ type Config struct {
 	UserAgent string
 	Clock     clock.Clock
 	Logger    *slog.Logger
-	// LWA overrides the token client (tests); default uses Endpoints.TokenURL.
-	LWA *lwa.Client
+	// TokenTimeout bounds one token request to Login with Amazon, retries
+	// of an unanswered request included (default lwa.DefaultFetchTimeout,
+	// 30 s).
+	TokenTimeout time.Duration
+
+	// lwa replaces the token client (this package's tests).
+	lwa *lwa.Client
 }
 
 // Client calls SP-API for one application and any number of its sellers.
@@ -119,7 +124,7 @@ type Client struct {
 	wire    http.RoundTripper
 	chain   http.RoundTripper
 	hc      *http.Client
-	stats   Stats
+	stats   stats
 
 	mu        sync.Mutex
 	creds     *credstate.Store      // seller id → refresh token, access token, liveness
@@ -168,10 +173,14 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		c.wire = t
 	}
-	c.lwa = cfg.LWA
+	c.lwa = cfg.lwa
 	if c.lwa == nil {
-		hc := &http.Client{Transport: c.guard(c.wire), Timeout: lwa.DefaultFetchTimeout}
-		c.lwa = &lwa.Client{TokenURL: cfg.Endpoints.TokenURL, HTTPClient: hc, Clock: c.clk, Logger: c.log}
+		timeout := cfg.TokenTimeout
+		if timeout <= 0 {
+			timeout = lwa.DefaultFetchTimeout
+		}
+		hc := &http.Client{Transport: c.guard(c.wire), Timeout: timeout}
+		c.lwa = &lwa.Client{TokenURL: cfg.Endpoints.TokenURL, HTTPClient: hc, Clock: c.clk, Logger: c.log, FetchTimeout: timeout}
 	}
 	c.limiter = cfg.Limiter
 	if c.limiter == nil {

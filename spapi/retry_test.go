@@ -335,7 +335,7 @@ func TestLWAOutageRetriedButNotRefusals(t *testing.T) {
 	clk := clock.NewFake(stallT0)
 	f := newEmuFront(t, clk, nil)
 	lc, events := lwaEvents(f, clk)
-	c := f.client(t, clk, func(cfg *Config) { cfg.LWA = lc })
+	c := f.client(t, clk, func(cfg *Config) { cfg.lwa = lc })
 	f.emu.SetFaults(amazontest.Faults{LWAOutage: true})
 	done := f.call(c)
 	if err := <-events; !errors.Is(err, lwa.ErrUnavailable) {
@@ -353,7 +353,7 @@ func TestLWAOutageRetriedButNotRefusals(t *testing.T) {
 
 	// A refusal from LWA needs a fix: it is not retried.
 	lc, _ = lwaEvents(f, clk)
-	c = f.client(t, clk, func(cfg *Config) { cfg.LWA = lc })
+	c = f.client(t, clk, func(cfg *Config) { cfg.lwa = lc })
 	if err := f.emu.ExpireClientSecret(f.demo.AppID); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func TestLWAOutageBoundedByMaxAttempts(t *testing.T) {
 	clk := clock.NewFake(stallT0)
 	f := newEmuFront(t, clk, nil)
 	lc, _ := lwaEvents(f, clk)
-	c := f.client(t, clk, func(cfg *Config) { cfg.LWA = lc; cfg.MaxAttempts = 3 })
+	c := f.client(t, clk, func(cfg *Config) { cfg.lwa = lc; cfg.MaxAttempts = 3 })
 	f.emu.SetFaults(amazontest.Faults{LWAOutage: true})
 	err := advanceUntilDone(t, clk, time.Second, f.call(c))
 	if !errors.Is(err, lwa.ErrUnavailable) {

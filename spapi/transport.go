@@ -23,8 +23,8 @@ import (
 	"github.com/spgate/spgate/rdt"
 )
 
-// Stats counts what the chain did. Read it with Client.Stats.
-type Stats struct {
+// stats counts what the chain did. Read it with Client.Stats.
+type stats struct {
 	Calls          atomic.Int64 // requests that entered the chain
 	Attempts       atomic.Int64 // requests put on the wire
 	Throttled      atomic.Int64 // 429 answers from Amazon
