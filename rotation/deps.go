@@ -184,7 +184,7 @@ func SPAPIRequester(v *vault.Vault, ep spapi.Endpoints, base http.RoundTripper, 
 			Endpoints:   ep,
 			// Below rate limiting and authorization: the rotation call is
 			// recorded as asked only when it is handed to the network.
-			Base: wireTransport{next: base},
+			Base:        wireTransport{next: base},
 			Clock:       clk,
 			Logger:      log,
 			MaxAttempts: 3,
