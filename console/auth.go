@@ -126,12 +126,11 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusForbidden, "signin", nil, map[string]bool{"Failed": true})
 		return
 	}
-	id, s, err := c.sess.create()
+	id, _, err := c.sess.create()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	_ = s
 	http.SetCookie(w, &http.Cookie{Name: c.cookie, Value: id, Path: "/", HttpOnly: true, Secure: c.cfg.TLS,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionMax / time.Second)})
 	c.audit(r.Context(), "sign-in", "console", true, "signed in with a one-time link")

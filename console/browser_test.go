@@ -79,7 +79,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("no key on the page: %q", key)
 	}
 	br.eval(`document.querySelector("button.copy").click(), true`, nil)
-	br.waitFor(`document.querySelector("button.copy.done")`)
+	br.waitFor(`document.querySelector("button.copy[data-copied]")`)
 	br.screenshot(shots, "4-new-key")
 	if got := e.callGateway(key, e.sellers[0].ID); got != http.StatusOK {
 		t.Fatalf("the new key at the gateway: %d", got)

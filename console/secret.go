@@ -115,7 +115,7 @@ func (c *Console) handleRotate(w http.ResponseWriter, r *http.Request, s *sessio
 		j.add("done", fmt.Sprintf("client secret v%d is current until %s; the old one keeps working until %s",
 			res.Version, res.ExpiresAt.Local().Format(time.DateOnly), res.PreviousExpiresAt.Local().Format(time.DateTime)), c.clk.Now())
 		c.audit(ctx, "rotate", "app "+c.cfg.App, true, fmt.Sprintf("client secret v%d current", res.Version))
-		c.runChecks(ctx)
+		c.runChecks()
 		return nil
 	})
 	if started {

@@ -26,7 +26,7 @@ type checkCache struct {
 
 // runChecks runs the checks now (waiting for a run in progress instead of
 // starting a second one).
-func (c *Console) runChecks(ctx context.Context) {
+func (c *Console) runChecks() {
 	cc := &c.checks
 	before := cc.at
 	cc.run.Lock()
@@ -37,7 +37,9 @@ func (c *Console) runChecks(ctx context.Context) {
 	if done {
 		return // another request just ran them
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.CheckTimeout)
+	// A browser that goes away does not cut the checks short (the next
+	// page shows their result); the console stopping does.
+	ctx, cancel := context.WithTimeout(c.base, c.cfg.CheckTimeout)
 	defer cancel()
 	checks, err := c.cfg.Checks(ctx)
 	cc.mu.Lock()
@@ -152,7 +154,7 @@ type setupData struct {
 func (c *Console) handleSetup(w http.ResponseWriter, r *http.Request, s *session) {
 	_, at, _ := c.lastChecks()
 	if at.IsZero() {
-		c.runChecks(r.Context())
+		c.runChecks()
 	}
 	d, err := c.setupData(r.Context())
 	if err != nil {
@@ -167,7 +169,7 @@ func (c *Console) handleSetup(w http.ResponseWriter, r *http.Request, s *session
 }
 
 func (c *Console) handleSetupCheck(w http.ResponseWriter, r *http.Request, _ *session) {
-	c.runChecks(r.Context())
+	c.runChecks()
 	c.audit(r.Context(), "check", "app "+c.cfg.App, true, "ran doctor's checks")
 	http.Redirect(w, r, "/setup", http.StatusSeeOther)
 }
@@ -187,7 +189,7 @@ func (c *Console) handleSetupAWS(w http.ResponseWriter, r *http.Request, s *sess
 	_, started := c.jobs.start(c.jobCtx(), kind, title, []string{"aws-plan", "aws-apply"}, func(ctx context.Context, j *job) error {
 		err := c.cfg.SetupAWS(ctx, dry, func(line string) { j.add("", line, c.clk.Now()) })
 		if !dry {
-			c.runChecks(ctx)
+			c.runChecks()
 		}
 		return err
 	})

@@ -7,11 +7,22 @@
   function copyText(text, button) {
     var done = function () {
       button.classList.add("done");
+      button.setAttribute("data-copied", "1");
       button.setAttribute("aria-label", "Copied");
       setTimeout(function () { button.classList.remove("done"); button.removeAttribute("aria-label"); }, 2000);
     };
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, function () { fallback(text); done(); });
+      // A browser may leave the promise pending (no focus, a permission
+      // prompt): copy the old way if it has not settled within a second.
+      var settled = false;
+      var settle = function (ok) {
+        if (settled) { return; }
+        settled = true;
+        if (!ok) { fallback(text); }
+        done();
+      };
+      navigator.clipboard.writeText(text).then(function () { settle(true); }, function () { settle(false); });
+      setTimeout(function () { settle(false); }, 1000);
     } else {
       fallback(text);
       done();
