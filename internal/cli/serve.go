@@ -38,6 +38,7 @@ type serveOptions struct {
 	MaxQueueWait, MaxDeadline       time.Duration
 	MaxConns, MaxUnauthConns        int
 	OpsAddr                         string
+	Console                         consoleOptions
 }
 
 func newServeCmd(streams IO) *cobra.Command {
@@ -107,6 +108,7 @@ and --tls-key when it listens on a network.`,
 	f.StringVar(&o.OpsAddr, "ops-addr", "", "also serve /metrics and the detailed /readyz without a key on this address (keep it private, e.g. 127.0.0.1:9187); on --addr they need a client key")
 	f.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
 	f.IntVar(&o.MaxUnauthConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
+	addConsoleFlags(cmd, &o.Console)
 	return cmd
 }
 
@@ -134,6 +136,7 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	// info adds one line per request (never a key or token).
 	lvl, _ := parseLogLevel(cmd)
 	log := slog.New(slog.NewJSONHandler(streams.Err, &slog.HandlerOptions{Level: lvl}))
+	log = o.Console.tapLog(log)
 
 	v, app, ep, err := openVaultApp(ctx, cmd)
 	if err != nil {
@@ -250,6 +253,11 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	scheme := "http"
 	if o.TLSCert != "" {
 		scheme = "https"
+	}
+	if err := startConsole(cmd, streams, o.Console, consoleDeps{Vault: v, App: app, Endpoints: ep, Client: client, Audit: audit,
+		GatewayURL: scheme + "://" + ln.Addr().String(), Log: log, BG: &bg, BGCtx: bgCtx}); err != nil {
+		ln.Close()
+		return err
 	}
 	log.Info("gateway listening", "url", scheme+"://"+ln.Addr().String(), "app", app.Name, "audit_log", auditPath)
 	fmt.Fprintf(streams.Err, "spgate: serving app %s on %s://%s (audit log %s); Ctrl-C stops\n", app.Name, scheme, ln.Addr(), auditPath)
