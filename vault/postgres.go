@@ -59,6 +59,25 @@ const pgOpenTimeout = 10 * time.Second
 // encryption and integrity checks, the same migrations; only the
 // dialect differs.
 func openPostgres(ctx context.Context, dsn string, key Key, opts Options) (*Vault, error) {
+	v, err := connectPostgres(ctx, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	ms := opts.migrations
+	if ms == nil {
+		ms = migrations
+	}
+	if err := v.init(ctx, key, opts, ms); err != nil {
+		v.db.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// connectPostgres connects to the database dsn names and finds the
+// vault's schema (creating it with opts.Create), without reading or
+// unlocking anything: a handle for Open to unlock, or for Copy to fill.
+func connectPostgres(ctx context.Context, dsn string, opts Options) (*Vault, error) {
 	shown := RedactDSN(dsn)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -88,14 +107,6 @@ func openPostgres(ctx context.Context, dsn string, key Key, opts Options) (*Vaul
 		v.actor = "spgate"
 	}
 	if err := d.locate(ctx, v, opts.Create); err != nil {
-		db.Close()
-		return nil, err
-	}
-	ms := opts.migrations
-	if ms == nil {
-		ms = migrations
-	}
-	if err := v.init(ctx, key, opts, ms); err != nil {
 		db.Close()
 		return nil, err
 	}

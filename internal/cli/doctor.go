@@ -99,6 +99,7 @@ func doctorChecks(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app v
 		Credentials: vaultCredentials{v: v, app: app.Name}, Endpoints: ep})
 	checks = append(checks, doctorSecrets(ctx, v, app, ep)...)
 	checks = append(checks, doctorAWS(ctx, v, app)...)
+	checks = append(checks, doctor.Database(ctx, v)...) // a vault in PostgreSQL
 	return checks, nil
 }
 

@@ -104,6 +104,23 @@ func Need(tb testing.TB) *Server {
 	return s
 }
 
+// Start returns a server for one test, in a package whose TestMain does
+// not run RunMain: $SPGATE_TEST_POSTGRES's, or a throw-away cluster of
+// the test's own, stopped when the test ends. It skips (or fails, when
+// required) like Need.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := start()
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) && !Required() {
+			tb.Skip(err.Error())
+		}
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.close)
+	return s
+}
+
 func start() (*Server, error) {
 	dsn := os.Getenv(EnvDSN)
 	if dsn == "off" {
