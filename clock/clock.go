@@ -3,7 +3,10 @@
 // so no test sleeps to wait for an expiry.
 package clock
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Clock is the time source. Implementations must be safe for concurrent use.
 type Clock interface {
@@ -38,4 +41,31 @@ func Or(c Clock) Clock {
 		return Real{}
 	}
 	return c
+}
+
+// AfterFunc calls f in its own goroutine once d has passed on c, unless
+// the returned stop function is called first (it reports whether it
+// stopped f from running). On the real clock it is time.AfterFunc — no
+// goroutine waits meanwhile; on another clock a goroutine waits on one of
+// its timers.
+func AfterFunc(c Clock, d time.Duration, f func()) (stop func() bool) {
+	c = Or(c)
+	if _, ok := c.(Real); ok {
+		return time.AfterFunc(d, f).Stop
+	}
+	t := c.NewTimer(d)
+	quit := make(chan struct{})
+	var once sync.Once
+	go func() {
+		select {
+		case <-t.C():
+			f()
+		case <-quit:
+		}
+	}()
+	return func() bool {
+		stopped := t.Stop()
+		once.Do(func() { close(quit) })
+		return stopped
+	}
 }

@@ -324,20 +324,26 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderRequestID, c.id)
 	defer g.finish(c)
 
-	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.MaxDeadline)
-	defer cancel()
-	for _, s := range []step{g.authenticate, g.resolve, g.scope, g.decidePII, g.deadline, g.readBody} {
-		if rf := s(ctx, r, c); rf != nil {
+	for _, s := range pipeline(g) {
+		if rf := s(r.Context(), r, c); rf != nil {
 			g.answer(w, c, rf)
 			return
 		}
 	}
-	if d, ok := deadlineFrom(r); ok {
-		var cancel2 context.CancelFunc
-		ctx, cancel2 = context.WithTimeout(ctx, min(d, g.cfg.MaxDeadline))
-		defer cancel2()
+	// One deadline for the whole call: the gateway's bound, or the
+	// caller's when shorter.
+	d := g.cfg.MaxDeadline
+	if hd, ok := deadlineFrom(r); ok {
+		d = min(d, hd)
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	defer cancel()
 	g.forward(ctx, w, c)
+}
+
+// pipeline is the order of the steps before forward.
+func pipeline(g *Gateway) [6]step {
+	return [...]step{g.authenticate, g.resolve, g.scope, g.decidePII, g.deadline, g.readBody}
 }
 
 // authenticate checks the client key.

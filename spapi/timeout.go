@@ -51,11 +51,13 @@ type stallGuard struct {
 func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	clk, limit := clock.Or(g.c.ioClock), g.c.cfg.ResponseTimeout
 	ctx, cancel := context.WithCancelCause(req.Context())
-	w := &watch{clk: clk, limit: limit, cancel: cancel, host: req.URL.Host, done: make(chan struct{}),
+	w := &watch{clk: clk, limit: limit, cancel: cancel, host: req.URL.Host,
 		waiting: true, headers: true, since: clk.Now()}
 	// Armed before the request leaves, so the bound holds from the start.
-	w.timer = clk.NewTimer(limit)
-	go w.run()
+	// A timer callback, not a goroutine per request.
+	w.mu.Lock()
+	w.stopTimer = clock.AfterFunc(clk, limit, w.tick)
+	w.mu.Unlock()
 	resp, err := g.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		w.stop()
@@ -78,48 +80,38 @@ type watch struct {
 	limit  time.Duration
 	cancel context.CancelCauseFunc
 	host   string
-	done   chan struct{}
 
-	mu       sync.Mutex
-	timer    clock.Timer
-	waiting  bool      // a read (or the headers) is awaited
-	headers  bool      // what is awaited is the headers
-	since    time.Time // when the wait began
-	fired    *ResponseTimeoutError
-	finished bool
+	mu        sync.Mutex
+	stopTimer func() bool
+	waiting   bool      // a read (or the headers) is awaited
+	headers   bool      // what is awaited is the headers
+	since     time.Time // when the wait began
+	fired     *ResponseTimeoutError
+	finished  bool
 }
 
-func (w *watch) run() {
-	for {
-		w.mu.Lock()
-		t := w.timer
+// tick runs when the timer fires: it cancels the request if the current
+// wait has lasted limit, else re-arms for when it would.
+func (w *watch) tick() {
+	w.mu.Lock()
+	if w.finished {
 		w.mu.Unlock()
-		select {
-		case <-w.done:
-			return
-		case <-t.C():
-		}
-		w.mu.Lock()
-		if w.finished {
-			w.mu.Unlock()
-			return
-		}
-		d := w.limit
-		if w.waiting {
-			el := w.clk.Now().Sub(w.since)
-			if el >= w.limit {
-				w.fired = &ResponseTimeoutError{Host: w.host, Headers: w.headers, After: w.limit}
-				w.finished = true
-				close(w.done)
-				w.mu.Unlock()
-				w.cancel(w.fired)
-				return
-			}
-			d = w.limit - el
-		}
-		w.timer = w.clk.NewTimer(d)
-		w.mu.Unlock()
+		return
 	}
+	d := w.limit
+	if w.waiting {
+		el := w.clk.Now().Sub(w.since)
+		if el >= w.limit {
+			w.fired = &ResponseTimeoutError{Host: w.host, Headers: w.headers, After: w.limit}
+			w.finished = true
+			w.mu.Unlock()
+			w.cancel(w.fired)
+			return
+		}
+		d = w.limit - el
+	}
+	w.stopTimer = clock.AfterFunc(w.clk, d, w.tick)
+	w.mu.Unlock()
 }
 
 // await marks the start of a body read; idle its end.
@@ -142,8 +134,7 @@ func (w *watch) stop() {
 	defer w.mu.Unlock()
 	if !w.finished {
 		w.finished = true
-		w.timer.Stop()
-		close(w.done)
+		w.stopTimer()
 	}
 }
 

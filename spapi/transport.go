@@ -83,7 +83,8 @@ type exchange struct {
 	key        ratelimit.Key
 	wire       http.RoundTripper
 	idempotent bool
-	log        *slog.Logger
+	base       *slog.Logger // the client's logger
+	log        *slog.Logger // base with the call's fields, built on first use
 
 	attempt      int
 	tokenRetried bool
@@ -189,8 +190,17 @@ func (c *Client) resolve(req *http.Request) (*exchange, error) {
 	}
 	x.key = ratelimit.Key{Seller: x.seller, App: c.cfg.AppID, Operation: op.Key()}
 	x.idempotent = req.Method != http.MethodPost && req.Method != http.MethodPatch || safePOSTs[op.Key()]
-	x.log = c.log.With("operation", op.ID, "seller", x.seller)
+	x.base = c.log
 	return x, nil
+}
+
+// logger is the client's logger with the call's operation and seller,
+// built only when something is logged: most calls log nothing.
+func (x *exchange) logger() *slog.Logger {
+	if x.log == nil {
+		x.log = x.base.With("operation", x.op.ID, "seller", x.seller)
+	}
+	return x.log
 }
 
 // limit waits for the call's rate-limit slot and says how long it waited.
@@ -200,12 +210,15 @@ func (c *Client) limit(x *exchange) (time.Duration, error) {
 		return 0, fmt.Errorf("spapi %s: waiting for the rate limit: %w", x.op.ID, err)
 	}
 	waited := c.clk.Now().Sub(start)
-	if waited > 0 {
+	// Under a millisecond is the time Wait itself takes on a real clock,
+	// not a wait the limiter asked for.
+	if waited >= time.Millisecond {
 		c.stats.LimiterWaits.Add(1)
 		c.stats.LimiterWaitNs.Add(int64(waited))
-		x.log.Debug("waited for rate limit", "wait", waited)
+		x.logger().Debug("waited for rate limit", "wait", waited)
+		return waited, nil
 	}
-	return waited, nil
+	return 0, nil
 }
 
 // authorizeAttempt gets the access token for this attempt. LWA unreachable
@@ -217,7 +230,7 @@ func (c *Client) limit(x *exchange) (time.Duration, error) {
 func (c *Client) authorizeAttempt(x *exchange) (string, error) {
 	token, invalidate, err := c.authorize(x.ctx, x.op, x.seller, x.plan, x.needRDT)
 	for err != nil && !x.needRDT && lwa.IsRetryable(err) && x.attempt < c.cfg.MaxAttempts {
-		if berr := c.backoff(x.ctx, x.log, x.attempt, "LWA unavailable", err); berr != nil {
+		if berr := c.backoff(x.ctx, x.logger(), x.attempt, "LWA unavailable", err); berr != nil {
 			return "", fmt.Errorf("spapi %s: %w", x.op.ID, berr)
 		}
 		x.attempt++
@@ -258,7 +271,7 @@ func (c *Client) classify(x *exchange, resp *http.Response, err error) (retry bo
 		if attempt >= c.cfg.MaxAttempts || !(x.idempotent || notSent(err)) {
 			return false, nil, fmt.Errorf("spapi %s: sending to Amazon failed after %d attempt(s): %w", op.ID, attempt, err)
 		}
-		if err := c.backoff(ctx, x.log, attempt, "network error", err); err != nil {
+		if err := c.backoff(ctx, x.logger(), attempt, "network error", err); err != nil {
 			return false, nil, err
 		}
 		return true, nil, nil
@@ -276,7 +289,7 @@ func (c *Client) classify(x *exchange, resp *http.Response, err error) (retry bo
 			return false, resp, nil // Amazon asks for longer than the caller will wait
 		}
 		discard(resp)
-		x.log.Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt, "retry_after", wait)
+		x.logger().Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt, "retry_after", wait)
 		if asked {
 			if err := c.pause(ctx, wait, "Amazon's Retry-After after 429", errors.New("HTTP 429")); err != nil {
 				return false, nil, err
@@ -296,7 +309,7 @@ func (c *Client) classify(x *exchange, resp *http.Response, err error) (retry bo
 		c.stats.TokenRetries.Add(1)
 		x.invalidate()
 		discard(resp)
-		x.log.Debug("Amazon refused the access token; fetching a fresh one and retrying once")
+		x.logger().Debug("Amazon refused the access token; fetching a fresh one and retrying once")
 		return true, nil, nil
 	case resp.StatusCode >= 500:
 		c.stats.ServerErrors.Add(1)
@@ -312,7 +325,7 @@ func (c *Client) classify(x *exchange, resp *http.Response, err error) (retry bo
 		if asked {
 			err = c.pause(ctx, wait, "Amazon's Retry-After after a server error", cause)
 		} else {
-			err = c.backoff(ctx, x.log, attempt, "server error", cause)
+			err = c.backoff(ctx, x.logger(), attempt, "server error", cause)
 		}
 		if err != nil {
 			return false, nil, err

@@ -44,7 +44,7 @@ func (c Client) Revoked() bool { return !c.RevokedAt.IsZero() }
 // selling partner id sellerID. It matches ids only: resolve a seller's name
 // to its id first (a name never matches, even one stored in Sellers).
 func (c Client) AllowsSeller(sellerID string) bool {
-	if ValidateSellerID(sellerID) != nil {
+	if !isSellerID(sellerID) {
 		return false
 	}
 	return slices.Contains(c.Sellers, "*") || slices.Contains(c.Sellers, sellerID)

@@ -147,7 +147,7 @@ func ValidateRefreshToken(s string) error {
 // followed by upper-case letters and digits, typically 13–14 characters in
 // all (e.g. A2VYDBAL8BMVQK). It accepts 10–20 to stay lenient.
 func ValidateSellerID(s string) error {
-	if reSellerID.MatchString(s) {
+	if isSellerID(s) {
 		return nil
 	}
 	return invalid("selling partner id %q is not valid: expected A followed by 12–14 upper-case letters and digits, e.g. A2VYDBAL8BMVQK (Seller Central → Settings → Account Info → Merchant Token)", clip(s))
@@ -244,4 +244,18 @@ func normStrings(in []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isSellerID is reSellerID without the regexp machinery: it runs on every
+// gateway request (Client.AllowsSeller).
+func isSellerID(s string) bool {
+	if len(s) < 10 || len(s) > 20 || s[0] != 'A' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

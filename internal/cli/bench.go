@@ -67,8 +67,8 @@ A pull of a few pages is mostly burst, so the ratio says most over hundreds
 of pages (the default: 200, three emulated hours).`
 	benchGatewayLong = `bench gateway measures what spgate serve adds to a call, as users run it:
 spgate serve as a separate process of this binary with its default
-configuration (rate limits shared through the vault, a JSON log line per
-request, audit log), a second one with --shared-limits=false (buckets in
+configuration (rate limits shared through the vault, the audit log, and
+the default log level: warnings only, no line per request), a second one with --shared-limits=false (buckets in
 memory), and, when nginx is installed, nginx as a plain reverse proxy to the
 same emulator (keep-alive pool of 64, a fixed access-token header, an access
 log line per request) for comparison. The emulator runs in this process with

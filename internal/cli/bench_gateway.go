@@ -902,7 +902,7 @@ func printGatewayBench(w io.Writer, r gatewayBench) {
 		}
 		line(mark, row, true)
 	}
-	fmt.Fprintf(w, "  (* spgate serve's default configuration: rate limits shared through the vault, a log line per request)\n")
+	fmt.Fprintf(w, "  (* spgate serve's default configuration: rate limits shared through the vault, audit log, warnings-only log)\n")
 	if !strings.HasPrefix(r.Nginx, "/") {
 		fmt.Fprintf(w, "  nginx: %s\n", r.Nginx)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -128,6 +129,12 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	}
 	if o.KeyTTL < 0 {
 		return usageErr("--key-cache must not be negative (0 asks the vault on every request)")
+	}
+	if os.Getenv("GOGC") == "" {
+		// The gateway's heap is small (tens of MiB) and its garbage
+		// short-lived: collecting at 4× the live heap instead of 2× halves
+		// the time spent in GC for a few MiB more. GOGC overrides it.
+		debug.SetGCPercent(400)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
