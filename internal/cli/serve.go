@@ -100,7 +100,7 @@ and --tls-key when it listens on a network.`,
 	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it; 0 asks the vault on every request)")
 	f.BoolVar(&o.NoRateLimits, "no-rate-limits", false, "do not pace calls (load tests against spgate emulate --no-rate-limits only)")
 	_ = f.MarkHidden("no-rate-limits")
-	f.BoolVar(&o.SharedLimits, "shared-limits", true, "keep the rate-limit buckets in the vault, shared with every other spgate process on this machine (an orders pull, spgate call), so together they stay within Amazon's limits; a reservation costs ~45 µs (~60 µs under concurrency), capping the gateway near 15,000 calls/s. --shared-limits=false paces this process alone")
+	f.BoolVar(&o.SharedLimits, "shared-limits", true, "keep the rate-limit buckets in the vault, shared with every other spgate process on this machine (an orders pull, spgate call), so together they stay within Amazon's limits; a busy bucket is leased in 20 ms blocks, so this costs a few µs per call. --shared-limits=false paces this process alone")
 	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
 	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+EnvSQSEndpoint+", else AWS")
 	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
@@ -113,22 +113,42 @@ and --tls-key when it listens on a network.`,
 	return cmd
 }
 
+// validate refuses flag values that cannot work, before anything is opened.
+func (o serveOptions) validate() error {
+	switch {
+	case o.AuditMaxMB <= 0 || o.AuditKeep <= 0 || o.ReadySecretDays < 0:
+		return usageErr("--audit-max-mb and --audit-keep must be positive, --ready-secret-days not negative")
+	case (o.TLSCert == "") != (o.TLSKey == ""):
+		return usageErr("give both --tls-cert and --tls-key, or neither")
+	case o.MaxQueueWait <= 0 || o.MaxDeadline <= 0 || o.MaxQueueWait > o.MaxDeadline:
+		return usageErr("--max-queue-wait and --max-call-time must be positive, the queue wait not longer than the call")
+	case o.MaxConns <= 0 || o.MaxUnauthConns <= 0:
+		return usageErr("--max-conns and --max-unauthenticated-conns must be positive")
+	case o.KeyTTL < 0:
+		return usageErr("--key-cache must not be negative (0 asks the vault on every request)")
+	}
+	return nil
+}
+
+// served is what runServe builds and then serves.
+type served struct {
+	v       *vault.Vault
+	app     vault.App
+	ep      spapi.Endpoints
+	log     *slog.Logger
+	metrics *gateway.Metrics
+	sellers *appvault.Sellers
+	client  *spapi.Client
+	audit   *gateway.AuditLog
+	auditAt string
+	ready   *gateway.Readiness
+	gw      *gateway.Gateway
+}
+
 func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	noDump(cmd) // before the vault key is read: no core dump, no same-user ptrace
-	if o.AuditMaxMB <= 0 || o.AuditKeep <= 0 || o.ReadySecretDays < 0 {
-		return usageErr("--audit-max-mb and --audit-keep must be positive, --ready-secret-days not negative")
-	}
-	if (o.TLSCert == "") != (o.TLSKey == "") {
-		return usageErr("give both --tls-cert and --tls-key, or neither")
-	}
-	if o.MaxQueueWait <= 0 || o.MaxDeadline <= 0 || o.MaxQueueWait > o.MaxDeadline {
-		return usageErr("--max-queue-wait and --max-call-time must be positive, the queue wait not longer than the call")
-	}
-	if o.MaxConns <= 0 || o.MaxUnauthConns <= 0 {
-		return usageErr("--max-conns and --max-unauthenticated-conns must be positive")
-	}
-	if o.KeyTTL < 0 {
-		return usageErr("--key-cache must not be negative (0 asks the vault on every request)")
+	if err := o.validate(); err != nil {
+		return err
 	}
 	if os.Getenv("GOGC") == "" {
 		// The gateway's heap is small (tens of MiB) and its garbage
@@ -142,138 +162,156 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	// by default: failures, refused keys, tampered records); --log-level
 	// info adds one line per request (never a key or token).
 	lvl, _ := parseLogLevel(cmd)
-	log := slog.New(slog.NewJSONHandler(streams.Err, &slog.HandlerOptions{Level: lvl}))
-	log = o.Console.tapLog(log)
-
-	v, app, ep, err := openVaultApp(ctx, cmd)
-	if err != nil {
+	s := &served{log: o.Console.tapLog(slog.New(slog.NewJSONHandler(streams.Err, &slog.HandlerOptions{Level: lvl})))}
+	var err error
+	if s.v, s.app, s.ep, err = openVaultApp(ctx, cmd); err != nil {
 		return err
 	}
-	defer v.Close()
-	sign, err := signerFor(ctx, app)
-	if err != nil {
+	defer s.v.Close()
+	if err := s.buildClient(ctx, o); err != nil {
 		return err
 	}
-	metrics := gateway.NewMetrics()
-	creds := rotation.VaultCredentials{Vault: v, App: app.Name}
-	var store ratelimit.Store = &ratelimit.MemoryStore{}
-	if o.SharedLimits {
-		store = v.RateLimitStore(log)
+	if err := s.buildGateway(o); err != nil {
+		return err
 	}
-	if o.NoRateLimits {
-		if ep.Name == "production" || ep.Name == "sandbox" {
-			return usageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
-		}
-		store = ratelimit.Unlimited{}
-	}
-	limiter := ratelimit.New(ratelimit.Options{Store: metrics.InstrumentStore(store), Logger: log, Headroom: 1, MaxWait: o.MaxQueueWait})
-	// Sellers are cached in memory; the vault watcher below clears the
-	// cache the moment another process changes the vault.
-	sellers := appvault.NewSellers(v, app.Name, 30*time.Second, nil)
-	client, err := spapi.New(spapi.Config{
-		AppID:       app.AppID,
-		Sign:        sign,
-		Credentials: creds,
-		Sellers:     sellers,
-		Endpoints:   ep,
-		Limiter:     limiter,
-		UserAgent:   "spgate/" + buildVersion() + " (Language=Go)",
-		Logger:      log,
-	})
-	if err != nil {
-		return &ExitError{Code: ExitInternal, Err: err}
-	}
-	metrics.WatchClient(client)
-	metrics.WatchCredentials(client.CredentialState())
-
-	auditPath := o.AuditLog
-	if auditPath == "" {
-		auditPath = filepath.Join(v.Dir(), "spgate-audit.jsonl")
-	}
-	audit, err := gateway.OpenAuditLog(auditPath, int64(o.AuditMaxMB)<<20, o.AuditKeep)
-	if err != nil {
-		return &ExitError{Code: ExitConfig, Err: err}
-	}
-	defer audit.Close()
-
-	ready := gateway.NewReadiness(gateway.CredentialReadiness(gateway.CredentialCheck{
-		Vault: v, App: app.Name, State: client.CredentialState(),
-		MinSecretDays: max(o.ReadySecretDays, 1), Metrics: metrics,
-	}), o.ReadyInterval, nil)
-	cfg := gateway.Config{Client: client, AppID: app.AppID, Directory: v, Audit: audit, Metrics: metrics,
-		Ready: ready, Logger: log, KeyCacheTTL: o.KeyTTL, MaxQueueWait: o.MaxQueueWait, MaxDeadline: o.MaxDeadline}
-	if o.KeyTTL == 0 {
-		cfg.KeyCacheTTL = time.Nanosecond // gateway.Config's zero means its default
-	}
-	if !o.NoVaultAccessLog {
-		cfg.Access = v
-	}
-	gw, err := gateway.New(cfg)
-	if err != nil {
-		return &ExitError{Code: ExitInternal, Err: err}
-	}
-	defer gw.Close()
+	defer s.audit.Close()
+	defer s.gw.Close()
 
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s: %w (another process holds the port? choose one with --addr)", o.Addr, err)}
 	}
 	if host, _, _ := net.SplitHostPort(o.Addr); o.TLSCert == "" && !isLoopback(host) {
-		log.Warn("serving plain HTTP on a non-loopback address: client keys and personal data cross the network unencrypted; use --tls-cert/--tls-key")
+		s.log.Warn("serving plain HTTP on a non-loopback address: client keys and personal data cross the network unencrypted; use --tls-cert/--tls-key")
 	}
 	// Background work ends before the vault closes (deferred above).
 	bgCtx, stopBG := context.WithCancel(ctx)
 	var bg sync.WaitGroup
 	defer func() { stopBG(); bg.Wait() }()
-	bg.Go(func() { ready.Run(bgCtx) })
-	// Follow the vault: what another process changes (a new refresh token,
-	// a removed seller, a revoked key, a new client secret) takes effect
-	// here within a watch interval (250 ms), without restart.
-	bg.Go(func() {
-		v.WatchChanges(bgCtx, nil, 0, func(ctx context.Context) {
-			sellers.Clear()
-			gw.Forget()
-			client.CredentialState().Reload(ctx)
-			log.Debug("the vault changed; cached keys and credentials re-read")
-		})
-	})
-	if o.OpsAddr != "" {
-		ops, err := net.Listen("tcp", o.OpsAddr)
-		if err != nil {
-			ln.Close()
-			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--ops-addr: listen on %s: %w", o.OpsAddr, err)}
-		}
-		if host, _, _ := net.SplitHostPort(o.OpsAddr); !isLoopback(host) {
-			log.Warn("the operations listener (/metrics, full /readyz) is not on loopback: it has no authentication; keep it on a private network")
-		}
-		fmt.Fprintf(streams.Err, "spgate: operations (/metrics, /readyz with details) on http://%s\n", ops.Addr())
-		bg.Go(func() {
-			_ = gateway.Serve(bgCtx, ops, gw.OpsHandler(), gateway.ServeOptions{Logger: log, DrainTimeout: time.Second})
-		})
-	}
-	if o.AutoRotate {
-		if err := startAutoRotate(ctx, v, app.Name, ep, o.SQSEndpoint, log); err != nil {
-			ln.Close()
-			return err
-		}
-	}
 	scheme := "http"
 	if o.TLSCert != "" {
 		scheme = "https"
 	}
-	if err := startConsole(cmd, streams, o.Console, consoleDeps{Vault: v, App: app, Endpoints: ep, Client: client, Audit: audit,
-		GatewayURL: scheme + "://" + ln.Addr().String(), Log: log, BG: &bg, BGCtx: bgCtx}); err != nil {
+	if err := s.startBackground(ctx, bgCtx, &bg, cmd, streams, o, scheme+"://"+ln.Addr().String()); err != nil {
 		ln.Close()
 		return err
 	}
-	log.Info("gateway listening", "url", scheme+"://"+ln.Addr().String(), "app", app.Name, "audit_log", auditPath)
-	fmt.Fprintf(streams.Err, "spgate: serving app %s on %s://%s (audit log %s); Ctrl-C stops\n", app.Name, scheme, ln.Addr(), auditPath)
-	err = gateway.Serve(ctx, ln, gw, gateway.ServeOptions{TLSCert: o.TLSCert, TLSKey: o.TLSKey, DrainTimeout: o.Drain, Logger: log,
+	s.log.Info("gateway listening", "url", scheme+"://"+ln.Addr().String(), "app", s.app.Name, "audit_log", s.auditAt)
+	fmt.Fprintf(streams.Err, "spgate: serving app %s on %s://%s (audit log %s); Ctrl-C stops\n", s.app.Name, scheme, ln.Addr(), s.auditAt)
+	err = gateway.Serve(ctx, ln, s.gw, gateway.ServeOptions{TLSCert: o.TLSCert, TLSKey: o.TLSKey, DrainTimeout: o.Drain, Logger: s.log,
 		WriteTimeout: o.MaxDeadline + 30*time.Second, MaxConns: o.MaxConns, MaxUnauthenticatedConns: o.MaxUnauthConns})
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	return nil
+}
+
+// buildClient makes the SP-API client the gateway forwards through, with
+// its rate-limit store and the vault's sellers.
+func (s *served) buildClient(ctx context.Context, o serveOptions) error {
+	sign, err := signerFor(ctx, s.app)
+	if err != nil {
+		return err
+	}
+	s.metrics = gateway.NewMetrics()
+	var store ratelimit.Store = &ratelimit.MemoryStore{}
+	if o.SharedLimits {
+		store = s.v.RateLimitStore(s.log)
+	}
+	if o.NoRateLimits {
+		if s.ep.Name == "production" || s.ep.Name == "sandbox" {
+			return usageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
+		}
+		store = ratelimit.Unlimited{}
+	}
+	limiter := ratelimit.New(ratelimit.Options{Store: s.metrics.InstrumentStore(store), Logger: s.log, Headroom: 1, MaxWait: o.MaxQueueWait})
+	// Sellers are cached in memory; the vault watcher clears the cache the
+	// moment another process changes the vault.
+	s.sellers = appvault.NewSellers(s.v, s.app.Name, 30*time.Second, nil)
+	s.client, err = spapi.New(spapi.Config{
+		AppID:       s.app.AppID,
+		Sign:        sign,
+		Credentials: rotation.VaultCredentials{Vault: s.v, App: s.app.Name},
+		Sellers:     s.sellers,
+		Endpoints:   s.ep,
+		Limiter:     limiter,
+		UserAgent:   "spgate/" + buildVersion() + " (Language=Go)",
+		Logger:      s.log,
+	})
+	if err != nil {
+		return &ExitError{Code: ExitInternal, Err: err}
+	}
+	s.metrics.WatchClient(s.client)
+	s.metrics.WatchCredentials(s.client.CredentialState())
+	return nil
+}
+
+// buildGateway opens the audit log and makes the gateway and its
+// readiness check.
+func (s *served) buildGateway(o serveOptions) error {
+	s.auditAt = o.AuditLog
+	if s.auditAt == "" {
+		s.auditAt = filepath.Join(s.v.Dir(), "spgate-audit.jsonl")
+	}
+	var err error
+	if s.audit, err = gateway.OpenAuditLog(s.auditAt, int64(o.AuditMaxMB)<<20, o.AuditKeep); err != nil {
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
+	s.ready = gateway.NewReadiness(gateway.CredentialReadiness(gateway.CredentialCheck{
+		Vault: s.v, App: s.app.Name, State: s.client.CredentialState(),
+		MinSecretDays: max(o.ReadySecretDays, 1), Metrics: s.metrics,
+	}), o.ReadyInterval, nil)
+	cfg := gateway.Config{Client: s.client, AppID: s.app.AppID, Directory: s.v, Audit: s.audit, Metrics: s.metrics,
+		Ready: s.ready, Logger: s.log, KeyCacheTTL: o.KeyTTL, MaxQueueWait: o.MaxQueueWait, MaxDeadline: o.MaxDeadline}
+	if o.KeyTTL == 0 {
+		cfg.KeyCacheTTL = time.Nanosecond // gateway.Config's zero means its default
+	}
+	if !o.NoVaultAccessLog {
+		cfg.Access = s.v
+	}
+	if s.gw, err = gateway.New(cfg); err != nil {
+		s.audit.Close()
+		return &ExitError{Code: ExitInternal, Err: err}
+	}
+	return nil
+}
+
+// startBackground starts readiness, the vault watcher, the operations
+// listener, automatic rotation and the console, each ending with bgCtx
+// (rotation with ctx) and counted in bg.
+func (s *served) startBackground(ctx, bgCtx context.Context, bg *sync.WaitGroup, cmd *cobra.Command, streams IO, o serveOptions, gatewayURL string) error {
+	bg.Go(func() { s.ready.Run(bgCtx) })
+	// Follow the vault: what another process changes (a new refresh token,
+	// a removed seller, a revoked key, a new client secret) takes effect
+	// here within a watch interval (250 ms), without restart.
+	bg.Go(func() {
+		s.v.WatchChanges(bgCtx, nil, 0, func(ctx context.Context) {
+			s.sellers.Clear()
+			s.gw.Forget()
+			s.client.CredentialState().Reload(ctx)
+			s.log.Debug("the vault changed; cached keys and credentials re-read")
+		})
+	})
+	if o.OpsAddr != "" {
+		ops, err := net.Listen("tcp", o.OpsAddr)
+		if err != nil {
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--ops-addr: listen on %s: %w", o.OpsAddr, err)}
+		}
+		if host, _, _ := net.SplitHostPort(o.OpsAddr); !isLoopback(host) {
+			s.log.Warn("the operations listener (/metrics, full /readyz) is not on loopback: it has no authentication; keep it on a private network")
+		}
+		fmt.Fprintf(streams.Err, "spgate: operations (/metrics, /readyz with details) on http://%s\n", ops.Addr())
+		bg.Go(func() {
+			_ = gateway.Serve(bgCtx, ops, s.gw.OpsHandler(), gateway.ServeOptions{Logger: s.log, DrainTimeout: time.Second})
+		})
+	}
+	if o.AutoRotate {
+		if err := startAutoRotate(ctx, s.v, s.app.Name, s.ep, o.SQSEndpoint, s.log); err != nil {
+			return err
+		}
+	}
+	return startConsole(cmd, streams, o.Console, consoleDeps{Vault: s.v, App: s.app, Endpoints: s.ep, Client: s.client, Audit: s.audit,
+		GatewayURL: gatewayURL, Log: s.log, BG: bg, BGCtx: bgCtx})
 }
 
 // startAutoRotate runs rotation.Schedule for the app in the background
