@@ -335,19 +335,35 @@ func (k *checker) policyExists(ctx context.Context) error {
 	return nil
 }
 
+// policies checks that the role's policies let it call execute-api:Invoke
+// in every SP-API region, and reports what is wrong if not.
 func (k *checker) policies(ctx context.Context) error {
-	var cands []candidate
+	cands, namedExists, err := k.rolePolicies(ctx)
+	if err != nil {
+		return err
+	}
+	if k.regionFinding(cands) {
+		return nil
+	}
+	k.invokeFinding(cands, namedExists)
+	return nil
+}
+
+// rolePolicies are the role's attached and inline policies and, when it is
+// not attached, the policy Setup names; namedExists says whether that policy
+// exists at all.
+func (k *checker) rolePolicies(ctx context.Context) (cands []candidate, namedExists bool, err error) {
 	namedAttached := false
 	p := iam.NewListAttachedRolePoliciesPaginator(k.c.iam, &iam.ListAttachedRolePoliciesInput{RoleName: &k.o.RoleName})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return explain(err, "list policies of role "+k.o.RoleName, "")
+			return nil, false, explain(err, "list policies of role "+k.o.RoleName, "")
 		}
 		for _, a := range page.AttachedPolicies {
 			doc, _, err := defaultPolicyDoc(ctx, k.c.iam, aws.ToString(a.PolicyArn))
 			if err != nil {
-				return explain(err, "read policy "+aws.ToString(a.PolicyArn), "")
+				return nil, false, explain(err, "read policy "+aws.ToString(a.PolicyArn), "")
 			}
 			if aws.ToString(a.PolicyArn) == k.r.PolicyARN {
 				namedAttached = true
@@ -359,18 +375,18 @@ func (k *checker) policies(ctx context.Context) error {
 	}
 	inl, err := k.c.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: &k.o.RoleName})
 	if err != nil {
-		return explain(err, "list inline policies of role "+k.o.RoleName, "")
+		return nil, false, explain(err, "list inline policies of role "+k.o.RoleName, "")
 	}
 	for _, n := range inl.PolicyNames {
 		out, err := k.c.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &k.o.RoleName, PolicyName: &n})
 		if err != nil {
-			return explain(err, "read inline policy "+n+" of role "+k.o.RoleName, "")
+			return nil, false, explain(err, "read inline policy "+n+" of role "+k.o.RoleName, "")
 		}
 		if pol, err := ParsePolicy(aws.ToString(out.PolicyDocument)); err == nil {
 			cands = append(cands, candidate{name: "inline " + n, doc: pol, attached: true})
 		}
 	}
-	namedExists := namedAttached
+	namedExists = namedAttached
 	if !namedAttached {
 		doc, _, err := defaultPolicyDoc(ctx, k.c.iam, k.r.PolicyARN)
 		switch {
@@ -380,9 +396,17 @@ func (k *checker) policies(ctx context.Context) error {
 				cands = append(cands, candidate{name: k.r.PolicyARN, doc: pol})
 			}
 		case !isNotFound(err):
-			return explain(err, "read policy "+k.r.PolicyARN, "")
+			return nil, false, explain(err, "read policy "+k.r.PolicyARN, "")
 		}
 	}
+	return cands, namedExists, nil
+}
+
+// regionFinding evaluates the attached policies for a call in a few SP-API
+// regions, as IAM would, and reports a Deny, an unverifiable Condition or an
+// unmet one. It stops at the first region that is simply not allowed: the
+// statements alone then tell what is wrong (see invokeFinding).
+func (k *checker) regionFinding(cands []candidate) bool {
 	var attached []NamedPolicy
 	for _, c := range cands {
 		if c.attached {
@@ -397,12 +421,12 @@ func (k *checker) policies(ctx context.Context) error {
 			k.find(Finding{Name: PolicyDenied, Resource: k.r.RoleARN,
 				Problem: "a Deny in " + v.By + " refuses execute-api:Invoke to role " + k.o.RoleName + " (SP-API region " + region + ")",
 				Fix:     "remove that Deny statement from the role's policies"})
-			return nil
+			return true
 		case Unverifiable:
 			k.find(Finding{Name: PolicyUnverified, Severity: Unverified, Resource: k.r.RoleARN,
 				Problem: "cannot verify that role " + k.o.RoleName + " may call execute-api:Invoke in " + region + ": " + v.By + " has " + condPart(v.Why),
 				Fix:     "check that Condition by hand, or make the policy exactly " + ExecuteAPIPolicy})
-			return nil
+			return true
 		case Allowed:
 			continue
 		}
@@ -410,24 +434,30 @@ func (k *checker) policies(ctx context.Context) error {
 			k.find(Finding{Name: PolicyWrongAction, Resource: k.r.RoleARN,
 				Problem: v.By + " allows execute-api:Invoke only under a Condition the role's calls do not meet (" + condPart(v.Why) + ")",
 				Fix:     k.fixBySetup() + ", or make the policy exactly " + ExecuteAPIPolicy})
-			return nil
+			return true
 		}
 		break
 	}
+	return false
+}
+
+// invokeFinding reports, unless an attached policy allows the call, what is
+// missing: the attachment, the policy, or the right action or resource.
+func (k *checker) invokeFinding(cands []candidate, namedExists bool) {
 	allows := func(c candidate) bool { return c.doc.Allows("execute-api:Invoke", ExecuteAPIResource) }
 	if slices.ContainsFunc(cands, func(c candidate) bool { return c.attached && allows(c) }) {
-		return nil
+		return
 	}
 	if i := slices.IndexFunc(cands, allows); i >= 0 {
 		k.find(Finding{Name: PolicyNotAttached, Resource: cands[i].name,
 			Problem: "policy " + cands[i].name + " allows execute-api:Invoke but is not attached to role " + k.o.RoleName,
 			Fix:     k.fixBySetup() + " or `aws iam attach-role-policy --role-name " + k.o.RoleName + " --policy-arn " + cands[i].name + "`"})
-		return nil
+		return
 	}
 	if !namedExists && !slices.ContainsFunc(cands, func(c candidate) bool { return c.attached }) {
 		k.find(Finding{Name: PolicyMissing, Resource: k.r.PolicyARN,
 			Problem: "no policy allowing execute-api:Invoke exists for role " + k.o.RoleName, Fix: k.fixBySetup()})
-		return nil
+		return
 	}
 	fixDoc := k.fixBySetup() + ", or make the policy exactly " + ExecuteAPIPolicy
 	// Which half is wrong? Look for a statement with the right action (then
@@ -438,7 +468,7 @@ func (k *checker) policies(ctx context.Context) error {
 				k.find(Finding{Name: PolicyWrongResource, Resource: c.name,
 					Problem: "policy " + c.name + " allows execute-api:Invoke only on " + listOrNone(st.Resource) + ", not on " + ExecuteAPIResource + " (every SP-API region)",
 					Fix:     fixDoc})
-				return nil
+				return
 			}
 		}
 	}
@@ -448,7 +478,6 @@ func (k *checker) policies(ctx context.Context) error {
 	}
 	k.find(Finding{Name: PolicyWrongAction, Resource: name,
 		Problem: "no policy of role " + k.o.RoleName + " allows the action execute-api:Invoke", Fix: fixDoc})
-	return nil
 }
 
 // userPolicies are every identity policy of the user: its inline and
