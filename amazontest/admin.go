@@ -32,110 +32,126 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	switch r.URL.Path {
 	case "/_admin/counters":
-		if !method(w, r, http.MethodGet) {
-			return
+		if method(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, s.Counters())
 		}
-		writeJSON(w, http.StatusOK, s.Counters())
 	case "/_admin/faults":
-		switch r.Method {
-		case http.MethodGet:
-			writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
-		case http.MethodDelete:
-			_ = s.SetFaults(Faults{})
-			writeJSON(w, http.StatusOK, toFaultsJSON(Faults{}))
-		case http.MethodPost, http.MethodPut:
-			var fj faultsJSON
-			if !decodeAdmin(w, r, &fj) {
-				return
-			}
-			f := fj.faults()
-			if err := s.SetFaults(f); err != nil {
-				adminError(w, http.StatusBadRequest, err.Error())
-				return
-			}
-			writeJSON(w, http.StatusOK, toFaultsJSON(f))
-		default:
-			w.Header().Set("Allow", "GET, POST, PUT, DELETE")
-			adminError(w, http.StatusMethodNotAllowed, "use GET, POST or DELETE")
-		}
+		s.adminFaults(w, r)
 	case "/_admin/registry":
-		if !method(w, r, http.MethodGet) {
-			return
+		if method(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, s.dumpRegistry())
 		}
-		writeJSON(w, http.StatusOK, s.dumpRegistry())
 	case "/_admin/demo":
-		if !method(w, r, http.MethodGet) {
-			return
+		if method(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, s.Demo())
 		}
-		writeJSON(w, http.StatusOK, s.Demo())
 	case "/_admin/revoke":
-		if !method(w, r, http.MethodPost) {
-			return
+		if method(w, r, http.MethodPost) {
+			s.adminRevoke(w, r)
 		}
-		var in struct {
-			SellerID     string `json:"sellerId"`
-			AppID        string `json:"appId"`
-			RefreshToken string `json:"refreshToken"`
-		}
-		if !decodeAdmin(w, r, &in) {
-			return
-		}
-		var ok bool
-		switch {
-		case in.RefreshToken != "":
-			ok = s.RevokeRefreshToken(in.RefreshToken)
-		case in.SellerID != "" && in.AppID != "":
-			ok = s.Revoke(in.SellerID, in.AppID)
-		default:
-			adminError(w, http.StatusBadRequest, `give {"sellerId","appId"} or {"refreshToken"}`)
-			return
-		}
-		if !ok {
-			adminError(w, http.StatusNotFound, "no such authorization")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]bool{"revoked": true})
 	case "/_admin/expire-secret":
-		if !method(w, r, http.MethodPost) {
-			return
+		if method(w, r, http.MethodPost) {
+			s.adminExpireSecret(w, r)
 		}
-		var in struct {
-			AppID string `json:"appId"`
-		}
-		if !decodeAdmin(w, r, &in) {
-			return
-		}
-		if err := s.ExpireClientSecret(in.AppID); err != nil {
-			adminError(w, http.StatusNotFound, err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]bool{"expired": true})
 	case "/_admin/notifications/secret-expiry":
-		if !method(w, r, http.MethodPost) {
-			return
+		if method(w, r, http.MethodPost) {
+			s.adminSecretExpiry(w, r)
 		}
-		var in struct {
-			AppID  string    `json:"appId"`
-			Expiry time.Time `json:"expiry"`
-			Reason string    `json:"reason"`
-		}
-		if !decodeAdmin(w, r, &in) {
-			return
-		}
-		if in.Expiry.IsZero() {
-			in.Expiry = s.now().Add(7 * 24 * time.Hour)
-		}
-		if in.Reason == "" {
-			in.Reason = "PERIODIC_ROTATION"
-		}
-		if err := s.EmitSecretExpiry(r.Context(), in.AppID, in.Expiry, in.Reason); err != nil {
-			adminError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]bool{"published": true})
 	default:
 		adminError(w, http.StatusNotFound, "unknown admin endpoint; see the amazontest package documentation (admin.go)")
 	}
+}
+
+// adminFaults shows, replaces (POST or PUT) or clears the injected faults.
+func (s *Server) adminFaults(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
+	case http.MethodDelete:
+		_ = s.SetFaults(Faults{})
+		writeJSON(w, http.StatusOK, toFaultsJSON(Faults{}))
+	case http.MethodPost, http.MethodPut:
+		var fj faultsJSON
+		if !decodeAdmin(w, r, &fj) {
+			return
+		}
+		f := fj.faults()
+		if err := s.SetFaults(f); err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, toFaultsJSON(f))
+	default:
+		w.Header().Set("Allow", "GET, POST, PUT, DELETE")
+		adminError(w, http.StatusMethodNotAllowed, "use GET, POST or DELETE")
+	}
+}
+
+// adminRevoke revokes one refresh token, or a seller's authorization of an
+// app.
+func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		SellerID     string `json:"sellerId"`
+		AppID        string `json:"appId"`
+		RefreshToken string `json:"refreshToken"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	var ok bool
+	switch {
+	case in.RefreshToken != "":
+		ok = s.RevokeRefreshToken(in.RefreshToken)
+	case in.SellerID != "" && in.AppID != "":
+		ok = s.Revoke(in.SellerID, in.AppID)
+	default:
+		adminError(w, http.StatusBadRequest, `give {"sellerId","appId"} or {"refreshToken"}`)
+		return
+	}
+	if !ok {
+		adminError(w, http.StatusNotFound, "no such authorization")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"revoked": true})
+}
+
+func (s *Server) adminExpireSecret(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		AppID string `json:"appId"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if err := s.ExpireClientSecret(in.AppID); err != nil {
+		adminError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"expired": true})
+}
+
+// adminSecretExpiry publishes an APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY
+// notification; by default the secret expires in a week, as for a
+// periodic rotation.
+func (s *Server) adminSecretExpiry(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		AppID  string    `json:"appId"`
+		Expiry time.Time `json:"expiry"`
+		Reason string    `json:"reason"`
+	}
+	if !decodeAdmin(w, r, &in) {
+		return
+	}
+	if in.Expiry.IsZero() {
+		in.Expiry = s.now().Add(7 * 24 * time.Hour)
+	}
+	if in.Reason == "" {
+		in.Reason = "PERIODIC_ROTATION"
+	}
+	if err := s.EmitSecretExpiry(r.Context(), in.AppID, in.Expiry, in.Reason); err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"published": true})
 }
 
 // faultsJSON is the admin endpoint's view of Faults.

@@ -353,19 +353,7 @@ func handleGetListingsItem(s *Server, c *call) {
 	if !ok {
 		return
 	}
-	ls := s.listings
-	ls.mu.Lock()
-	var found []string
-	var data []*listingData
-	if l := ls.bySeller[c.seller.ID][req.sku]; l != nil {
-		for _, m := range req.mkts {
-			if d := l.mkts[m]; d != nil {
-				found = append(found, m)
-				data = append(data, d.clone())
-			}
-		}
-	}
-	ls.mu.Unlock()
+	found, data := s.listings.lookup(c.seller.ID, req.sku, req.mkts)
 	if len(found) == 0 {
 		writeError(c.w, http.StatusNotFound, "NOT_FOUND", "SKU '"+req.sku+"' not found in marketplace "+strings.Join(req.mkts, ",")+".", "")
 		return
@@ -374,8 +362,29 @@ func handleGetListingsItem(s *Server, c *call) {
 	if len(inc) == 0 {
 		inc = []string{"summaries"}
 	}
-	out := liItem{SKU: req.sku}
-	asin := asinFor(c.seller.ID, req.sku)
+	writeJSON(c.w, http.StatusOK, listingsItem(req.sku, asinFor(c.seller.ID, req.sku), inc, found, data))
+}
+
+// lookup copies the seller's listing of sku in those of mkts where it
+// exists, so that rendering it needs no lock.
+func (ls *listingStore) lookup(seller, sku string, mkts []string) (found []string, data []*listingData) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if l := ls.bySeller[seller][sku]; l != nil {
+		for _, m := range mkts {
+			if d := l.mkts[m]; d != nil {
+				found = append(found, m)
+				data = append(data, d.clone())
+			}
+		}
+	}
+	return found, data
+}
+
+// listingsItem renders the parts inc names of a listing found in the
+// marketplaces found, data[i] being its data in found[i].
+func listingsItem(sku, asin string, inc, found []string, data []*listingData) liItem {
+	out := liItem{SKU: sku}
 	for _, part := range inc {
 		switch part {
 		case "summaries":
@@ -385,19 +394,7 @@ func handleGetListingsItem(s *Server, c *call) {
 			}
 			out.Summaries = &v
 		case "attributes":
-			merged := map[string]json.RawMessage{}
-			for _, d := range data {
-				for k, a := range d.attributes {
-					if _, seen := merged[k]; !seen {
-						merged[k] = a
-					}
-				}
-			}
-			b, err := json.Marshal(merged)
-			if err != nil {
-				panic(err) // raw messages were checked as JSON when stored
-			}
-			out.Attributes = b
+			out.Attributes = mergedAttributes(data)
 		case "issues":
 			v := []liIssue{}
 			out.Issues = &v
@@ -410,16 +407,7 @@ func handleGetListingsItem(s *Server, c *call) {
 			}
 			out.Offers = &v
 		case "fulfillmentAvailability":
-			v := []liFulfillment{}
-			seen := map[string]bool{}
-			for _, d := range data {
-				for _, f := range fulfillmentOf(d) {
-					if !seen[f.FulfillmentChannelCode] {
-						seen[f.FulfillmentChannelCode] = true
-						v = append(v, f)
-					}
-				}
-			}
+			v := mergedFulfillment(data)
 			out.FulfillmentAvailability = &v
 		case "procurement":
 			v := []any{}
@@ -438,7 +426,41 @@ func handleGetListingsItem(s *Server, c *call) {
 			out.ProductTypes = &v
 		}
 	}
-	writeJSON(c.w, http.StatusOK, out)
+	return out
+}
+
+// mergedAttributes are the attributes of every marketplace, the first one
+// that has an attribute giving its value.
+func mergedAttributes(data []*listingData) json.RawMessage {
+	merged := map[string]json.RawMessage{}
+	for _, d := range data {
+		for k, a := range d.attributes {
+			if _, seen := merged[k]; !seen {
+				merged[k] = a
+			}
+		}
+	}
+	b, err := json.Marshal(merged)
+	if err != nil {
+		panic(err) // raw messages were checked as JSON when stored
+	}
+	return b
+}
+
+// mergedFulfillment is each fulfillment channel once, as the first
+// marketplace that has it states it.
+func mergedFulfillment(data []*listingData) []liFulfillment {
+	v := []liFulfillment{}
+	seen := map[string]bool{}
+	for _, d := range data {
+		for _, f := range fulfillmentOf(d) {
+			if !seen[f.FulfillmentChannelCode] {
+				seen[f.FulfillmentChannelCode] = true
+				v = append(v, f)
+			}
+		}
+	}
+	return v
 }
 
 func handlePutListingsItem(s *Server, c *call) {

@@ -85,37 +85,9 @@ func (s *Server) lwaForm(w http.ResponseWriter, r *http.Request) (url.Values, bo
 
 // serveToken is LWA's POST /auth/o2/token.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	outage := s.faults.LWAOutage
-	s.mu.RUnlock()
-	if outage {
-		s.lwaFail(w, http.StatusServiceUnavailable, "temporarily_unavailable", descUnavailable)
-		return
-	}
-	if r.Method != http.MethodPost {
-		s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMalformed)
-		return
-	}
-	form, ok := s.lwaForm(w, r)
+	form, grant, ok := s.tokenForm(w, r)
 	if !ok {
-		s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMalformed)
 		return
-	}
-	grant := form.Get("grant_type")
-	switch grant {
-	case "":
-		s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMissing+"grant_type")
-		return
-	case "refresh_token", "client_credentials", "authorization_code":
-	default:
-		s.lwaFail(w, http.StatusBadRequest, "unsupported_grant_type", descGrantType)
-		return
-	}
-	for _, p := range []string{"client_id", "client_secret"} {
-		if form.Get(p) == "" {
-			s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMissing+p)
-			return
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,58 +97,119 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.lwaFailLocked(w, http.StatusUnauthorized, "invalid_client", descClient)
 		return
 	}
-	life := s.cfg.TokenLifetime
-	resp := tokenResponse{TokenType: "bearer", ExpiresIn: int(life / time.Second)}
+	resp := tokenResponse{TokenType: "bearer", ExpiresIn: int(s.cfg.TokenLifetime / time.Second)}
 	switch grant {
 	case "refresh_token":
-		rt := form.Get("refresh_token")
-		if rt == "" {
-			s.lwaFailLocked(w, http.StatusBadRequest, "invalid_request", descMissing+"refresh_token")
-			return
-		}
-		g := s.reg.refresh[rt]
-		if g == nil || g.revoked || g.appID != app.ID {
-			s.lwaFailLocked(w, http.StatusBadRequest, "invalid_grant", descGrantPrefix+"refresh_token")
-			return
-		}
-		resp.AccessToken = s.issueLocked(&accessToken{kind: kindSeller, appID: app.ID, sellerID: g.sellerID, refresh: rt, expires: now.Add(life)}, "Atza|")
+		ok = s.refreshGrantLocked(w, form, app, now, &resp)
 	case "client_credentials":
-		sc := form.Get("scope")
-		if sc == "" {
-			s.lwaFailLocked(w, http.StatusBadRequest, "invalid_request", descMissing+"scope")
-			return
-		}
-		scopes := strings.Fields(sc)
-		for _, x := range scopes {
-			if !slices.Contains(knownScopes, x) {
-				s.lwaFailLocked(w, http.StatusBadRequest, "invalid_scope", descScope)
-				return
-			}
-		}
-		resp.AccessToken = s.issueLocked(&accessToken{kind: kindGrantless, appID: app.ID, scopes: scopes, expires: now.Add(life)}, "Atza|")
+		ok = s.clientCredentialsGrantLocked(w, form, app, now, &resp)
 	case "authorization_code":
-		for _, p := range []string{"code", "redirect_uri"} {
-			if form.Get(p) == "" {
-				s.lwaFailLocked(w, http.StatusBadRequest, "invalid_request", descMissing+p)
-				return
-			}
-		}
-		c := s.reg.codes[form.Get("code")]
-		if c == nil || c.used || c.appID != app.ID || !now.Before(c.expires) || c.redirectURI != form.Get("redirect_uri") {
-			if c != nil && c.appID == app.ID {
-				c.used = true // a failed exchange burns the code, as OAuth servers do
-			}
-			s.lwaFailLocked(w, http.StatusBadRequest, "invalid_grant", descGrantPrefix+"code")
-			return
-		}
-		c.used = true
-		rt, _ := s.authorizeLocked(c.sellerID, c.appID, "")
-		resp.RefreshToken = rt
-		resp.AccessToken = s.issueLocked(&accessToken{kind: kindSeller, appID: app.ID, sellerID: c.sellerID, refresh: rt, expires: now.Add(life)}, "Atza|")
+		ok = s.codeGrantLocked(w, form, app, now, &resp)
+	}
+	if !ok {
+		return
 	}
 	s.counters.tokenIssued(grant)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// tokenForm checks what LWA checks before it looks at the client: an
+// outage, the method, the form, a known grant type and the client's
+// credentials being there. It answers the failure itself.
+func (s *Server) tokenForm(w http.ResponseWriter, r *http.Request) (form url.Values, grant string, ok bool) {
+	s.mu.RLock()
+	outage := s.faults.LWAOutage
+	s.mu.RUnlock()
+	if outage {
+		s.lwaFail(w, http.StatusServiceUnavailable, "temporarily_unavailable", descUnavailable)
+		return nil, "", false
+	}
+	if r.Method != http.MethodPost {
+		s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMalformed)
+		return nil, "", false
+	}
+	form, ok = s.lwaForm(w, r)
+	if !ok {
+		s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMalformed)
+		return nil, "", false
+	}
+	grant = form.Get("grant_type")
+	switch grant {
+	case "":
+		s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMissing+"grant_type")
+		return nil, "", false
+	case "refresh_token", "client_credentials", "authorization_code":
+	default:
+		s.lwaFail(w, http.StatusBadRequest, "unsupported_grant_type", descGrantType)
+		return nil, "", false
+	}
+	for _, p := range []string{"client_id", "client_secret"} {
+		if form.Get(p) == "" {
+			s.lwaFail(w, http.StatusBadRequest, "invalid_request", descMissing+p)
+			return nil, "", false
+		}
+	}
+	return form, grant, true
+}
+
+// refreshGrantLocked issues a seller's access token for a refresh token the
+// app holds and the seller has not revoked.
+func (s *Server) refreshGrantLocked(w http.ResponseWriter, form url.Values, app *App, now time.Time, resp *tokenResponse) bool {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		s.lwaFailLocked(w, http.StatusBadRequest, "invalid_request", descMissing+"refresh_token")
+		return false
+	}
+	g := s.reg.refresh[rt]
+	if g == nil || g.revoked || g.appID != app.ID {
+		s.lwaFailLocked(w, http.StatusBadRequest, "invalid_grant", descGrantPrefix+"refresh_token")
+		return false
+	}
+	resp.AccessToken = s.issueLocked(&accessToken{kind: kindSeller, appID: app.ID, sellerID: g.sellerID, refresh: rt, expires: now.Add(s.cfg.TokenLifetime)}, "Atza|")
+	return true
+}
+
+// clientCredentialsGrantLocked issues a grantless token for known scopes.
+func (s *Server) clientCredentialsGrantLocked(w http.ResponseWriter, form url.Values, app *App, now time.Time, resp *tokenResponse) bool {
+	sc := form.Get("scope")
+	if sc == "" {
+		s.lwaFailLocked(w, http.StatusBadRequest, "invalid_request", descMissing+"scope")
+		return false
+	}
+	scopes := strings.Fields(sc)
+	for _, x := range scopes {
+		if !slices.Contains(knownScopes, x) {
+			s.lwaFailLocked(w, http.StatusBadRequest, "invalid_scope", descScope)
+			return false
+		}
+	}
+	resp.AccessToken = s.issueLocked(&accessToken{kind: kindGrantless, appID: app.ID, scopes: scopes, expires: now.Add(s.cfg.TokenLifetime)}, "Atza|")
+	return true
+}
+
+// codeGrantLocked exchanges a consent code, once, for a refresh token and
+// an access token.
+func (s *Server) codeGrantLocked(w http.ResponseWriter, form url.Values, app *App, now time.Time, resp *tokenResponse) bool {
+	for _, p := range []string{"code", "redirect_uri"} {
+		if form.Get(p) == "" {
+			s.lwaFailLocked(w, http.StatusBadRequest, "invalid_request", descMissing+p)
+			return false
+		}
+	}
+	c := s.reg.codes[form.Get("code")]
+	if c == nil || c.used || c.appID != app.ID || !now.Before(c.expires) || c.redirectURI != form.Get("redirect_uri") {
+		if c != nil && c.appID == app.ID {
+			c.used = true // a failed exchange burns the code, as OAuth servers do
+		}
+		s.lwaFailLocked(w, http.StatusBadRequest, "invalid_grant", descGrantPrefix+"code")
+		return false
+	}
+	c.used = true
+	rt, _ := s.authorizeLocked(c.sellerID, c.appID, "")
+	resp.RefreshToken = rt
+	resp.AccessToken = s.issueLocked(&accessToken{kind: kindSeller, appID: app.ID, sellerID: c.sellerID, refresh: rt, expires: now.Add(s.cfg.TokenLifetime)}, "Atza|")
+	return true
 }
 
 // lwaFailLocked is lwaFail for callers holding s.mu (counters have their own

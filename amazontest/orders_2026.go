@@ -302,17 +302,32 @@ func handleSearchOrders(s *Server, c *call) {
 	writeJSON(c.w, http.StatusOK, out)
 }
 
+// parseSearchOrders validates searchOrders' filters as Amazon documents
+// them, the first mistake being the one reported.
 func parseSearchOrders(c *call, sd *sellerData, v url.Values) (*orderQuery, bool) {
-	has := func(n string) bool { _, ok := v[n]; return ok }
 	q := &orderQuery{Kind: tokSearchOrders, Seller: sd.seller.ID, Max: 100}
+	if !searchOrdersWindow(c, v, q) || !searchOrdersFilters(c, sd, v, q) {
+		return nil, false
+	}
+	var ok bool
+	if q.Included, ok = parseIncluded(c, v); !ok {
+		return nil, false
+	}
+	return q, true
+}
+
+// searchOrdersWindow reads the created or last-updated window, which must
+// end two minutes before the request.
+func searchOrdersWindow(c *call, v url.Values, q *orderQuery) bool {
+	has := func(n string) bool { return hasParam(v, n) }
 	ca, cb, la, lb := has("createdAfter"), has("createdBefore"), has("lastUpdatedAfter"), has("lastUpdatedBefore")
 	switch {
 	case ca == la:
 		invalidInput(c, "Exactly one of createdAfter and lastUpdatedAfter is required.")
-		return nil, false
+		return false
 	case ca && lb, la && cb:
 		invalidInput(c, "createdAfter/createdBefore and lastUpdatedAfter/lastUpdatedBefore cannot be combined.")
-		return nil, false
+		return false
 	}
 	afterName, beforeName := "createdAfter", "createdBefore"
 	if la {
@@ -323,33 +338,39 @@ func parseSearchOrders(c *call, sd *sellerData, v url.Values) (*orderQuery, bool
 	after, ok := parseRFC3339(v.Get(afterName))
 	if !ok {
 		invalidInput(c, afterName+" must be an ISO 8601 date-time, e.g. 2026-01-10T22:09:17Z.")
-		return nil, false
+		return false
 	}
 	q.After, q.Before = after.Unix(), limit
 	if q.After > limit {
 		invalidInput(c, afterName+" must be at least two minutes before the time of the request.")
-		return nil, false
+		return false
 	}
 	if has(beforeName) {
 		before, ok := parseRFC3339(v.Get(beforeName))
 		switch {
 		case !ok:
 			invalidInput(c, beforeName+" must be an ISO 8601 date-time, e.g. 2026-01-10T22:09:17Z.")
-			return nil, false
+			return false
 		case before.Unix() < q.After:
 			invalidInput(c, beforeName+" must be equal to or after "+afterName+".")
-			return nil, false
+			return false
 		case before.Unix() > limit:
 			invalidInput(c, beforeName+" must be at least two minutes before the time of the request.")
-			return nil, false
+			return false
 		}
 		q.Before = before.Unix()
 	}
+	return true
+}
+
+// searchOrdersFilters reads the status, channel and marketplace filters and
+// the page size.
+func searchOrdersFilters(c *call, sd *sellerData, v url.Values, q *orderQuery) bool {
 	for _, st := range listParam(v, "fulfillmentStatuses") {
 		i := slices.Index(fulfillmentStatuses26[:], st)
 		if i < 0 {
 			invalidInput(c, "Invalid fulfillmentStatuses value "+quoteParam(st)+"; use "+strings.Join(fulfillmentStatuses26[:], ", ")+".")
-			return nil, false
+			return false
 		}
 		q.Statuses |= 1 << i
 	}
@@ -361,30 +382,28 @@ func parseSearchOrders(c *call, sd *sellerData, v url.Values) (*orderQuery, bool
 			q.Channels |= 2
 		default:
 			invalidInput(c, "Invalid fulfilledBy value "+quoteParam(fb)+"; use MERCHANT or AMAZON.")
-			return nil, false
+			return false
 		}
 	}
 	if mk := listParam(v, "marketplaceIds"); len(mk) > 0 {
 		if len(mk) > 50 {
 			invalidInput(c, "marketplaceIds accepts at most 50 values.")
-			return nil, false
+			return false
 		}
+		var ok bool
 		if q.Mkts, ok = checkMarketplaces(c, sd, mk, "marketplaceIds"); !ok {
-			return nil, false
+			return false
 		}
 	}
-	if has("maxResultsPerPage") {
+	if hasParam(v, "maxResultsPerPage") {
 		n, err := strconv.Atoi(v.Get("maxResultsPerPage"))
 		if err != nil || n < 1 || n > 100 {
 			invalidInput(c, "maxResultsPerPage must be an integer from 1 to 100.")
-			return nil, false
+			return false
 		}
 		q.Max = n
 	}
-	if q.Included, ok = parseIncluded(c, v); !ok {
-		return nil, false
-	}
-	return q, true
+	return true
 }
 
 func handleGetOrder2026(s *Server, c *call) {
@@ -419,8 +438,6 @@ func (d *dataset) order26(c *call, sd *sellerData, i int, inc uint16) o26Order {
 	o := &sd.orders[i]
 	m := sd.mkts[o.mkt]
 	id := d.orderID(sd, i)
-	money := func(v int64) m26 { return m26{formatMoney(m, v), m.Currency} }
-	mp := func(v int64) *m26 { x := money(v); return &x }
 	items := sd.items(i)
 	out := o26Order{
 		OrderID:         id,
@@ -428,21 +445,47 @@ func (d *dataset) order26(c *call, sd *sellerData, i int, inc uint16) o26Order {
 		CreatedTime:     isoTime(o.purchase),
 		LastUpdatedTime: isoTime(o.updated),
 		SalesChannel:    o26SalesChannel{ChannelName: "AMAZON", MarketplaceID: m.ID, MarketplaceName: m.Name},
-		OrderItems:      make([]o26Item, 0, len(items)),
+		Programs:        programs26(o),
 	}
+	if inc&(incBuyer|incRecipient|incTax) != 0 {
+		d.parties26(c, sd, i, inc, &out)
+	}
+	proceeds26(o, m, items, inc, &out)
+	if inc&incFulfillment != 0 {
+		out.Fulfillment = fulfillment26(o)
+	}
+	out.OrderItems = items26(o, m, items, inc)
+	if inc&incPackages != 0 && slices.ContainsFunc(items, func(it orderItem) bool { return it.Shipped > 0 }) {
+		out.Packages = []o26Package{d.package26(sd, i, items)}
+	}
+	return out
+}
+
+// money26 is an amount in the marketplace's currency.
+func money26(m *marketplaceInfo, v int64) m26 { return m26{formatMoney(m, v), m.Currency} }
+
+// moneyPtr26 is money26 for the optional fields.
+func moneyPtr26(m *marketplaceInfo, v int64) *m26 { x := money26(m, v); return &x }
+
+func programs26(o *order) []string {
+	var ps []string
 	if o.flags&flPrime != 0 {
-		out.Programs = append(out.Programs, "PRIME")
+		ps = append(ps, "PRIME")
 	}
 	if o.flags&flBusiness != 0 {
-		out.Programs = append(out.Programs, "AMAZON_BUSINESS")
+		ps = append(ps, "AMAZON_BUSINESS")
 	}
 	if o.flags&flPreorder != 0 {
-		out.Programs = append(out.Programs, "PREORDER")
+		ps = append(ps, "PREORDER")
 	}
-	var b buyer
-	if inc&(incBuyer|incRecipient|incTax) != 0 {
-		b = d.buyerOf(sd, i)
-	}
+	return ps
+}
+
+// parties26 fills the buyer, the recipient and the buyer's tax registration,
+// each with only the PII the app's roles allow.
+func (d *dataset) parties26(c *call, sd *sellerData, i int, inc uint16, out *o26Order) {
+	o := &sd.orders[i]
+	b := d.buyerOf(sd, i)
 	if inc&incBuyer != 0 && hasRole(c.app, RoleTaxInvoicing) {
 		out.Buyer = &o26Buyer{BuyerName: b.Name, BuyerCompanyName: b.Company}
 		if !o.afn {
@@ -463,6 +506,14 @@ func (d *dataset) order26(c *call, sd *sellerData, i int, inc uint16) o26Order {
 		}
 		out.Recipient = &o26Recipient{DeliveryAddress: a}
 	}
+	if inc&incTax != 0 && b.Company != "" && hasRole(c.app, RoleTaxInvoicing, RoleTaxRemittance) {
+		out.Tax = &o26Tax{TaxRegistrations: []o26TaxRegistration{{EntityType: "BUYER", LegalName: b.Company, TaxRegistrationType: "VAT", TaxRegistrationNumber: b.TaxID}}}
+	}
+}
+
+// proceeds26 fills the order's proceeds and payment, which a canceled order
+// (and, for the payment, one not yet paid) does not have.
+func proceeds26(o *order, m *marketplaceInfo, items []orderItem, inc uint16, out *o26Order) {
 	var sumItems, sumShip, sumTax, sumDisc int64
 	for _, it := range items {
 		sumItems += it.Unit * int64(it.Qty)
@@ -471,35 +522,36 @@ func (d *dataset) order26(c *call, sd *sellerData, i int, inc uint16) o26Order {
 		sumDisc += it.Discount
 	}
 	if inc&incProceeds != 0 && o.status != stCanceled {
-		out.Proceeds = &o26Proceeds{GrandTotal: mp(orderTotal(items)), Breakdowns: []o26Breakdown{
-			{"ITEM", money(sumItems)}, {"SHIPPING", money(sumShip)}, {"TAX", money(sumTax)}, {"DISCOUNT", money(-sumDisc)},
+		out.Proceeds = &o26Proceeds{GrandTotal: moneyPtr26(m, orderTotal(items)), Breakdowns: []o26Breakdown{
+			{"ITEM", money26(m, sumItems)}, {"SHIPPING", money26(m, sumShip)}, {"TAX", money26(m, sumTax)}, {"DISCOUNT", money26(m, -sumDisc)},
 		}}
 	}
 	if inc&incPayment != 0 && o.status != stCanceled && o.status != stPending && o.status != stPendingAvailability {
-		out.Payment = &o26Payment{PaymentExecutions: []o26PaymentExecution{{PaymentMethod: "CreditCard", PaymentAmount: mp(orderTotal(items))}}}
+		out.Payment = &o26Payment{PaymentExecutions: []o26PaymentExecution{{PaymentMethod: "CreditCard", PaymentAmount: moneyPtr26(m, orderTotal(items))}}}
 	}
-	if inc&incTax != 0 && b.Company != "" && hasRole(c.app, RoleTaxInvoicing, RoleTaxRemittance) {
-		out.Tax = &o26Tax{TaxRegistrations: []o26TaxRegistration{{EntityType: "BUYER", LegalName: b.Company, TaxRegistrationType: "VAT", TaxRegistrationNumber: b.TaxID}}}
+}
+
+func fulfillment26(o *order) *o26Fulfillment {
+	f := &o26Fulfillment{
+		FulfillmentStatus:       fulfillmentStatuses26[fulfillmentStatusBit(o.status)],
+		FulfilledBy:             "MERCHANT",
+		FulfillmentServiceLevel: "STANDARD",
+		ShipByWindow:            &o26Window{EarliestDateTime: isoTime(o.purchase + 3600), LatestDateTime: isoTime(o.purchase + 2*86400)},
 	}
-	if inc&incFulfillment != 0 {
-		f := &o26Fulfillment{
-			FulfillmentStatus:       fulfillmentStatuses26[fulfillmentStatusBit(o.status)],
-			FulfilledBy:             "MERCHANT",
-			FulfillmentServiceLevel: "STANDARD",
-			ShipByWindow:            &o26Window{EarliestDateTime: isoTime(o.purchase + 3600), LatestDateTime: isoTime(o.purchase + 2*86400)},
-		}
-		if o.afn {
-			f.FulfilledBy = "AMAZON"
-		}
-		if o.flags&flExpedited != 0 {
-			f.FulfillmentServiceLevel = "EXPEDITED"
-		}
-		if ed, ld, ok := deliveryWindow(o); ok {
-			f.DeliverByWindow = &o26Window{EarliestDateTime: isoTime(ed), LatestDateTime: isoTime(ld)}
-		}
-		out.Fulfillment = f
+	if o.afn {
+		f.FulfilledBy = "AMAZON"
 	}
-	shippedAny := false
+	if o.flags&flExpedited != 0 {
+		f.FulfillmentServiceLevel = "EXPEDITED"
+	}
+	if ed, ld, ok := deliveryWindow(o); ok {
+		f.DeliverByWindow = &o26Window{EarliestDateTime: isoTime(ed), LatestDateTime: isoTime(ld)}
+	}
+	return f
+}
+
+func items26(o *order, m *marketplaceInfo, items []orderItem, inc uint16) []o26Item {
+	out := make([]o26Item, 0, len(items))
 	for _, it := range items {
 		oi := o26Item{
 			OrderItemID:     it.ID,
@@ -507,13 +559,13 @@ func (d *dataset) order26(c *call, sd *sellerData, i int, inc uint16) o26Order {
 			Product: o26Product{
 				Asin: it.Product.ASIN, Title: it.Product.Title, SellerSku: it.Product.SKU,
 				Condition: &o26Condition{ConditionType: "NEW", ConditionSubtype: "NEW"},
-				Price:     &o26Price{UnitPrice: mp(it.Unit)},
+				Price:     &o26Price{UnitPrice: moneyPtr26(m, it.Unit)},
 			},
 		}
 		if inc&incProceeds != 0 {
 			oi.Proceeds = &o26ItemProceeds{
-				ProceedsTotal: mp(it.Unit*int64(it.Qty) + it.Shipping + it.Tax - it.Discount),
-				Breakdowns:    []o26Breakdown{{"ITEM", money(it.Unit * int64(it.Qty))}, {"SHIPPING", money(it.Shipping)}, {"TAX", money(it.Tax)}},
+				ProceedsTotal: moneyPtr26(m, it.Unit*int64(it.Qty)+it.Shipping+it.Tax-it.Discount),
+				Breakdowns:    []o26Breakdown{{"ITEM", money26(m, it.Unit*int64(it.Qty))}, {"SHIPPING", money26(m, it.Shipping)}, {"TAX", money26(m, it.Tax)}},
 			}
 		}
 		if inc&incPromotion != 0 && it.Discount != 0 {
@@ -528,28 +580,31 @@ func (d *dataset) order26(c *call, sd *sellerData, i int, inc uint16) o26Order {
 		if inc&incTax != 0 && m.Country == "US" {
 			oi.Tax = &o26ItemTax{TaxCollections: []o26TaxCollection{{Model: "MarketplaceFacilitator", ResponsibleParty: "Amazon Services, Inc."}}}
 		}
-		shippedAny = shippedAny || it.Shipped > 0
-		out.OrderItems = append(out.OrderItems, oi)
-	}
-	if inc&incPackages != 0 && shippedAny {
-		p := o26Package{
-			PackageReferenceID: "1",
-			CreatedTime:        isoTime(o.purchase + 3*3600),
-			PackageStatus:      &o26PackageStatus{Status: "SHIPPED"},
-			Carrier:            "UPS",
-			ShipTime:           isoTime(min(o.purchase+4*3600, o.updated)),
-			ShippingService:    "Standard",
-			TrackingNumber:     "1Z" + strings.ToUpper(strconv.FormatUint(mix64(sd.key^uint64(i)), 36)),
-		}
-		if d.now.Unix()-o.updated > 5*86400 {
-			p.PackageStatus.Status = "DELIVERED"
-		}
-		for _, it := range items {
-			if it.Shipped > 0 {
-				p.PackageItems = append(p.PackageItems, o26PackageItem{OrderItemID: it.ID, Quantity: it.Shipped})
-			}
-		}
-		out.Packages = []o26Package{p}
+		out = append(out, oi)
 	}
 	return out
+}
+
+// package26 is the one package of a shipped order, delivered five days
+// after its last update.
+func (d *dataset) package26(sd *sellerData, i int, items []orderItem) o26Package {
+	o := &sd.orders[i]
+	p := o26Package{
+		PackageReferenceID: "1",
+		CreatedTime:        isoTime(o.purchase + 3*3600),
+		PackageStatus:      &o26PackageStatus{Status: "SHIPPED"},
+		Carrier:            "UPS",
+		ShipTime:           isoTime(min(o.purchase+4*3600, o.updated)),
+		ShippingService:    "Standard",
+		TrackingNumber:     "1Z" + strings.ToUpper(strconv.FormatUint(mix64(sd.key^uint64(i)), 36)),
+	}
+	if d.now.Unix()-o.updated > 5*86400 {
+		p.PackageStatus.Status = "DELIVERED"
+	}
+	for _, it := range items {
+		if it.Shipped > 0 {
+			p.PackageItems = append(p.PackageItems, o26PackageItem{OrderItemID: it.ID, Quantity: it.Shipped})
+		}
+	}
+	return p
 }

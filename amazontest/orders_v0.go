@@ -387,53 +387,73 @@ func handleGetOrders(s *Server, c *call) {
 	writeJSON(c.w, http.StatusOK, payload[v0OrdersList]{out})
 }
 
-// parseGetOrders validates getOrders' filters as Amazon documents them.
+// parseGetOrders validates getOrders' filters as Amazon documents them. The
+// checks run in Amazon's order, so the first mistake is the one reported.
 func parseGetOrders(c *call, sd *sellerData, v url.Values) (*orderQuery, bool) {
-	list := func(name string) []string { return listParam(v, name) }
-	has := func(name string) bool { _, ok := v[name]; return ok }
 	q := &orderQuery{Kind: tokGetOrders, Seller: sd.seller.ID, Max: 100}
+	for _, check := range []func(*call, *sellerData, url.Values, *orderQuery) bool{
+		v0Marketplaces, v0OrderIDs, v0Dates, v0StatusFilters, v0UnmatchedFilters, v0SellerFilters,
+	} {
+		if !check(c, sd, v, q) {
+			return nil, false
+		}
+	}
+	return q, true
+}
 
-	mkts := list("MarketplaceIds")
+// hasParam says whether the query names the parameter at all.
+func hasParam(v url.Values, name string) bool { _, ok := v[name]; return ok }
+
+func v0Marketplaces(c *call, sd *sellerData, v url.Values, q *orderQuery) bool {
+	mkts := listParam(v, "MarketplaceIds")
 	if len(mkts) == 0 {
 		invalidInput(c, "MarketplaceIds is required: give at least one marketplace id, e.g. MarketplaceIds=ATVPDKIKX0DER.")
-		return nil, false
+		return false
 	}
 	if len(mkts) > 50 {
 		invalidInput(c, "MarketplaceIds accepts at most 50 values.")
-		return nil, false
+		return false
 	}
 	var ok bool
-	if q.Mkts, ok = checkMarketplaces(c, sd, mkts, "MarketplaceIds"); !ok {
-		return nil, false
-	}
+	q.Mkts, ok = checkMarketplaces(c, sd, mkts, "MarketplaceIds")
+	return ok
+}
 
-	ids := list("AmazonOrderIds")
+func v0OrderIDs(c *call, _ *sellerData, v url.Values, q *orderQuery) bool {
+	ids := listParam(v, "AmazonOrderIds")
 	if len(ids) > 50 {
 		invalidInput(c, "AmazonOrderIds accepts at most 50 values.")
-		return nil, false
+		return false
 	}
 	for _, id := range ids {
 		if !validOrderID(id) {
 			invalidInput(c, "Invalid AmazonOrderIds value "+quoteParam(id)+": an AmazonOrderId has the 3-7-7 format, e.g. 123-1234567-1234567.")
-			return nil, false
+			return false
 		}
 	}
 	q.IDs = ids
+	return true
+}
 
+// v0Dates reads the created or last-updated window and the delivery
+// windows. Amazon names every malformed date at once, then checks the
+// window against the time of the request.
+func v0Dates(c *call, _ *sellerData, v url.Values, q *orderQuery) bool {
+	has := func(name string) bool { return hasParam(v, name) }
 	ca, cb, la, lb := has("CreatedAfter"), has("CreatedBefore"), has("LastUpdatedAfter"), has("LastUpdatedBefore")
 	switch {
 	case ca && la:
 		invalidInput(c, "Give exactly one of CreatedAfter and LastUpdatedAfter, not both.")
-		return nil, false
-	case !ca && !la && len(ids) == 0:
+		return false
+	case !ca && !la && len(q.IDs) == 0:
 		invalidInput(c, "Either CreatedAfter or LastUpdatedAfter is required.")
-		return nil, false
+		return false
 	case ca && lb, la && cb:
 		invalidInput(c, "CreatedAfter/CreatedBefore and LastUpdatedAfter/LastUpdatedBefore cannot be combined.")
-		return nil, false
+		return false
 	case !ca && !la && (cb || lb):
 		invalidInput(c, "CreatedBefore needs CreatedAfter and LastUpdatedBefore needs LastUpdatedAfter.")
-		return nil, false
+		return false
 	}
 	limit := c.now.Add(-2 * time.Minute)
 	var bad []string
@@ -459,51 +479,52 @@ func parseGetOrders(c *call, sd *sellerData, v url.Values) (*orderQuery, bool) {
 	} else {
 		q.Before = limit.Unix() // AmazonOrderIds alone: no date filter
 	}
-	for _, n := range []string{"EarliestDeliveryDateAfter", "EarliestDeliveryDateBefore", "LatestDeliveryDateAfter", "LatestDeliveryDateBefore"} {
-		if has(n) {
-			t := parse(n)
-			switch n {
-			case "EarliestDeliveryDateAfter":
-				q.EDAfter = t
-			case "EarliestDeliveryDateBefore":
-				q.EDBefore = t
-			case "LatestDeliveryDateAfter":
-				q.LDAfter = t
-			case "LatestDeliveryDateBefore":
-				q.LDBefore = t
-			}
+	// In this order, so that bad lists the fields as Amazon does.
+	for _, d := range []struct {
+		name  string
+		field *int64
+	}{
+		{"EarliestDeliveryDateAfter", &q.EDAfter}, {"EarliestDeliveryDateBefore", &q.EDBefore},
+		{"LatestDeliveryDateAfter", &q.LDAfter}, {"LatestDeliveryDateBefore", &q.LDBefore},
+	} {
+		if has(d.name) {
+			*d.field = parse(d.name)
 		}
 	}
 	if len(bad) > 0 {
 		invalidInput(c, "Invalid date-time field(s) ["+strings.Join(bad, ", ")+"]: use ISO 8601, e.g. 2024-01-10T22:09:17Z.")
-		return nil, false
+		return false
 	}
-	if ca || la {
-		if q.After > limit.Unix() {
-			invalidInput(c, afterName+" must be at least two minutes before the time of the request.")
-			return nil, false
+	if !ca && !la {
+		return true
+	}
+	if q.After > limit.Unix() {
+		invalidInput(c, afterName+" must be at least two minutes before the time of the request.")
+		return false
+	}
+	if has(beforeName) {
+		if q.Before < q.After {
+			invalidInput(c, beforeName+" must be equal to or after "+afterName+".")
+			return false
 		}
-		if has(beforeName) {
-			if q.Before < q.After {
-				invalidInput(c, beforeName+" must be equal to or after "+afterName+".")
-				return nil, false
-			}
-			if q.Before > limit.Unix() {
-				invalidInput(c, beforeName+" must be at least two minutes before the time of the request.")
-				return nil, false
-			}
+		if q.Before > limit.Unix() {
+			invalidInput(c, beforeName+" must be at least two minutes before the time of the request.")
+			return false
 		}
 	}
+	return true
+}
 
-	for _, st := range list("OrderStatuses") {
+func v0StatusFilters(c *call, _ *sellerData, v url.Values, q *orderQuery) bool {
+	for _, st := range listParam(v, "OrderStatuses") {
 		i := slices.Index(statusNames[:], st)
 		if i < 0 {
 			invalidInput(c, "Invalid OrderStatuses value "+quoteParam(st)+"; use "+strings.Join(statusNames[:], ", ")+".")
-			return nil, false
+			return false
 		}
 		q.Statuses |= 1 << i
 	}
-	for _, ch := range list("FulfillmentChannels") {
+	for _, ch := range listParam(v, "FulfillmentChannels") {
 		switch ch {
 		case "MFN":
 			q.Channels |= 1
@@ -511,61 +532,72 @@ func parseGetOrders(c *call, sd *sellerData, v url.Values) (*orderQuery, bool) {
 			q.Channels |= 2
 		default:
 			invalidInput(c, "Invalid FulfillmentChannels value "+quoteParam(ch)+"; use AFN or MFN.")
-			return nil, false
+			return false
 		}
 	}
-	for _, pm := range list("PaymentMethods") {
+	pms := listParam(v, "PaymentMethods")
+	for _, pm := range pms {
 		switch pm {
 		case "Other":
 		case "COD", "CVS":
-			q.None = q.None || len(list("PaymentMethods")) == countOf(list("PaymentMethods"), "COD", "CVS")
+			q.None = q.None || len(pms) == countOf(pms, "COD", "CVS")
 		default:
 			invalidInput(c, "Invalid PaymentMethods value "+quoteParam(pm)+"; use COD, CVS or Other.")
-			return nil, false
+			return false
 		}
 	}
-	if !checkEnum(c, list("EasyShipShipmentStatuses"), "EasyShipShipmentStatuses", "PendingSchedule", "PendingPickUp", "PendingDropOff", "LabelCanceled", "PickedUp", "DroppedOff", "AtOriginFC", "AtDestinationFC", "Delivered", "RejectedByBuyer", "Undeliverable", "ReturningToSeller", "ReturnedToSeller", "Lost", "OutForDelivery", "Damaged") {
-		return nil, false
+	return true
+}
+
+// v0UnmatchedFilters validates the filters no generated order can match and
+// turns any use of them into an empty answer.
+func v0UnmatchedFilters(c *call, _ *sellerData, v url.Values, q *orderQuery) bool {
+	if !checkEnum(c, listParam(v, "EasyShipShipmentStatuses"), "EasyShipShipmentStatuses", "PendingSchedule", "PendingPickUp", "PendingDropOff", "LabelCanceled", "PickedUp", "DroppedOff", "AtOriginFC", "AtDestinationFC", "Delivered", "RejectedByBuyer", "Undeliverable", "ReturningToSeller", "ReturnedToSeller", "Lost", "OutForDelivery", "Damaged") {
+		return false
 	}
-	if !checkEnum(c, list("ElectronicInvoiceStatuses"), "ElectronicInvoiceStatuses", "NotRequired", "NotFound", "Processing", "Errored", "Accepted") {
-		return nil, false
+	if !checkEnum(c, listParam(v, "ElectronicInvoiceStatuses"), "ElectronicInvoiceStatuses", "NotRequired", "NotFound", "Processing", "Errored", "Accepted") {
+		return false
 	}
 	// The generated orders are not Easy Ship, carry no electronic invoice,
 	// are not store pick-ups and have no supply source or store chain.
-	if len(list("EasyShipShipmentStatuses")) > 0 || len(list("ElectronicInvoiceStatuses")) > 0 || has("StoreChainStoreId") || has("ActualFulfillmentSupplySourceId") {
+	if len(listParam(v, "EasyShipShipmentStatuses")) > 0 || len(listParam(v, "ElectronicInvoiceStatuses")) > 0 || hasParam(v, "StoreChainStoreId") || hasParam(v, "ActualFulfillmentSupplySourceId") {
 		q.None = true
 	}
-	if has("IsISPU") {
+	if hasParam(v, "IsISPU") {
 		switch v["IsISPU"][0] {
 		case "true":
 			q.None = true
 		case "false":
 		default:
 			invalidInput(c, "IsISPU must be true or false.")
-			return nil, false
+			return false
 		}
 	}
-	if has("SellerOrderId") {
+	return true
+}
+
+func v0SellerFilters(c *call, _ *sellerData, v url.Values, q *orderQuery) bool {
+	if hasParam(v, "SellerOrderId") {
 		for _, n := range []string{"FulfillmentChannels", "OrderStatuses", "PaymentMethods", "LastUpdatedAfter", "LastUpdatedBefore", "BuyerEmail"} {
-			if has(n) {
+			if hasParam(v, n) {
 				invalidInput(c, n+" cannot be combined with SellerOrderId.")
-				return nil, false
+				return false
 			}
 		}
 		q.SellerID = v["SellerOrderId"][0]
 	}
-	if has("BuyerEmail") {
+	if hasParam(v, "BuyerEmail") {
 		q.Email = v["BuyerEmail"][0]
 	}
-	if has("MaxResultsPerPage") {
+	if hasParam(v, "MaxResultsPerPage") {
 		n, err := strconv.Atoi(v["MaxResultsPerPage"][0])
 		if err != nil || n < 1 || n > 100 {
 			invalidInput(c, "MaxResultsPerPage must be an integer from 1 to 100.")
-			return nil, false
+			return false
 		}
 		q.Max = n
 	}
-	return q, true
+	return true
 }
 
 func countOf(list []string, vals ...string) int {

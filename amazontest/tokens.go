@@ -97,81 +97,18 @@ var restrictedRoutes = sync.OnceValue(func() *router {
 })
 
 func handleCreateRestrictedDataToken(s *Server, c *call) {
-	body, err := io.ReadAll(c.r.Body)
-	if err != nil {
-		invalidInput(c, "The request body could not be read: it is larger than allowed or was cut off.")
+	req, ok := decodeRDTRequest(c)
+	if !ok {
 		return
 	}
-	var req rdtRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		invalidInput(c, "The request body is not a valid CreateRestrictedDataTokenRequest JSON object.")
+	target, grantee, ok := rdtTarget(s, c, req)
+	if !ok {
 		return
-	}
-	if len(req.RestrictedResources) == 0 {
-		writeError(c.w, http.StatusBadRequest, "InvalidInput", msgNoResources, "")
-		return
-	}
-	if len(req.RestrictedResources) > 50 {
-		invalidInput(c, "restrictedResources has "+strconv.Itoa(len(req.RestrictedResources))+" entries; at most 50 are allowed.")
-		return
-	}
-	grantee := c.app
-	var target *App
-	if req.TargetApplication != nil && *req.TargetApplication != "" {
-		id := *req.TargetApplication
-		if !appIDPattern.MatchString(id) {
-			invalidInput(c, "targetApplication "+quoteParam(id)+" is not an application id (amzn1.sp.solution.<uuid>).")
-			return
-		}
-		a, ok := s.App(id)
-		if !ok {
-			invalidInput(c, "targetApplication "+quoteParam(id)+" is not a registered application.")
-			return
-		}
-		target, grantee = &a, &a
 	}
 	var missing []string
 	for i := range req.RestrictedResources {
-		r := &req.RestrictedResources[i]
-		switch r.Method {
-		case "GET", "PUT", "POST", "DELETE":
-		default:
-			invalidInput(c, "restrictedResources["+strconv.Itoa(i)+"].method "+quoteParam(r.Method)+" is not one of GET, PUT, POST, DELETE.")
+		if !checkRestrictedResource(c, i, &req.RestrictedResources[i], grantee, &missing) {
 			return
-		}
-		if r.Path == "" || r.Path[0] != '/' || strings.ContainsAny(r.Path, "?#") {
-			invalidInput(c, "restrictedResources["+strconv.Itoa(i)+"].path must be an SP-API path without query string, e.g. /orders/v0/orders/{orderId}/address.")
-			return
-		}
-		op, ok := restrictedOperation(r.Method, r.Path)
-		if !ok {
-			invalidInput(c, r.Method+" "+quoteParam(r.Path)+" is not a restricted operation; request RDTs only for restricted operations, with the model's path template or a concrete path.")
-			return
-		}
-		if op.API == "reports" && op.Path == r.Path {
-			// getReportDocument takes only specific paths.
-			writeError(c.w, http.StatusBadRequest, "InvalidInput", msgBadDocumentID, "")
-			return
-		}
-		for _, e := range r.DataElements {
-			if !slices.Contains(op.DataElements, e) {
-				allowed := "none"
-				if len(op.DataElements) > 0 {
-					allowed = strings.Join(op.DataElements, ", ")
-				}
-				invalidInput(c, "dataElements value "+quoteParam(e)+" is not valid for "+op.ID+" (allowed: "+allowed+").")
-				return
-			}
-			if !hasRole(grantee, rolesFor(e)...) && !slices.Contains(missing, e) {
-				missing = append(missing, e)
-			}
-		}
-		if len(r.DataElements) == 0 {
-			if roles := operationRoles(op); roles != nil && !hasRole(grantee, roles...) {
-				writeError(c.w, http.StatusBadRequest, "InvalidInput", msgNoResource, "")
-				return
-			}
 		}
 	}
 	if len(missing) > 0 {
@@ -184,4 +121,94 @@ func handleCreateRestrictedDataToken(s *Server, c *call) {
 		return
 	}
 	writeJSON(c.w, http.StatusOK, rdtResponse{RestrictedDataToken: tok, ExpiresIn: exp})
+}
+
+// decodeRDTRequest reads one request object with 1 to 50 resources.
+func decodeRDTRequest(c *call) (*rdtRequest, bool) {
+	body, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		invalidInput(c, "The request body could not be read: it is larger than allowed or was cut off.")
+		return nil, false
+	}
+	var req rdtRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		invalidInput(c, "The request body is not a valid CreateRestrictedDataTokenRequest JSON object.")
+		return nil, false
+	}
+	if len(req.RestrictedResources) == 0 {
+		writeError(c.w, http.StatusBadRequest, "InvalidInput", msgNoResources, "")
+		return nil, false
+	}
+	if len(req.RestrictedResources) > 50 {
+		invalidInput(c, "restrictedResources has "+strconv.Itoa(len(req.RestrictedResources))+" entries; at most 50 are allowed.")
+		return nil, false
+	}
+	return &req, true
+}
+
+// rdtTarget is the application the token is for: the caller, or the
+// registered targetApplication, whose roles then decide (grantee).
+func rdtTarget(s *Server, c *call, req *rdtRequest) (target, grantee *App, ok bool) {
+	grantee = c.app
+	if req.TargetApplication == nil || *req.TargetApplication == "" {
+		return nil, grantee, true
+	}
+	id := *req.TargetApplication
+	if !appIDPattern.MatchString(id) {
+		invalidInput(c, "targetApplication "+quoteParam(id)+" is not an application id (amzn1.sp.solution.<uuid>).")
+		return nil, nil, false
+	}
+	a, found := s.App(id)
+	if !found {
+		invalidInput(c, "targetApplication "+quoteParam(id)+" is not a registered application.")
+		return nil, nil, false
+	}
+	return &a, &a, true
+}
+
+// checkRestrictedResource validates resource i and adds to missing the data
+// elements it asks for that grantee's roles do not cover; Amazon names
+// those all at once, after every resource passed.
+func checkRestrictedResource(c *call, i int, r *RestrictedResource, grantee *App, missing *[]string) bool {
+	switch r.Method {
+	case "GET", "PUT", "POST", "DELETE":
+	default:
+		invalidInput(c, "restrictedResources["+strconv.Itoa(i)+"].method "+quoteParam(r.Method)+" is not one of GET, PUT, POST, DELETE.")
+		return false
+	}
+	if r.Path == "" || r.Path[0] != '/' || strings.ContainsAny(r.Path, "?#") {
+		invalidInput(c, "restrictedResources["+strconv.Itoa(i)+"].path must be an SP-API path without query string, e.g. /orders/v0/orders/{orderId}/address.")
+		return false
+	}
+	op, ok := restrictedOperation(r.Method, r.Path)
+	if !ok {
+		invalidInput(c, r.Method+" "+quoteParam(r.Path)+" is not a restricted operation; request RDTs only for restricted operations, with the model's path template or a concrete path.")
+		return false
+	}
+	if op.API == "reports" && op.Path == r.Path {
+		// getReportDocument takes only specific paths.
+		writeError(c.w, http.StatusBadRequest, "InvalidInput", msgBadDocumentID, "")
+		return false
+	}
+	for _, e := range r.DataElements {
+		if !slices.Contains(op.DataElements, e) {
+			allowed := "none"
+			if len(op.DataElements) > 0 {
+				allowed = strings.Join(op.DataElements, ", ")
+			}
+			invalidInput(c, "dataElements value "+quoteParam(e)+" is not valid for "+op.ID+" (allowed: "+allowed+").")
+			return false
+		}
+		if !hasRole(grantee, rolesFor(e)...) && !slices.Contains(*missing, e) {
+			*missing = append(*missing, e)
+		}
+	}
+	if len(r.DataElements) == 0 {
+		if roles := operationRoles(op); roles != nil && !hasRole(grantee, roles...) {
+			writeError(c.w, http.StatusBadRequest, "InvalidInput", msgNoResource, "")
+			return false
+		}
+	}
+	return true
 }
