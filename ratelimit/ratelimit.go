@@ -203,13 +203,7 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	seed := PlanFor(op)
-	if l.scale > 0 {
-		seed.Rate *= l.scale
-	}
-	if l.reserve > 0 && seed.Burst > l.reserve {
-		seed.Burst -= l.reserve
-	}
+	seed := l.seedPlan(op)
 	var tk *ticket // our place in key's line, while we have one
 	defer func() {
 		if tk != nil {
@@ -238,24 +232,7 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 		replan = false
 		wait, ok := l.store.Reserve(key, seed, l.clock.Now(), min(l.maxWait, left))
 		if !ok {
-			if wait > left {
-				l.rejected.Add(1)
-				l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)
-				return &WaitError{Key: key, Delay: wait}
-			}
-			// Our turn lies beyond MaxWait: hold the front of the line,
-			// without a reservation, until it comes within reach.
-			if tk == nil {
-				var ahead int
-				if tk, ahead = l.join(key, true); ahead > 0 {
-					if err := l.waitTurn(ctx, key, seed, tk, ahead, left); err != nil {
-						return err
-					}
-					continue
-				}
-			}
-			l.log.DebugContext(ctx, "rate limit wait beyond the reservation horizon; queueing", "key", key, "delay", wait, "horizon", l.maxWait)
-			if err := l.sleep(ctx, wait-l.maxWait, changed); err != nil {
+			if err := l.queueBeyondHorizon(ctx, key, seed, &tk, wait, left, changed); err != nil {
 				return err
 			}
 			continue
@@ -268,25 +245,70 @@ func (l *Limiter) Wait(ctx context.Context, key Key, op *operations.Operation) e
 		if wait <= 0 {
 			return nil
 		}
-		l.waits.Add(1)
-		l.waitNanos.Add(int64(wait))
-		l.log.DebugContext(ctx, "rate limit wait", "key", key, "delay", wait)
-		t := l.clock.NewTimer(wait)
-		select {
-		case <-t.C():
-			return nil
-		case <-ctx.Done():
-			t.Stop()
-			l.store.Cancel(key, l.clock.Now())
-			return ctx.Err()
-		case <-changed:
-			// x-amzn-RateLimit-Limit changed the rate: a slot computed at
-			// the old rate is too late (or too early). Give it back and
-			// take one at the new rate, ahead of the line.
-			t.Stop()
-			l.store.Cancel(key, l.clock.Now())
-			replan = true
+		var err error
+		if replan, err = l.awaitSlot(ctx, key, wait, changed); !replan {
+			return err
 		}
+	}
+}
+
+// seedPlan is op's plan as this Limiter applies it: scaled, and with the
+// headroom kept out of the burst.
+func (l *Limiter) seedPlan(op *operations.Operation) Plan {
+	seed := PlanFor(op)
+	if l.scale > 0 {
+		seed.Rate *= l.scale
+	}
+	if l.reserve > 0 && seed.Burst > l.reserve {
+		seed.Burst -= l.reserve
+	}
+	return seed
+}
+
+// queueBeyondHorizon handles a turn the store would not reserve, being
+// more than MaxWait away: a *WaitError when it lies beyond what the caller
+// has left, else wait for the callers ahead in line or, at its front, until
+// the turn comes within reach. Wait then tries again.
+func (l *Limiter) queueBeyondHorizon(ctx context.Context, key Key, seed Plan, tk **ticket, wait, left time.Duration, changed <-chan struct{}) error {
+	if wait > left {
+		l.rejected.Add(1)
+		l.log.DebugContext(ctx, "rate limit wait exceeds the deadline", "key", key, "delay", wait)
+		return &WaitError{Key: key, Delay: wait}
+	}
+	// Our turn lies beyond MaxWait: hold the front of the line,
+	// without a reservation, until it comes within reach.
+	if *tk == nil {
+		var ahead int
+		if *tk, ahead = l.join(key, true); ahead > 0 {
+			return l.waitTurn(ctx, key, seed, *tk, ahead, left)
+		}
+	}
+	l.log.DebugContext(ctx, "rate limit wait beyond the reservation horizon; queueing", "key", key, "delay", wait, "horizon", l.maxWait)
+	return l.sleep(ctx, wait-l.maxWait, changed)
+}
+
+// awaitSlot sleeps until the reserved slot, wait from now. It gives the
+// slot back when ctx ends (returning ctx.Err()) or when the rate changes
+// (returning replan, so that Wait takes a new one).
+func (l *Limiter) awaitSlot(ctx context.Context, key Key, wait time.Duration, changed <-chan struct{}) (replan bool, err error) {
+	l.waits.Add(1)
+	l.waitNanos.Add(int64(wait))
+	l.log.DebugContext(ctx, "rate limit wait", "key", key, "delay", wait)
+	t := l.clock.NewTimer(wait)
+	select {
+	case <-t.C():
+		return false, nil
+	case <-ctx.Done():
+		t.Stop()
+		l.store.Cancel(key, l.clock.Now())
+		return false, ctx.Err()
+	case <-changed:
+		// x-amzn-RateLimit-Limit changed the rate: a slot computed at
+		// the old rate is too late (or too early). Give it back and
+		// take one at the new rate, ahead of the line.
+		t.Stop()
+		l.store.Cancel(key, l.clock.Now())
+		return true, nil
 	}
 }
 
