@@ -96,8 +96,21 @@ func AWS(ctx context.Context, in AWSInput) []Check {
 		"the IAM user's keys still matter because they read the SQS queue that new client secrets arrive on (secret rotation)."})
 
 	sts := awsauth.STSOptions{Region: a.in.Region, Endpoint: in.Endpoint, HTTPClient: &http.Client{Timeout: 30 * time.Second}}
-	userName := ""
-	keysOK := false
+	userName, keysOK := a.userKeys(ctx, sts)
+	roleName := a.assumeRole(ctx, sts, keysOK)
+	if in.AdminConfig != nil {
+		a.chain(ctx, userName, roleName)
+	} else {
+		a.withoutAdmin()
+	}
+	a.queueRead(ctx, keysOK)
+	return a.out
+}
+
+// userKeys checks the user's stored access key with STS; keysOK says it
+// works, and userName is the user it belongs to when STS says so.
+func (a *awsChecker) userKeys(ctx context.Context, sts awsauth.STSOptions) (userName string, keysOK bool) {
+	in := a.in
 	switch {
 	case in.UserKeys.AccessKeyID == "" && in.UserKeys.SecretAccessKey.IsZero():
 		st := Skip
@@ -130,35 +143,35 @@ func AWS(ctx context.Context, in AWSInput) []Check {
 		}
 		a.add(Check{Name: CheckAWSKeys, Status: OK, Detail: fmt.Sprintf("access key %s is valid and belongs to %s", in.UserKeys.AccessKeyID, id.ARN)})
 	}
+	return userName, keysOK
+}
 
-	roleName := ""
+// assumeRole checks the role ARN and, when the user's key works, that the
+// user can assume the role; it returns the role's name when the ARN is
+// valid.
+func (a *awsChecker) assumeRole(ctx context.Context, sts awsauth.STSOptions, keysOK bool) (roleName string) {
+	in := a.in
 	if in.RoleARN == "" {
 		a.add(Check{Name: CheckAWSAssumeRole, Status: Skip, Detail: "no IAM role ARN is set for the app (needed only for SigV4 signing)"})
-	} else if n, err := provision.ValidateRoleARN(in.RoleARN); err != nil {
+		return ""
+	}
+	roleName, err := provision.ValidateRoleARN(in.RoleARN)
+	if err != nil {
 		a.add(Check{Name: CheckAWSRoleARN, Status: Fail, Detail: err.Error(), Step: StepAWSSetup, Fix: a.fix("")})
-	} else {
-		roleName = n
-		switch {
-		case !keysOK:
-			a.add(Check{Name: CheckAWSAssumeRole, Status: Skip, Detail: "not tried: the user's access key does not work"})
-		default:
-			opts := awsauth.AssumeRoleOptions{STSOptions: sts, RoleARN: in.RoleARN, User: in.UserKeys}
-			if id, err := awsauth.CanAssume(ctx, opts); err != nil {
-				a.add(Check{Name: CheckAWSAssumeRole, Status: Fail, Detail: err.Error(), Step: StepAWSSetup,
-					Fix: a.fix("") + " (restores the user's inline sts:AssumeRole policy and the role's trust policy); `spgate setup aws --app " + a.in.App + " --check` names what differs"})
-			} else {
-				a.add(Check{Name: CheckAWSAssumeRole, Status: OK, Detail: "the user can assume " + in.RoleARN + " (session " + id.ARN + ")"})
-			}
-		}
+		return ""
 	}
-
-	if in.AdminConfig != nil {
-		a.chain(ctx, userName, roleName)
-	} else {
-		a.withoutAdmin()
+	if !keysOK {
+		a.add(Check{Name: CheckAWSAssumeRole, Status: Skip, Detail: "not tried: the user's access key does not work"})
+		return roleName
 	}
-	a.queueRead(ctx, keysOK)
-	return a.out
+	opts := awsauth.AssumeRoleOptions{STSOptions: sts, RoleARN: in.RoleARN, User: in.UserKeys}
+	if id, err := awsauth.CanAssume(ctx, opts); err != nil {
+		a.add(Check{Name: CheckAWSAssumeRole, Status: Fail, Detail: err.Error(), Step: StepAWSSetup,
+			Fix: a.fix("") + " (restores the user's inline sts:AssumeRole policy and the role's trust policy); `spgate setup aws --app " + a.in.App + " --check` names what differs"})
+	} else {
+		a.add(Check{Name: CheckAWSAssumeRole, Status: OK, Detail: "the user can assume " + in.RoleARN + " (session " + id.ARN + ")"})
+	}
+	return roleName
 }
 
 type awsChecker struct {
@@ -222,6 +235,14 @@ func queueName(u string) string {
 
 // chain reads the whole setup with administrator credentials.
 func (a *awsChecker) chain(ctx context.Context, userName, roleName string) {
+	if rep, ok := a.readChain(ctx, userName, roleName); ok {
+		a.chainChecks(rep, roleName)
+	}
+}
+
+// readChain runs provision.Check as the administrator; when it cannot, it
+// adds why and returns false.
+func (a *awsChecker) readChain(ctx context.Context, userName, roleName string) (*provision.CheckReport, bool) {
 	if userName == "" && a.in.UserKeys.AccessKeyID != "" {
 		// The key may be dead; IAM still knows whose it is (or was).
 		cfg := a.in.AdminConfig.Copy()
@@ -250,12 +271,19 @@ func (a *awsChecker) chain(ctx context.Context, userName, roleName string) {
 				why = a.in.NoAdmin + ", and " + why
 			}
 			a.skipped(roleName, why)
-			return
+			return nil, false
 		}
 		a.add(Check{Name: CheckAWSAccount, Status: Fail, Detail: "could not read the AWS setup with " + a.in.AdminSource + ": " + err.Error(),
 			Step: StepAWSSetup, Fix: "check the administrator credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), then `" + a.fix(" --check") + "`"})
-		return
+		return nil, false
 	}
+	return rep, true
+}
+
+// chainChecks groups the report's findings into one check per link of the
+// chain; a link without findings passes, unless there is nothing to check.
+// Findings of no group go into one aws-chain check.
+func (a *awsChecker) chainChecks(rep *provision.CheckReport, roleName string) {
 	groups := []struct {
 		name  string
 		what  string
