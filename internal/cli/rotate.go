@@ -122,50 +122,9 @@ func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
 	}
 	switch {
 	case o.Reset:
-		out, err := r.Reset(ctx, app.Name)
-		if err != nil {
-			return rotateErr(err)
-		}
-		if asJSON {
-			return printJSON(streams.Out, map[string]any{"app": app.Name, "reset": out.Step != "", "step": out.Step,
-				"drained": out.Drained, "stored": out.Stored, "dropped": out.Dropped})
-		}
-		switch {
-		case out.Step == "":
-			fmt.Fprintf(streams.Out, "app %s: no rotation in progress\n", app.Name)
-		case out.Stored != nil:
-			fmt.Fprintf(streams.Out, "app %s: the rotation stopped after step %q had a new secret from Amazon; kept it: client secret v%d (%s) is current, expires %s; the old one works until %s\n",
-				app.Name, out.Step, out.Stored.Version, out.Stored.Hint, out.Stored.ExpiresAt.Format(time.DateOnly), out.Stored.PreviousExpiresAt.Format(time.RFC3339))
-		case out.Dropped != "":
-			fmt.Fprintf(streams.Out, "app %s: dropped the pending secret of the rotation stopped after step %q (%s); the current secret is unchanged\n", app.Name, out.Step, out.Dropped)
-		case out.Drained:
-			fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; no new secret was on %s. If Amazon made one, its notification may still come: `spgate rotate --app %s --watch` (or serve --auto-rotate) adopts it; the current secret is unchanged\n",
-				app.Name, out.Step, app.SQSQueueURL, app.Name)
-		default:
-			fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; the current secret is unchanged\n", app.Name, out.Step)
-		}
-		return nil
+		return runRotateReset(ctx, streams, r, app, asJSON)
 	case o.Watch:
-		fmt.Fprintf(streams.Err, "rotate: watching %s for app %s's rotation notifications (Ctrl-C stops)\n", app.SQSQueueURL, app.Name)
-		err := r.Watch(ctx, app.Name, func(a rotation.Action, res rotation.Result, err error) {
-			if asJSON {
-				out := map[string]any{"action": a, "result": res}
-				if err != nil {
-					out["error"] = err.Error()
-				}
-				_ = printJSON(streams.Out, out)
-				return
-			}
-			if err != nil {
-				fmt.Fprintf(streams.Err, "rotate: %s failed: %v\n", a, err)
-				return
-			}
-			fmt.Fprintf(streams.Out, "%s: app %s client secret v%d (%s) current, expires %s\n", a, res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly))
-		})
-		if err != nil && !errors.Is(err, ctxCanceled(ctx)) {
-			return rotateErr(err)
-		}
-		return nil
+		return runRotateWatch(ctx, streams, r, app, asJSON)
 	}
 	res, err := r.Rotate(ctx, app.Name)
 	if err != nil {
@@ -176,6 +135,57 @@ func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
 	}
 	fmt.Fprintf(streams.Out, "app %s: client secret v%d (%s) is current, expires %s; the old secret keeps working until %s\n",
 		res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly), res.PreviousExpiresAt.Format(time.RFC3339))
+	return nil
+}
+
+// runRotateReset ends an interrupted rotation and says what became of it.
+func runRotateReset(ctx context.Context, streams IO, r *rotation.Rotator, app vault.App, asJSON bool) error {
+	out, err := r.Reset(ctx, app.Name)
+	if err != nil {
+		return rotateErr(err)
+	}
+	if asJSON {
+		return printJSON(streams.Out, map[string]any{"app": app.Name, "reset": out.Step != "", "step": out.Step,
+			"drained": out.Drained, "stored": out.Stored, "dropped": out.Dropped})
+	}
+	switch {
+	case out.Step == "":
+		fmt.Fprintf(streams.Out, "app %s: no rotation in progress\n", app.Name)
+	case out.Stored != nil:
+		fmt.Fprintf(streams.Out, "app %s: the rotation stopped after step %q had a new secret from Amazon; kept it: client secret v%d (%s) is current, expires %s; the old one works until %s\n",
+			app.Name, out.Step, out.Stored.Version, out.Stored.Hint, out.Stored.ExpiresAt.Format(time.DateOnly), out.Stored.PreviousExpiresAt.Format(time.RFC3339))
+	case out.Dropped != "":
+		fmt.Fprintf(streams.Out, "app %s: dropped the pending secret of the rotation stopped after step %q (%s); the current secret is unchanged\n", app.Name, out.Step, out.Dropped)
+	case out.Drained:
+		fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; no new secret was on %s. If Amazon made one, its notification may still come: `spgate rotate --app %s --watch` (or serve --auto-rotate) adopts it; the current secret is unchanged\n",
+			app.Name, out.Step, app.SQSQueueURL, app.Name)
+	default:
+		fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; the current secret is unchanged\n", app.Name, out.Step)
+	}
+	return nil
+}
+
+// runRotateWatch reads the queue until ctx ends, printing each rotation.
+func runRotateWatch(ctx context.Context, streams IO, r *rotation.Rotator, app vault.App, asJSON bool) error {
+	fmt.Fprintf(streams.Err, "rotate: watching %s for app %s's rotation notifications (Ctrl-C stops)\n", app.SQSQueueURL, app.Name)
+	err := r.Watch(ctx, app.Name, func(a rotation.Action, res rotation.Result, err error) {
+		if asJSON {
+			out := map[string]any{"action": a, "result": res}
+			if err != nil {
+				out["error"] = err.Error()
+			}
+			_ = printJSON(streams.Out, out)
+			return
+		}
+		if err != nil {
+			fmt.Fprintf(streams.Err, "rotate: %s failed: %v\n", a, err)
+			return
+		}
+		fmt.Fprintf(streams.Out, "%s: app %s client secret v%d (%s) current, expires %s\n", a, res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly))
+	})
+	if err != nil && !errors.Is(err, ctxCanceled(ctx)) {
+		return rotateErr(err)
+	}
 	return nil
 }
 
