@@ -71,8 +71,8 @@ func start(t *testing.T, mod func(*Config)) *harness {
 	}
 	s.handlers[echoOp] = echoHandler
 	s.handlers[limitOp] = echoHandler
-	if err := s.startLoopback(); err != nil {
-		t.Fatalf("startLoopback: %v", err)
+	if err := s.Start(StartOptions{}); err != nil {
+		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
 		s.Close()

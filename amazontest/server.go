@@ -17,7 +17,8 @@
 // page (/apps/authorize/consent) and the admin endpoints (/_admin/…, loopback
 // only; see admin.go).
 //
-// For embedding (spgate emulate) use New and Handler.
+// For embedding use New, then Start (listeners where and how you choose)
+// or Handler (your own server).
 //
 // Time: the emulator reads the injected clock.Clock and runs its own time as
 // start + TimeScale × elapsed. Token, code and secret lifetimes and rate-limit
@@ -216,7 +217,8 @@ type Server struct {
 
 	servers   []*http.Server
 	regionURL map[Region]string
-	tls       *TLSBundle // set by NewServer with Config.TLS
+	tls       *TLSBundle // set by Start
+	serveErr  chan error // a listener Start served that failed
 }
 
 // New builds an emulator without listening. Serve it with Handler (the
@@ -273,42 +275,10 @@ func NewServer(opts ...Option) *Server {
 	if err != nil {
 		panic(fmt.Sprintf("amazontest.NewServer: %v", err))
 	}
-	if err := s.startLoopback(); err != nil {
+	if err := s.Start(StartOptions{}); err != nil {
 		panic(fmt.Sprintf("amazontest.NewServer: %v", err))
 	}
 	return s
-}
-
-// startLoopback starts one loopback listener per region and sets URL.
-func (s *Server) startLoopback() error {
-	if s.cfg.TLS {
-		// Certificates are checked against the wall clock, whatever clock
-		// the emulator runs on.
-		b, err := NewTLSBundle(time.Now())
-		if err != nil {
-			return err
-		}
-		s.tls = b
-	}
-	for _, reg := range []Region{RegionNA, RegionEU, RegionFE} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			s.Close()
-			return fmt.Errorf("listen on loopback: %w", err)
-		}
-		hs := &http.Server{Handler: s.HandlerFor(reg), ReadHeaderTimeout: 10 * time.Second}
-		s.servers = append(s.servers, hs)
-		if s.tls != nil {
-			hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.tls.Certificate}, MinVersion: tls.VersionTLS12}
-			s.regionURL[reg] = "https://" + ln.Addr().String()
-			go func() { _ = hs.ServeTLS(ln, "", "") }()
-			continue
-		}
-		s.regionURL[reg] = "http://" + ln.Addr().String()
-		go func() { _ = hs.Serve(ln) }()
-	}
-	s.URL = s.regionURL[RegionNA]
-	return nil
 }
 
 // Client returns an *http.Client for talking to a NewServer emulator the

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/vault"
 )
 
 // Action says what HandleNotification did.
@@ -146,40 +147,7 @@ func (r *Rotator) Watch(ctx context.Context, appRef string, onResult func(Action
 			}
 			continue
 		}
-		fresh := false
-		// Secrets in the order Amazon made them, so each one's previous
-		// is the one before it.
-		slices.SortStableFunc(msgs, func(a, b receivedMsg) int {
-			na, _ := ParseNotification(aws.ToString(a.Body))
-			nb, _ := ParseNotification(aws.ToString(b.Body))
-			return na.EventTime.Compare(nb.EventTime)
-		})
-		for _, m := range msgs {
-			id := aws.ToString(m.MessageId)
-			n, perr := ParseNotification(aws.ToString(m.Body))
-			if perr != nil || n.ClientID != app.ClientID {
-				if !seen[id] {
-					fresh = true
-					seen[id] = true
-				}
-				_, _ = q.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(app.SQSQueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
-				continue
-			}
-			fresh = true
-			a, res, herr := r.handle(ctx, app.Name, n, m, q)
-			switch {
-			case a == ActionAdopted:
-				// finish deleted the message after storing the secret.
-			case herr != nil && n.Type == TypeNewSecret:
-				// Keep the secret's message; the state holds it too.
-			default:
-				_, _ = q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(app.SQSQueueURL), ReceiptHandle: m.ReceiptHandle})
-			}
-			if a != ActionIgnored || herr != nil {
-				report(a, res, herr)
-			}
-		}
-		if !fresh && len(msgs) > 0 {
+		if fresh := r.handleMessages(ctx, app, q, msgs, seen, report); !fresh && len(msgs) > 0 {
 			// Only messages for other apps, already seen: give their owner
 			// time to take them.
 			if err := clock.Sleep(ctx, r.clk, 5*time.Second); err != nil {
@@ -187,6 +155,45 @@ func (r *Rotator) Watch(ctx context.Context, appRef string, onResult func(Action
 			}
 		}
 	}
+}
+
+// handleMessages handles one batch of the queue's messages for app and
+// hands the others back to the queue; fresh says whether any was for app or
+// not seen before.
+func (r *Rotator) handleMessages(ctx context.Context, app vault.App, q Queue, msgs []receivedMsg, seen map[string]bool, report func(Action, Result, error)) (fresh bool) {
+	// Secrets in the order Amazon made them, so each one's previous
+	// is the one before it.
+	slices.SortStableFunc(msgs, func(a, b receivedMsg) int {
+		na, _ := ParseNotification(aws.ToString(a.Body))
+		nb, _ := ParseNotification(aws.ToString(b.Body))
+		return na.EventTime.Compare(nb.EventTime)
+	})
+	for _, m := range msgs {
+		id := aws.ToString(m.MessageId)
+		n, perr := ParseNotification(aws.ToString(m.Body))
+		if perr != nil || n.ClientID != app.ClientID {
+			if !seen[id] {
+				fresh = true
+				seen[id] = true
+			}
+			_, _ = q.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(app.SQSQueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+			continue
+		}
+		fresh = true
+		a, res, herr := r.handle(ctx, app.Name, n, m, q)
+		switch {
+		case a == ActionAdopted:
+			// finish deleted the message after storing the secret.
+		case herr != nil && n.Type == TypeNewSecret:
+			// Keep the secret's message; the state holds it too.
+		default:
+			_, _ = q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(app.SQSQueueURL), ReceiptHandle: m.ReceiptHandle})
+		}
+		if a != ActionIgnored || herr != nil {
+			report(a, res, herr)
+		}
+	}
+	return fresh
 }
 
 // ScheduleOptions tune Schedule.

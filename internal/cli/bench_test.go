@@ -9,8 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/spgate/spgate/internal/benchmark"
 	"github.com/spgate/spgate/operations"
 )
 
@@ -121,10 +121,10 @@ func TestBench(t *testing.T) {
 			t.Fatalf("bench gateway reported pull=%v gateway=%v", rep.Pull != nil, rep.Gateway != nil)
 		}
 		g := rep.Gateway
-		if g.Operation != "sellers/v1/getMarketplaceParticipations" || g.Sellers != gatewaySellers || g.Samples != samples ||
+		if g.Operation != "sellers/v1/getMarketplaceParticipations" || g.Sellers != benchmark.GatewaySellers || g.Samples != samples ||
 			g.Concurrency != 16 || g.DurationSec < 0.5 {
 			t.Errorf("workload: %s over %d sellers, %d samples, %d connections for %.2f s; want getMarketplaceParticipations, %d, %d, 16, 0.5 s",
-				g.Operation, g.Sellers, g.Samples, g.Concurrency, g.DurationSec, gatewaySellers, samples)
+				g.Operation, g.Sellers, g.Samples, g.Concurrency, g.DurationSec, benchmark.GatewaySellers, samples)
 		}
 		// The direct path, then serve with the vault store (the default),
 		// then with the memory store, then nginx where it is installed.
@@ -142,7 +142,7 @@ func TestBench(t *testing.T) {
 			t.Fatalf("rows %+v, want %v", g.Rows, want)
 		}
 		calls := g.Direct.Warmup + g.Direct.Sequential + g.Direct.Requests
-		for i, row := range append([]gatewayRow{g.Direct}, g.Rows...) {
+		for i, row := range append([]benchmark.GatewayRow{g.Direct}, g.Rows...) {
 			if i > 0 {
 				w := want[i-1]
 				if row.Name != w.name || row.Store != w.store || row.Default != w.def {
@@ -155,7 +155,7 @@ func TestBench(t *testing.T) {
 					t.Errorf("%s: RSS %d, peak %d, CPU per call %.1f µs", row.Name, row.RSSBytes, row.PeakRSSBytes, row.CPUPerCallMicros)
 				}
 			}
-			if row.Warmup != gatewayWarmup || row.Sequential != samples || row.Requests <= 0 || row.Errors != 0 ||
+			if row.Warmup != benchmark.GatewayWarmup || row.Sequential != samples || row.Requests <= 0 || row.Errors != 0 ||
 				row.P50us <= 0 || row.P99us < row.P50us || row.ReqPerSec <= 0 {
 				t.Errorf("%s: %+v", row.Name, row)
 			}
@@ -165,7 +165,7 @@ func TestBench(t *testing.T) {
 		if g.EmulatorCalls != calls {
 			t.Errorf("the emulator answered %d calls; the report counts %d", g.EmulatorCalls, calls)
 		}
-		var nginx *gatewayRow
+		var nginx *benchmark.GatewayRow
 		if len(g.Rows) == 3 {
 			nginx = &g.Rows[2]
 			if len(nginx.Limits) != 0 || nginx.ToNginx != nil || !strings.HasPrefix(g.Nginx, "/") {
@@ -241,7 +241,7 @@ type statedLimit struct {
 
 // checkLimits asserts the limits are the stated ones, in order, each
 // carrying its figure.
-func checkLimits(t *testing.T, ls []benchLimit, want []statedLimit) {
+func checkLimits(t *testing.T, ls []benchmark.Limit, want []statedLimit) {
 	t.Helper()
 	if len(ls) != len(want) {
 		t.Fatalf("limits %+v, want %+v", ls, want)
@@ -255,50 +255,5 @@ func checkLimits(t *testing.T, ls []benchLimit, want []statedLimit) {
 		if (l.Ratio == nil) != (w.limit == 0) {
 			t.Errorf("limit %q: ratio %v against a limit of %v", l.Name, l.Ratio, l.Limit)
 		}
-	}
-}
-
-// TestBenchLimit checks a limit's ratio, verdict and line on figures worked
-// out by hand.
-func TestBenchLimit(t *testing.T) {
-	ratio := func(r float64) *float64 { return &r }
-	for _, tt := range []struct {
-		l       benchLimit
-		ratio   *float64
-		ok      bool
-		printed string
-	}{
-		{newLimit("added p50", "µs", 150, 200, false), ratio(0.75), true, "✓ added p50 150 µs = 0.75 of the 200 µs limit"},
-		{newLimit("added p99", "µs", 2500, 2000, false), ratio(1.25), false, "✗ added p99 2,500 µs = 1.25 of the 2,000 µs limit"},
-		{newLimit("added p50", "µs", 200, 200, false), ratio(1), false, "✗ added p50 200 µs = 1.00 of the 200 µs limit"},
-		{newLimit("throughput", "req/s", 12500, 10000, true), ratio(1.25), true, "✓ throughput 12,500 req/s = 1.25 of the 10,000 req/s floor"},
-		{newLimit("throughput", "req/s", 5000, 10000, true), ratio(0.5), false, "✗ throughput 5,000 req/s = 0.50 of the 10,000 req/s floor"},
-		{newLimit("achieved/allowed pages", "", 0.5, 0.25, true), ratio(2), true, "✓ achieved/allowed pages 0.500 (floor 0.250)"},
-		{newLimit("achieved/allowed pages", "", 0.125, 0.25, true), ratio(0.5), false, "✗ achieved/allowed pages 0.125 (floor 0.250)"},
-		{newLimit("429s", "", 0, 0, false), nil, true, "✓ 429s 0 (limit 0)"},
-		{newLimit("429s", "", 1234, 0, false), nil, false, "✗ 429s 1,234 (limit 0)"},
-	} {
-		if (tt.l.Ratio == nil) != (tt.ratio == nil) || tt.l.Ratio != nil && *tt.l.Ratio != *tt.ratio || tt.l.OK != tt.ok || tt.l.String() != tt.printed {
-			got := "none"
-			if tt.l.Ratio != nil {
-				got = fmt.Sprint(*tt.l.Ratio)
-			}
-			t.Errorf("%s %v of %v: ratio %s, ok %v, %q; want ok %v, %q", tt.l.Name, tt.l.Value, tt.l.Limit, got, tt.l.OK, tt.l.String(), tt.ok, tt.printed)
-		}
-	}
-}
-
-// TestBenchPercentile checks the percentiles the gateway workload reports
-// on samples whose percentiles are known: 1 ms … 100 ms.
-func TestBenchPercentile(t *testing.T) {
-	var d []time.Duration
-	for i := 1; i <= 100; i++ {
-		d = append(d, time.Duration(i)*time.Millisecond)
-	}
-	if p50, p99 := pct(d, 0.5), pct(d, 0.99); p50 != 50*time.Millisecond || p99 != 99*time.Millisecond {
-		t.Errorf("p50 %v, p99 %v of 1…100 ms; want 50 ms and 99 ms", p50, p99)
-	}
-	if p := pct(d[:1], 0.99); p != time.Millisecond {
-		t.Errorf("p99 of one sample: %v", p)
 	}
 }

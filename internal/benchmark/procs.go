@@ -1,0 +1,288 @@
+package benchmark
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spgate/spgate/vault"
+)
+
+// serveEnv is this process's environment with spgate's own variables
+// replaced by the benchmark's vault and key.
+func serveEnv(vaultPath, key string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SPGATE_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, vault.EnvVault+"="+vaultPath, vault.EnvMasterKey+"="+key)
+}
+
+var servingRE = regexp.MustCompile(`serving app \S+ on http://(127\.0\.0\.1:\d+)`)
+
+// servedProc is a running server process.
+type servedProc struct {
+	addr string
+	pid  int
+}
+
+// startServe runs `spgate serve` on a free loopback port with its log
+// (a JSON line per request) in a file under dir, and returns a function
+// that stops it with SIGTERM.
+func startServe(ctx context.Context, bin string, env []string, dir, name string, args ...string) (servedProc, func(), error) {
+	logPath := filepath.Join(dir, "serve-"+name+".log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return servedProc{}, nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--audit-log", filepath.Join(dir, "audit-"+name+".jsonl")}, args...)...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, io.Discard, logf
+	if err := cmd.Start(); err != nil {
+		return servedProc{}, nil, fmt.Errorf("start %s serve: %w", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if m := servingRE.FindSubmatch(b); m != nil {
+			return servedProc{addr: string(m[1]), pid: cmd.Process.Pid}, stop, nil
+		}
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logPath)
+			return servedProc{}, nil, fmt.Errorf("spgate serve %s exited before listening (%v): %s", strings.Join(args, " "), err, lastLines(b, 5))
+		case <-ctx.Done():
+			stop()
+			return servedProc{}, nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return servedProc{}, nil, fmt.Errorf("spgate serve %s did not listen within %v: %s", strings.Join(args, " "), startTimeout, lastLines(b, 5))
+		}
+	}
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// findNginx resolves --nginx: "auto" looks for nginx on PATH, then in
+// /usr/sbin (Debian's place, often off a user's PATH); "off" leaves the row
+// out. It returns the binary, or "" and why there is none.
+func findNginx(flag string) (string, string) {
+	switch flag {
+	case "off":
+		return "", "left out (--nginx off)"
+	case "", "auto":
+		if p, err := exec.LookPath("nginx"); err == nil {
+			return p, ""
+		}
+		if st, err := os.Stat("/usr/sbin/nginx"); err == nil && !st.IsDir() {
+			return "/usr/sbin/nginx", ""
+		}
+		return "", "nginx is not installed (not on PATH nor in /usr/sbin): install it (Debian: apt-get install nginx-light) for the comparison row"
+	default:
+		return flag, ""
+	}
+}
+
+// nginxConf is a reverse proxy as one would put in front of SP-API: the
+// same keep-alive pool and token header for every call, logging each
+// request as spgate serve does.
+const nginxConf = `daemon off;
+worker_processes auto;
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log access.log;
+	client_body_temp_path tmp;
+	proxy_temp_path tmp;
+	upstream emulator {
+		server %s;
+		keepalive 64;
+	}
+	server {
+		listen %s;
+		location / {
+			proxy_pass http://emulator;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header x-amz-access-token "%s";
+		}
+	}
+}
+`
+
+// startNginx runs nginx in the foreground with a configuration in dir
+// proxying to upstream, and returns its address, its master's pid and a
+// function that stops it.
+func startNginx(ctx context.Context, bin, dir, upstream, token string) (string, int, func(), error) {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return "", 0, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", 0, nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, upstream, addr, token), 0o600); err != nil {
+		return "", 0, nil, err
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-p", dir+"/", "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", 0, nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful: workers finish, then exit
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return addr, cmd.Process.Pid, stop, nil
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			return "", 0, nil, fmt.Errorf("exited (%v): %s %s", err, strings.TrimSpace(out.String()), lastLines(log, 3))
+		case <-ctx.Done():
+			stop()
+			return "", 0, nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", 0, nil, fmt.Errorf("did not listen on %s within %v", addr, startTimeout)
+		}
+	}
+}
+
+// processMemory reads VmRSS and VmHWM of pid and, with children, of its
+// child processes (nginx's workers) added up.
+func processMemory(pid int, children bool) (rss, peak uint64) {
+	pids := []int{pid}
+	if children {
+		pids = append(pids, childPIDs(pid)...)
+	}
+	for _, p := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			name, value, ok := strings.Cut(line, ":")
+			if !ok || (name != "VmRSS" && name != "VmHWM") {
+				continue
+			}
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+			if err != nil {
+				continue
+			}
+			if name == "VmRSS" {
+				rss += kb << 10
+			} else {
+				peak += kb << 10
+			}
+		}
+	}
+	return rss, peak
+}
+
+// processCPU is the user and system CPU time pid has used so far, with
+// children its child processes' too (nginx's workers); 0 for pid 0.
+func processCPU(pid int, children bool) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	pids := []int{pid}
+	if children {
+		pids = append(pids, childPIDs(pid)...)
+	}
+	var ticks int64
+	for _, p := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		// After the command: state ppid … utime (12th) stime (13th).
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / userHZ
+}
+
+// userHZ is the unit of /proc/<pid>/stat's times (USER_HZ), 100 on Linux.
+const userHZ = 100
+
+// childPIDs lists the processes whose parent is pid.
+func childPIDs(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
