@@ -265,27 +265,7 @@ func (c *Console) decorate(st *setupStep, all []doctor.Check, app vault.App, aut
 			st.State, st.Why = StateDone, "An app ("+app.AppID+") is registered, so the developer registration was done."
 		}
 	case "app":
-		st.Values = append(st.Values, pasteValue{"App ID (to find the app)", app.AppID, "Seller Central → Develop Apps"})
-		redirect := app.RedirectURI
-		if c.cfg.Consent != nil && c.cfg.Consent.RedirectURI != "" {
-			redirect = c.cfg.Consent.RedirectURI
-		}
-		if redirect == "" {
-			redirect = c.RedirectURL()
-		}
-		st.Values = append(st.Values, pasteValue{"OAuth redirect URI", redirect, "Develop Apps → Edit App → OAuth Redirect URI"})
-		if len(app.Roles) > 0 {
-			st.Values = append(st.Values, pasteValue{"Restricted roles to tick", strings.Join(app.Roles, ", "), "Develop Apps → Edit App → Roles"})
-		}
-		if app.RoleARN != "" {
-			st.Values = append(st.Values, pasteValue{"IAM ARN (only for SigV4 signing)", app.RoleARN, "Develop Apps → Edit App → IAM ARN"})
-		}
-		if st.State == StateUnknown && !unchecked {
-			st.Why = "Only Amazon's answers tell: see steps 9 and 11."
-			if slices.ContainsFunc(all, func(ch doctor.Check) bool { return ch.Name == "seller-call" && ch.Status == doctor.OK }) {
-				st.State, st.Why = StateDone, "Amazon answered the app's calls for a seller (step 9), so the app is registered and authorized."
-			}
-		}
+		c.decorateApp(st, all, app, unchecked)
 	case "lwa":
 		st.Values = append(st.Values, pasteValue{"LWA client id (to compare)", app.ClientID, "Develop Apps → View → LWA credentials"})
 	case "iam-user", "iam-policy", "iam-role", "sts":
@@ -296,22 +276,7 @@ func (c *Console) decorate(st *setupStep, all []doctor.Check, app vault.App, aut
 			st.Actions = append(st.Actions, awsActions...)
 		}
 	case "queue":
-		if app.SQSQueueURL == "" {
-			if st.State == StateUnknown || st.State == StateDone {
-				st.State = StateWarn
-			}
-			st.Why = "No notification queue is stored with the app: spgate cannot rotate the client secret by API (step 12) without one."
-			if c.cfg.SetupAWS != nil {
-				st.Fixes = append(st.Fixes, "create the user, its key and the queue with the AWS setup below (a dry run shows every step first), then register the queue in Developer Central")
-			} else {
-				st.Fixes = append(st.Fixes, "`spgate setup aws --app "+app.Name+" --queue --dry-run`, then without --dry-run")
-			}
-		} else {
-			st.Values = append(st.Values, pasteValue{"Queue to register for APPLICATION_OAUTH_CLIENT_NEW_SECRET", queueARN(app.SQSQueueURL), "Solution Provider Portal → your app → Notifications"})
-		}
-		if c.cfg.SetupAWS != nil {
-			st.Actions = append(st.Actions, awsActions...)
-		}
+		c.decorateQueue(st, app)
 	case "sellers":
 		st.Actions = append(st.Actions, stepAction{Label: "Sellers and authorization", Href: "/sellers"})
 		if authorized == 0 && st.State != StateAction {
@@ -334,6 +299,53 @@ func (c *Console) decorate(st *setupStep, all []doctor.Check, app vault.App, aut
 		default:
 			st.Why = "No check covers this step in this setup."
 		}
+	}
+}
+
+// decorateApp lists what to paste into the app's registration; only a
+// seller call Amazon answered shows the registration done.
+func (c *Console) decorateApp(st *setupStep, all []doctor.Check, app vault.App, unchecked bool) {
+	st.Values = append(st.Values, pasteValue{"App ID (to find the app)", app.AppID, "Seller Central → Develop Apps"})
+	redirect := app.RedirectURI
+	if c.cfg.Consent != nil && c.cfg.Consent.RedirectURI != "" {
+		redirect = c.cfg.Consent.RedirectURI
+	}
+	if redirect == "" {
+		redirect = c.RedirectURL()
+	}
+	st.Values = append(st.Values, pasteValue{"OAuth redirect URI", redirect, "Develop Apps → Edit App → OAuth Redirect URI"})
+	if len(app.Roles) > 0 {
+		st.Values = append(st.Values, pasteValue{"Restricted roles to tick", strings.Join(app.Roles, ", "), "Develop Apps → Edit App → Roles"})
+	}
+	if app.RoleARN != "" {
+		st.Values = append(st.Values, pasteValue{"IAM ARN (only for SigV4 signing)", app.RoleARN, "Develop Apps → Edit App → IAM ARN"})
+	}
+	if st.State == StateUnknown && !unchecked {
+		st.Why = "Only Amazon's answers tell: see steps 9 and 11."
+		if slices.ContainsFunc(all, func(ch doctor.Check) bool { return ch.Name == "seller-call" && ch.Status == doctor.OK }) {
+			st.State, st.Why = StateDone, "Amazon answered the app's calls for a seller (step 9), so the app is registered and authorized."
+		}
+	}
+}
+
+// decorateQueue warns when no queue is stored, as secret rotation by API
+// needs one, and otherwise gives its ARN to register with Amazon.
+func (c *Console) decorateQueue(st *setupStep, app vault.App) {
+	if app.SQSQueueURL == "" {
+		if st.State == StateUnknown || st.State == StateDone {
+			st.State = StateWarn
+		}
+		st.Why = "No notification queue is stored with the app: spgate cannot rotate the client secret by API (step 12) without one."
+		if c.cfg.SetupAWS != nil {
+			st.Fixes = append(st.Fixes, "create the user, its key and the queue with the AWS setup below (a dry run shows every step first), then register the queue in Developer Central")
+		} else {
+			st.Fixes = append(st.Fixes, "`spgate setup aws --app "+app.Name+" --queue --dry-run`, then without --dry-run")
+		}
+	} else {
+		st.Values = append(st.Values, pasteValue{"Queue to register for APPLICATION_OAUTH_CLIENT_NEW_SECRET", queueARN(app.SQSQueueURL), "Solution Provider Portal → your app → Notifications"})
+	}
+	if c.cfg.SetupAWS != nil {
+		st.Actions = append(st.Actions, awsActions...)
 	}
 }
 
