@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -195,47 +196,31 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	for _, f := range []struct {
-		flag   string
-		dst    *string
-		stored string
-	}{
-		{"user-name", &o.UserName, stored.UserName}, {"role-name", &o.RoleName, stored.RoleName},
-		{"policy-name", &o.PolicyName, stored.PolicyName}, {"inline-policy-name", &o.InlinePolicyName, stored.InlinePolicyName},
-		{"queue-name", &o.QueueName, stored.QueueName}, {"region", &o.Region, stored.Region},
-	} {
-		if !cmd.Flags().Changed(f.flag) && f.stored != "" {
-			*f.dst = f.stored
-		}
-	}
-	if app.RoleARN != "" && !cmd.Flags().Changed("role-name") {
-		if n, err := provision.ValidateRoleARN(app.RoleARN); err == nil {
-			o.RoleName = n
-		}
-	}
-	if app.SQSQueueURL != "" && !o.Queue {
-		o.Queue = true
-		if !cmd.Flags().Changed("queue-name") {
-			if n := lastPathSegment(app.SQSQueueURL); n != "" {
-				o.QueueName = n
-			}
-		}
-	}
-	opts := o.provisionOptions(app.AWSAccessKeyID)
+	f := cmd.Flags()
+	opts := o.provisionOptions(app.AWSAccessKeyID).Resume(stored, app.RoleARN, app.SQSQueueURL, provision.Given{
+		Region: f.Changed("region"), UserName: f.Changed("user-name"), RoleName: f.Changed("role-name"),
+		PolicyName: f.Changed("policy-name"), InlinePolicyName: f.Changed("inline-policy-name"), QueueName: f.Changed("queue-name"),
+	})
 	opts.Logger = logger(cmd)
 	opts.SetupCommand = "spgate setup aws --app " + app.Name
 	switch {
 	case o.Check:
 		return runSetupAWSCheck(ctx, cmd, streams, app, opts)
 	case o.Teardown:
-		return runSetupAWSTeardown(ctx, cmd, streams, v, app, o, opts)
+		return runSetupAWSTeardown(ctx, cmd, streams, v, app, o.Yes, opts)
 	}
+	return runSetupAWSApply(ctx, cmd, streams, v, app, stored, o.EnableSigning, opts)
+}
 
+// runSetupAWSApply runs provision.Setup and records its outcome with the
+// app: a new access key, the role ARN and queue URL, signing, and the names
+// used.
+func runSetupAWSApply(ctx context.Context, cmd *cobra.Command, streams IO, v *vault.Vault, app vault.App, stored provision.Saved, signing bool, opts provision.Options) error {
 	rep, err := provision.Setup(ctx, opts)
-	res := setupAWSResult{App: app.Name, Report: rep}
+	res := setupAWSResult{App: app.Name, Report: rep, Signing: app.Signing}
 	// A key AWS created must be stored even when a later step failed: AWS
 	// never shows its secret again.
-	if rep != nil && rep.NewAccessKey != nil && !o.DryRun {
+	if rep != nil && rep.NewAccessKey != nil && !opts.DryRun {
 		if serr := v.SetAWSKeys(ctx, app.Name, rep.NewAccessKey.AccessKeyID, rep.NewAccessKey.SecretAccessKey); serr != nil {
 			return errors.Join(err, fmt.Errorf("store the new access key %s in the vault: %w; delete the key in IAM and run spgate setup aws again", rep.NewAccessKey.AccessKeyID, storeErr(serr)))
 		}
@@ -247,33 +232,15 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 		}
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("AWS setup stopped: %w", err)}
 	}
-	if !o.DryRun {
-		changed := false
-		err := v.UpdateApp(ctx, app.Name, func(a *vault.App) error {
-			if rep.RoleARN != "" && a.RoleARN != rep.RoleARN {
-				a.RoleARN, changed = rep.RoleARN, true
-			}
-			if o.Queue && rep.QueueURL != "" && a.SQSQueueURL != rep.QueueURL {
-				a.SQSQueueURL, changed = rep.QueueURL, true
-			}
-			if o.EnableSigning && !a.Signing {
-				a.Signing, changed = true, true
-			}
-			if !changed {
-				return errUnchanged
-			}
-			return nil
+	if !opts.DryRun {
+		changed, err := updateAppAWS(ctx, v, app.Name, func(a provision.AppAWS) (provision.AppAWS, bool) {
+			return rep.AfterSetup(a, opts.Queue, signing)
 		})
-		if err != nil && !errors.Is(err, errUnchanged) {
+		if err != nil {
 			return storeErr(fmt.Errorf("store the role ARN and queue URL with app %s: %w", app.Name, err))
 		}
-		res.AppChanged = changed
-		res.Signing = app.Signing || o.EnableSigning
-		rec := awsSetup{Region: rep.Region, UserName: o.UserName, RoleName: o.RoleName, PolicyName: o.PolicyName, InlinePolicyName: o.InlinePolicyName}
-		if o.Queue {
-			rec.QueueName = o.QueueName
-		}
-		if rec != stored {
+		res.AppChanged, res.Signing = changed, app.Signing || signing
+		if rec := opts.Saved(rep.Region); rec != stored {
 			if err := saveAWSSetup(ctx, v, app, rec); err != nil {
 				return storeErr(fmt.Errorf("store the AWS names and region with app %s: %w", app.Name, err))
 			}
@@ -281,35 +248,31 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 		if res.StoredAccessKeyID == "" {
 			res.StoredAccessKeyID = app.AWSAccessKeyID
 		}
-	} else {
-		res.Signing = app.Signing
+		// The key is stored already; drop the reminder to store it.
+		rep.KeyStored()
 	}
 	if jsonOut(cmd) {
 		return printJSON(streams.Out, res)
 	}
-	w := streams.Out
-	if !o.DryRun {
-		// The key is stored already; drop the reminder to store it.
-		next := rep.Next[:0:0]
-		for _, n := range rep.Next {
-			if !strings.HasPrefix(n, "Store the user's access key") {
-				next = append(next, n)
-			}
-		}
-		rep.Next = next
-	}
+	printSetupAWS(streams.Out, res, signing, opts)
+	return nil
+}
+
+// printSetupAWS prints what setup did and what was saved with the app.
+func printSetupAWS(w io.Writer, res setupAWSResult, signing bool, opts provision.Options) {
+	rep := res.Report
 	fmt.Fprint(w, rep.Text())
-	if !o.DryRun {
+	if !opts.DryRun {
 		fmt.Fprintln(w)
 		if rep.NewAccessKey != nil {
-			fmt.Fprintf(w, "Stored access key %s and its secret (encrypted) with app %s; the secret is not shown.\n", rep.NewAccessKey.AccessKeyID, app.Name)
+			fmt.Fprintf(w, "Stored access key %s and its secret (encrypted) with app %s; the secret is not shown.\n", rep.NewAccessKey.AccessKeyID, res.App)
 		}
 		if res.AppChanged {
-			fmt.Fprintf(w, "Saved with app %s: role ARN %s", app.Name, rep.RoleARN)
-			if o.Queue {
+			fmt.Fprintf(w, "Saved with app %s: role ARN %s", res.App, rep.RoleARN)
+			if opts.Queue {
 				fmt.Fprintf(w, ", queue URL %s", rep.QueueURL)
 			}
-			if o.EnableSigning {
+			if signing {
 				fmt.Fprint(w, ", SigV4 signing on")
 			}
 			fmt.Fprintln(w, ".")
@@ -319,12 +282,45 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 		}
 	}
 	fmt.Fprintln(w, "\nNote: since 2 October 2023 SP-API no longer needs IAM or SigV4; the role is used only when the app signs (spgate setup aws --enable-signing). The user's keys still read the SQS queue for client secret rotation.")
-	return nil
 }
 
-// errUnchanged aborts an UpdateApp that would change nothing, so no audit
-// entry is written.
-var errUnchanged = errors.New("unchanged")
+// appAWS is what app keeps of its AWS chain.
+func appAWS(a vault.App) provision.AppAWS {
+	return provision.AppAWS{AccessKeyID: a.AWSAccessKeyID, HasSecretKey: a.HasAWSSecretKey(), RoleARN: a.RoleARN, QueueURL: a.SQSQueueURL, Signing: a.Signing}
+}
+
+// updateAppAWS stores what next makes of app's AWS chain, writing only
+// what changes (an unchanged app gets no audit entry), and reports whether
+// anything was written. next only drops an access key (with its secret);
+// new keys are stored with SetAWSKeys.
+func updateAppAWS(ctx context.Context, v *vault.Vault, app string, next func(provision.AppAWS) (provision.AppAWS, bool)) (bool, error) {
+	before, err := v.GetApp(ctx, app)
+	if err != nil {
+		return false, err
+	}
+	cur := appAWS(before)
+	n, changed := next(cur)
+	if !changed {
+		return false, nil
+	}
+	wrote := false
+	if n.RoleARN != cur.RoleARN || n.QueueURL != cur.QueueURL || n.Signing != cur.Signing {
+		if err := v.UpdateApp(ctx, app, func(a *vault.App) error {
+			a.RoleARN, a.SQSQueueURL, a.Signing = n.RoleARN, n.QueueURL, n.Signing
+			return nil
+		}); err != nil {
+			return false, err
+		}
+		wrote = true
+	}
+	if n.AccessKeyID != cur.AccessKeyID || n.HasSecretKey != cur.HasSecretKey {
+		if err := v.SetAWSKeys(ctx, app, "", secret.String{}); err != nil {
+			return wrote, fmt.Errorf("remove the deleted access key from app %s: %w", app, err)
+		}
+		wrote = true
+	}
+	return wrote, nil
+}
 
 func runSetupAWSCheck(ctx context.Context, cmd *cobra.Command, streams IO, app vault.App, opts provision.Options) error {
 	rep, err := provision.Check(ctx, opts)
@@ -351,58 +347,18 @@ func runSetupAWSCheck(ctx context.Context, cmd *cobra.Command, streams IO, app v
 	return nil
 }
 
-func runSetupAWSTeardown(ctx context.Context, cmd *cobra.Command, streams IO, v *vault.Vault, app vault.App, o setupAWSOptions, opts provision.Options) error {
-	if !o.DryRun && !o.Yes {
-		// Show what would go first, then ask.
-		plan := opts
-		plan.DryRun = true
-		rep, err := provision.Teardown(ctx, plan)
-		if err != nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("read the AWS setup to remove: %w", err)}
-		}
-		fmt.Fprint(streams.Err, rep.Text())
-		ok, err := confirm(cmd, fmt.Sprintf("Remove the AWS user %s, its keys, role %s and policy %s for app %s", o.UserName, o.RoleName, o.PolicyName, app.Name))
-		if err != nil {
+func runSetupAWSTeardown(ctx context.Context, cmd *cobra.Command, streams IO, v *vault.Vault, app vault.App, yes bool, opts provision.Options) error {
+	if !opts.DryRun && !yes {
+		if err := confirmTeardown(ctx, cmd, streams, app, opts); err != nil {
 			return err
 		}
-		if !ok {
-			return &ExitError{Code: ExitFailure, Err: errors.New("teardown cancelled; nothing was removed")}
-		}
 	}
-	if !o.DryRun {
+	if !opts.DryRun {
 		// Each deletion is recorded as it happens: a teardown that stops
 		// partway leaves no deleted key, role or queue in the vault.
 		opts.OnStep = func(st provision.Step) error {
-			if st.Status != provision.Deleted {
-				return nil
-			}
-			switch st.ID {
-			case "access-key":
-				a, err := v.GetApp(ctx, app.Name)
-				if err != nil {
-					return err
-				}
-				if a.AWSAccessKeyID != "" && a.AWSAccessKeyID == st.Resource {
-					return v.SetAWSKeys(ctx, app.Name, "", secret.String{})
-				}
-			case "role":
-				return clearApp(ctx, v, app.Name, func(a *vault.App) bool {
-					if a.RoleARN == "" || a.RoleARN != st.Resource {
-						return false
-					}
-					a.RoleARN, a.Signing = "", false
-					return true
-				})
-			case "queue":
-				return clearApp(ctx, v, app.Name, func(a *vault.App) bool {
-					if a.SQSQueueURL == "" || (st.Resource != "" && a.SQSQueueURL != st.Resource) {
-						return false
-					}
-					a.SQSQueueURL = ""
-					return true
-				})
-			}
-			return nil
+			_, err := updateAppAWS(ctx, v, app.Name, st.AfterStep)
+			return err
 		}
 	}
 	rep, err := provision.Teardown(ctx, opts)
@@ -413,77 +369,48 @@ func runSetupAWSTeardown(ctx context.Context, cmd *cobra.Command, streams IO, v 
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("AWS teardown stopped: %w (what was deleted is already removed from app %s)", err, app.Name)}
 	}
 	res := setupAWSResult{App: app.Name, Report: rep}
-	if !o.DryRun {
+	if !opts.DryRun {
 		// The user's keys are gone in AWS; forget them and what pointed at
 		// the removed role and queue.
-		if app.AWSAccessKeyID != "" || app.HasAWSSecretKey() {
-			if err := v.SetAWSKeys(ctx, app.Name, "", secret.String{}); err != nil {
-				return storeErr(fmt.Errorf("remove the deleted access key from app %s: %w", app.Name, err))
-			}
-			res.AppChanged = true
-		}
-		err := v.UpdateApp(ctx, app.Name, func(a *vault.App) error {
-			changed := false
-			if a.RoleARN != "" && (rep.RoleARN == "" || a.RoleARN == rep.RoleARN) {
-				a.RoleARN, changed = "", true
-			}
-			if o.Queue && a.SQSQueueURL != "" && (rep.QueueURL == "" || a.SQSQueueURL == rep.QueueURL) {
-				a.SQSQueueURL, changed = "", true
-			}
-			if a.Signing && a.RoleARN == "" {
-				a.Signing, changed = false, true
-			}
-			if !changed {
-				return errUnchanged
-			}
-			return nil
+		changed, err := updateAppAWS(ctx, v, app.Name, func(a provision.AppAWS) (provision.AppAWS, bool) {
+			return rep.AfterTeardown(a, opts.Queue)
 		})
-		if err != nil && !errors.Is(err, errUnchanged) {
+		if err != nil {
 			return storeErr(fmt.Errorf("clear the role ARN and queue URL of app %s: %w", app.Name, err))
 		}
-		res.AppChanged = res.AppChanged || err == nil
-		if err := saveAWSSetup(ctx, v, app, awsSetup{}); err != nil {
+		if err := saveAWSSetup(ctx, v, app, provision.Saved{}); err != nil {
 			return storeErr(err)
 		}
 		after, _ := v.GetApp(ctx, app.Name)
-		if after.AWSAccessKeyID != app.AWSAccessKeyID || after.RoleARN != app.RoleARN || after.SQSQueueURL != app.SQSQueueURL {
-			res.AppChanged = true
-		}
+		res.AppChanged = changed || appAWS(after) != appAWS(app)
 	}
 	if jsonOut(cmd) {
 		return printJSON(streams.Out, res)
 	}
 	fmt.Fprint(streams.Out, rep.Text())
-	if !o.DryRun && res.AppChanged {
+	if !opts.DryRun && res.AppChanged {
 		fmt.Fprintf(streams.Out, "\nRemoved the AWS access key, role ARN and queue URL from app %s.\n", app.Name)
 	}
 	return nil
 }
 
-// clearApp updates app with fn when fn reports a change.
-func clearApp(ctx context.Context, v *vault.Vault, app string, fn func(*vault.App) bool) error {
-	err := v.UpdateApp(ctx, app, func(a *vault.App) error {
-		if !fn(a) {
-			return errUnchanged
-		}
-		return nil
-	})
-	if errors.Is(err, errUnchanged) {
-		return nil
-	}
-	return err
-}
-
-func lastPathSegment(u string) string {
-	p, err := url.Parse(u)
+// confirmTeardown shows what a teardown would remove, then asks.
+func confirmTeardown(ctx context.Context, cmd *cobra.Command, streams IO, app vault.App, opts provision.Options) error {
+	plan := opts
+	plan.DryRun = true
+	rep, err := provision.Teardown(ctx, plan)
 	if err != nil {
-		return ""
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("read the AWS setup to remove: %w", err)}
 	}
-	s := strings.Trim(p.Path, "/")
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		s = s[i+1:]
+	fmt.Fprint(streams.Err, rep.Text())
+	ok, err := confirm(cmd, fmt.Sprintf("Remove the AWS user %s, its keys, role %s and policy %s for app %s", opts.UserName, opts.RoleName, opts.PolicyName, app.Name))
+	if err != nil {
+		return err
 	}
-	return s
+	if !ok {
+		return &ExitError{Code: ExitFailure, Err: errors.New("teardown cancelled; nothing was removed")}
+	}
+	return nil
 }
 
 // signerFor returns the spapi.Config.Sign hook for app: nil when the app
@@ -520,26 +447,15 @@ func signerFor(ctx context.Context, app vault.App) (func(spapi.Region, http.Roun
 	}, nil
 }
 
-// awsSetup is what `spgate setup aws` used for an app: the region and the
-// names, when not the guide's. It is kept (encrypted) in the vault's state
-// so that --check, --teardown, doctor and rotate find the same resources
-// without the flags being repeated.
-type awsSetup struct {
-	Region           string `json:"region,omitempty"`
-	UserName         string `json:"userName,omitempty"`
-	RoleName         string `json:"roleName,omitempty"`
-	PolicyName       string `json:"policyName,omitempty"`
-	InlinePolicyName string `json:"inlinePolicyName,omitempty"`
-	QueueName        string `json:"queueName,omitempty"`
-}
-
 // awsSetupKey is the state key of app's AWS setup (by app id: local names
 // can change).
 func awsSetupKey(appID string) string { return "aws-setup/" + appID }
 
 // loadAWSSetup returns what setup stored for app (zero when nothing).
-func loadAWSSetup(ctx context.Context, v *vault.Vault, app vault.App) (awsSetup, error) {
-	var rec awsSetup
+// (It is kept encrypted in the vault's state, so that --check, --teardown,
+// doctor and rotate find the same resources without the flags repeated.)
+func loadAWSSetup(ctx context.Context, v *vault.Vault, app vault.App) (provision.Saved, error) {
+	var rec provision.Saved
 	b, err := v.State(ctx, awsSetupKey(app.AppID))
 	if errors.Is(err, vault.ErrNotFound) {
 		return rec, nil
@@ -548,13 +464,13 @@ func loadAWSSetup(ctx context.Context, v *vault.Vault, app vault.App) (awsSetup,
 		return rec, err
 	}
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return awsSetup{}, fmt.Errorf("the stored AWS setup of app %s is unreadable (%v); run spgate setup aws --app %s again", app.Name, err, app.Name)
+		return provision.Saved{}, fmt.Errorf("the stored AWS setup of app %s is unreadable (%v); run spgate setup aws --app %s again", app.Name, err, app.Name)
 	}
 	return rec, nil
 }
 
-func saveAWSSetup(ctx context.Context, v *vault.Vault, app vault.App, rec awsSetup) error {
-	if rec == (awsSetup{}) {
+func saveAWSSetup(ctx context.Context, v *vault.Vault, app vault.App, rec provision.Saved) error {
+	if rec == (provision.Saved{}) {
 		return v.DeleteState(ctx, awsSetupKey(app.AppID))
 	}
 	b, err := json.Marshal(rec)
