@@ -184,7 +184,7 @@ func runSellerAdd(cmd *cobra.Command, streams IO, id string, o sellerAddOptions)
 			return storeErr(err)
 		}
 		action = "stored refresh token of seller"
-		if !slices.Equal(normList(existing.Marketplaces), normList(mps)) {
+		if !slices.Equal(vault.NormList(existing.Marketplaces), vault.NormList(mps)) {
 			kept = append(kept, fmt.Sprintf("its marketplaces stay %s (to store %s: `spgate seller update %s --marketplace %s`)",
 				strings.Join(existing.Marketplaces, ","), strings.Join(mps, ","), id, strings.Join(mps, ",")))
 		}

@@ -3,8 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,55 +14,39 @@ import (
 // given is already stored.
 var errNothingToUpdate = errors.New("nothing changed")
 
-// fieldChange is one field an update verb changed.
-type fieldChange struct {
-	Field string `json:"field"`
-	Old   any    `json:"old"`
-	New   any    `json:"new"`
-}
-
-func (c fieldChange) String() string {
-	return fmt.Sprintf("%s: %s → %s", c.Field, fmtValue(c.Old), fmtValue(c.New))
-}
-
-func fmtValue(v any) string {
-	switch x := v.(type) {
-	case []string:
-		if len(x) == 0 {
-			return "(none)"
-		}
-		return strings.Join(x, ", ")
-	case string:
-		if x == "" {
-			return "(none)"
-		}
-		return x
-	}
-	return fmt.Sprint(v)
-}
-
-// normList trims, drops empty entries and duplicates, and sorts, as the
-// vault stores roles and marketplaces.
-func normList(in []string) []string {
-	out := []string{}
-	for _, s := range in {
-		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func printChanges(w io.Writer, kind, name string, changes []fieldChange) {
+// unchangedIf is the answer of an update function that made changes.
+func unchangedIf(changes []vault.FieldChange) error {
 	if len(changes) == 0 {
-		fmt.Fprintf(w, "%s %s: nothing changed\n", kind, name)
-		return
+		return errNothingToUpdate
 	}
-	fmt.Fprintf(w, "updated %s %s:\n", kind, name)
+	return nil
+}
+
+// printUpdate logs and prints what an update verb changed of kind name;
+// under --json with the entity as view reads it after the update.
+func printUpdate(cmd *cobra.Command, streams IO, kind, name string, changes []vault.FieldChange, view func() (any, error)) error {
+	if len(changes) > 0 {
+		logger(cmd).Info(kind+" updated", kind, name, "fields", len(changes))
+	}
+	if jsonOut(cmd) {
+		j, err := view()
+		if err != nil {
+			return storeErr(err)
+		}
+		if changes == nil {
+			changes = []vault.FieldChange{}
+		}
+		return printJSON(streams.Out, map[string]any{kind: j, "changed": len(changes) > 0, "changes": changes})
+	}
+	if len(changes) == 0 {
+		fmt.Fprintf(streams.Out, "%s %s: nothing changed\n", kind, name)
+		return nil
+	}
+	fmt.Fprintf(streams.Out, "updated %s %s:\n", kind, name)
 	for _, c := range changes {
-		fmt.Fprintf(w, "  %s\n", c)
+		fmt.Fprintf(streams.Out, "  %s\n", c)
 	}
+	return nil
 }
 
 // appUpdateOptions are the flags of spgate app update.
@@ -117,14 +99,15 @@ The app id and client id cannot change here, nor the client secret (see
 	return cmd
 }
 
-func runAppUpdate(cmd *cobra.Command, streams IO, deps appDeps, ref string, o appUpdateOptions) error {
+// validate checks the flags before the vault is opened.
+func (o appUpdateOptions) validate(cmd *cobra.Command) error {
 	if o.Draft && o.Published {
 		return usageErr("--draft and --published contradict each other: give one")
 	}
 	if o.ClearRoles && o.roles {
 		return usageErr("--clear-roles and --role contradict each other: --role already replaces the stored roles")
 	}
-	if o.roles && len(normList(o.Roles)) == 0 {
+	if o.roles && len(vault.NormList(o.Roles)) == 0 {
 		return usageErr("--role is empty: name a restricted role (e.g. %q), or use --clear-roles", vault.KnownRestrictedRoles()[0])
 	}
 	if !o.roles && !o.ClearRoles && !o.setRegion && !o.Draft && !o.Published && !o.setURI && o.Rename == "" {
@@ -145,68 +128,52 @@ func runAppUpdate(cmd *cobra.Command, streams IO, deps appDeps, ref string, o ap
 			return invalidInput(fmt.Errorf("--rename: %w", err))
 		}
 	}
+	return nil
+}
+
+// update is the change the flags ask for.
+func (o appUpdateOptions) update() vault.AppUpdate {
+	u := vault.AppUpdate{Name: o.Rename}
+	if o.roles || o.ClearRoles {
+		u.Roles = &o.Roles
+	}
+	if o.setRegion {
+		u.Region = &o.Region
+	}
+	if o.Draft || o.Published {
+		u.Draft = &o.Draft
+	}
+	if o.setURI {
+		u.RedirectURI = &o.RedirectURI
+	}
+	return u
+}
+
+func runAppUpdate(cmd *cobra.Command, streams IO, deps appDeps, ref string, o appUpdateOptions) error {
+	if err := o.validate(cmd); err != nil {
+		return err
+	}
 	v, err := openVault(cmd, false)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	ctx := cmd.Context()
-	var changes []fieldChange
+	u := o.update()
+	var changes []vault.FieldChange
 	name := ref
 	err = v.UpdateApp(ctx, ref, func(a *vault.App) error {
-		changes = changes[:0]
+		changes = u.Apply(a)
 		name = a.Name
-		if o.roles || o.ClearRoles {
-			oldR, newR := normList(a.Roles), normList(o.Roles)
-			if !slices.Equal(oldR, newR) {
-				changes = append(changes, fieldChange{"roles", oldR, newR})
-				a.Roles = newR
-			}
-		}
-		if o.setRegion && a.Region != o.Region {
-			changes = append(changes, fieldChange{"region", a.Region, o.Region})
-			a.Region = o.Region
-		}
-		if (o.Draft || o.Published) && a.Draft != o.Draft {
-			changes = append(changes, fieldChange{"draft", a.Draft, o.Draft})
-			a.Draft = o.Draft
-		}
-		if o.setURI && a.RedirectURI != o.RedirectURI {
-			changes = append(changes, fieldChange{"redirectUri", a.RedirectURI, o.RedirectURI})
-			a.RedirectURI = o.RedirectURI
-		}
-		if o.Rename != "" && a.Name != o.Rename {
-			changes = append(changes, fieldChange{"name", a.Name, o.Rename})
-			a.Name = o.Rename
-			name = o.Rename
-		}
-		if len(changes) == 0 {
-			return errNothingToUpdate
-		}
-		return nil
+		return unchangedIf(changes)
 	})
 	if err != nil && !errors.Is(err, errNothingToUpdate) {
 		return notFound(err, "app", ref, "spgate app list")
 	}
-	if len(changes) > 0 {
-		logger(cmd).Info("app updated", "app", name, "fields", len(changes))
-	}
-	if jsonOut(cmd) {
+	return printUpdate(cmd, streams, "app", name, changes, func() (any, error) {
 		a, err := v.GetApp(ctx, name)
-		if err != nil {
-			return storeErr(err)
-		}
-		return printJSON(streams.Out, map[string]any{"app": appView(a, deps.now()), "changed": len(changes) > 0, "changes": nonNil(changes)})
-	}
-	printChanges(streams.Out, "app", name, changes)
-	return nil
-}
-
-func nonNil(c []fieldChange) []fieldChange {
-	if c == nil {
-		return []fieldChange{}
-	}
-	return c
+		return appView(a, deps.now()), err
+	})
 }
 
 // sellerUpdateOptions are the flags of spgate seller update.
@@ -263,46 +230,16 @@ func runSellerUpdate(cmd *cobra.Command, streams IO, ref string, o sellerUpdateO
 	}
 	defer v.Close()
 	ctx := cmd.Context()
-	var changes []fieldChange
+	var changes []vault.FieldChange
 	var fnErr error
 	id := ref
 	err = v.UpdateSeller(ctx, ref, func(s *vault.Seller) error {
-		changes = changes[:0]
 		id = s.ID
-		region := s.Region
-		if o.setRegion {
-			region = o.Region
+		changes, fnErr = o.apply(s)
+		if fnErr != nil {
+			return fnErr
 		}
-		mps := s.Marketplaces
-		if o.setMP {
-			if mps, fnErr = parseMarketplaces(region, o.Marketplaces); fnErr != nil {
-				return fnErr
-			}
-		} else if region != s.Region {
-			for _, m := range mps {
-				if err := vault.ValidateMarketplace(region, m); err != nil {
-					fnErr = usageErr("seller %s sells in %s, which is not in region %s: give the marketplaces in %s with --marketplace too (e.g. --marketplace %s)",
-						s.ID, strings.Join(mps, ","), region, region, exampleMarketplaceIDs(region))
-					return fnErr
-				}
-			}
-		}
-		if region != s.Region {
-			changes = append(changes, fieldChange{"region", s.Region, region})
-			s.Region = region
-		}
-		if oldM, newM := normList(s.Marketplaces), normList(mps); !slices.Equal(oldM, newM) {
-			changes = append(changes, fieldChange{"marketplaces", oldM, newM})
-			s.Marketplaces = mps
-		}
-		if o.setName && o.Name != s.Name {
-			changes = append(changes, fieldChange{"name", s.Name, o.Name})
-			s.Name = o.Name
-		}
-		if len(changes) == 0 {
-			return errNothingToUpdate
-		}
-		return nil
+		return unchangedIf(changes)
 	})
 	if fnErr != nil {
 		return fnErr
@@ -310,18 +247,35 @@ func runSellerUpdate(cmd *cobra.Command, streams IO, ref string, o sellerUpdateO
 	if err != nil && !errors.Is(err, errNothingToUpdate) {
 		return notFound(err, "seller", ref, "spgate seller list")
 	}
-	if len(changes) > 0 {
-		logger(cmd).Info("seller updated", "seller", id, "fields", len(changes))
-	}
-	if jsonOut(cmd) {
+	return printUpdate(cmd, streams, "seller", id, changes, func() (any, error) {
 		s, err := v.GetSeller(ctx, id)
-		if err != nil {
-			return storeErr(err)
-		}
-		return printJSON(streams.Out, map[string]any{"seller": sellerView(s), "changed": len(changes) > 0, "changes": nonNil(changes)})
+		return sellerView(s), err
+	})
+}
+
+// apply makes the change the flags ask for to s; marketplaces given as
+// country codes are resolved in the seller's region after the update.
+func (o sellerUpdateOptions) apply(s *vault.Seller) ([]vault.FieldChange, error) {
+	var u vault.SellerUpdate
+	region := s.Region
+	if o.setRegion {
+		u.Region, region = &o.Region, o.Region
 	}
-	printChanges(streams.Out, "seller", id, changes)
-	return nil
+	if o.setName {
+		u.Name = &o.Name
+	}
+	if o.setMP {
+		var err error
+		if u.Marketplaces, err = parseMarketplaces(region, o.Marketplaces); err != nil {
+			return nil, err
+		}
+	}
+	changes, err := u.Apply(s)
+	var rm *vault.RegionMismatchError
+	if errors.As(err, &rm) {
+		return nil, usageErr("%v: give the marketplaces in %s with --marketplace too (e.g. --marketplace %s)", rm, rm.Region, exampleMarketplaceIDs(rm.Region))
+	}
+	return changes, err
 }
 
 // exampleMarketplaceIDs lists up to three marketplace ids of region,
