@@ -1,6 +1,7 @@
-// Package appvault adapts the vault to what an app's SP-API client needs:
-// its sellers (region and refresh token) as an spapi.SellerStore, cached
-// in memory and cleared when the vault changes.
+// Package appvault adapts the vault to what an app's SP-API client and the
+// product's jobs need: its sellers (region and refresh token) as an
+// spapi.SellerStore, cached in memory and cleared when the vault changes,
+// and the checkpoints of resumable jobs as an orderpull.CheckpointStore.
 package appvault
 
 import (
