@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,14 +18,32 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/lwa"
+	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/spapi/orders"
+	"github.com/spgate/spgate/vault"
 )
 
 // expectedOrders lists, with a client of its own, the ids of every order of
 // the seller last updated in [since, until).
 func expectedOrders(t *testing.T, e *emuEnv, seller amazontest.DemoSeller, since, until time.Time) []string {
+	t.Helper()
+	var ids []string
+	for o, err := range orders.New(demoClient(t, e, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
+		LastUpdatedAfter: since, LastUpdatedBefore: until}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, o.AmazonOrderId)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// demoClient is a client of the emulator's demo app for seller, with
+// credentials of its own (not the vault's).
+func demoClient(t *testing.T, e *emuEnv, seller amazontest.DemoSeller) *spapi.Client {
 	t.Helper()
 	ep, err := parseEndpoint(e.endpoint)
 	if err != nil {
@@ -36,16 +55,7 @@ func expectedOrders(t *testing.T, e *emuEnv, seller amazontest.DemoSeller, since
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for o, err := range orders.New(c).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
-		LastUpdatedAfter: since, LastUpdatedBefore: until}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, o.AmazonOrderId)
-	}
-	slices.Sort(ids)
-	return ids
+	return c
 }
 
 // readJSONL returns the order ids in a pull's file (sorted) and fails on a
@@ -249,4 +259,92 @@ func TestOrdersPullKillResume(t *testing.T) {
 		t.Fatalf("after two kills the file has %d orders, the emulator has %d in range", len(got), len(want))
 	}
 	assertNoSecrets(t, e, stderr.String())
+}
+
+// TestOrdersPullWithoutCobra runs the verb's run function with its
+// dependencies injected: bad flags are refused before the vault is opened;
+// good ones pull, print the result and resume the same job next time.
+func TestOrdersPullWithoutCobra(t *testing.T) {
+	e := newEmuEnv(t, amazontest.WithOrdersPerSeller(40))
+	seller := e.demo.Sellers[0]
+	now := time.Now().UTC().Truncate(time.Second)
+	dir := t.TempDir()
+	opts := func(out string) (*pullOptions, *bytes.Buffer, *bytes.Buffer) {
+		var stdout, stderr bytes.Buffer
+		return &pullOptions{Seller: seller.ID, Since: "100d", Until: "1h", API: ordersV0, PageSize: 10, Out: out,
+			IO: IO{Out: &stdout, Err: &stderr}, JSON: true, Now: func() time.Time { return now },
+			OpenVault: func() (*vault.Vault, error) { return e.open(t, false), nil },
+			NewClient: func(context.Context, *vault.Vault) (*spapi.Client, error) { return demoClient(t, e, seller), nil },
+		}, &stdout, &stderr
+	}
+
+	for name, bad := range map[string]func(*pullOptions){
+		"no --out":      func(o *pullOptions) { o.Out = "" },
+		"not jsonl/csv": func(o *pullOptions) { o.Out = "orders.txt" },
+		"--api":         func(o *pullOptions) { o.API = "v1" },
+		"--page-size":   func(o *pullOptions) { o.PageSize = 0 },
+		"--pii":         func(o *pullOptions) { o.PII = []string{"ssn"} },
+		"--since":       func(o *pullOptions) { o.Since = "soon" },
+		"--until":       func(o *pullOptions) { o.Until = "200d" },
+	} {
+		o, _, _ := opts(filepath.Join(dir, "bad.jsonl"))
+		bad(o)
+		o.OpenVault = func() (*vault.Vault, error) {
+			t.Errorf("%s: the vault was opened for bad flags", name)
+			return nil, errors.New("not for bad flags")
+		}
+		if _, code := problemOf(runOrdersPull(context.Background(), o)); code != ExitUsage {
+			t.Errorf("%s: exit %d, want %d", name, code, ExitUsage)
+		}
+	}
+
+	want := expectedOrders(t, e, seller, now.Add(-100*24*time.Hour), now.Add(-time.Hour))
+	out := filepath.Join(dir, "orders.jsonl")
+	for run, resumed := range []bool{false, true} {
+		o, stdout, stderr := opts(out)
+		if err := runOrdersPull(context.Background(), o); err != nil {
+			t.Fatalf("run %d: %v\n%s", run+1, err, stderr)
+		}
+		var res struct {
+			Orders  int64
+			Resumed bool
+			Out     string
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+			t.Fatalf("run %d: stdout is not JSON: %v: %s", run+1, err, stdout)
+		}
+		if res.Resumed != resumed || res.Out != out || (!resumed && res.Orders != int64(len(want))) {
+			t.Fatalf("run %d printed %+v; want %d orders, resumed %v", run+1, res, len(want), resumed)
+		}
+		progress := "checkpoint: page 1, 10 orders"
+		if resumed {
+			progress = "resuming from the checkpoint"
+		}
+		if !strings.Contains(stderr.String(), progress) {
+			t.Errorf("run %d: stderr lacks %q: %s", run+1, progress, stderr)
+		}
+	}
+	if got := readJSONL(t, out, nil); !slices.Equal(got, want) {
+		t.Fatalf("the file has %d orders, the window %d", len(got), len(want))
+	}
+}
+
+// TestPullProgressEvents: the progress lines show the rate-limit waits the
+// pull's events carry, and say when Amazon refused a page token.
+func TestPullProgressEvents(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	p := &progress{w: &buf, now: func() time.Time { return now }}
+	p.event(orderpull.Event{Kind: orderpull.Started, Resumed: true, Orders: 20, Pages: 2, From: now.Add(-time.Hour)})
+	now = now.Add(time.Minute)
+	p.event(orderpull.Event{Kind: orderpull.Restarted, Orders: 20, Pages: 2})
+	p.event(orderpull.Event{Kind: orderpull.PageDone, Orders: 30, Pages: 3, PageOrders: 10, RateLimitWaits: 2, RateLimitWait: 61 * time.Second})
+	p.event(orderpull.Event{Kind: orderpull.Finished, Orders: 30, Pages: 3})
+	p.finish()
+	for _, want := range []string{"resuming from the checkpoint (20 orders already written", "refused the page token",
+		"checkpoint: page 3, 30 orders, 0.2 orders/s, rate-limit waits 2 (1m1s)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, buf.String())
+		}
+	}
 }
