@@ -292,12 +292,7 @@ Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 		Example: `  spgate app list
   spgate app list --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, _ []string) error {
 			apps, err := v.ListApps(cmd.Context())
 			if err != nil {
 				return storeErr(err)
@@ -307,19 +302,11 @@ Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 			for _, a := range apps {
 				views = append(views, appView(a, now))
 			}
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, views)
-			}
-			if len(views) == 0 {
-				fmt.Fprintln(streams.Err, "no apps yet: add one with `spgate app add NAME --app-id … --client-id …`")
-				return nil
-			}
-			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCLIENT ID\tREGION\tDRAFT\tSECRET\tDAYS LEFT")
-			for _, a := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\tv%d\t%s\n", a.Name, a.ClientID, dash(a.Region), a.Draft, a.SecretVersion, daysLeft(a.SecretDaysLeft))
-			}
-			if err := tw.Flush(); err != nil {
+			err = printRows(cmd, streams, views, "no apps yet: add one with `spgate app add NAME --app-id … --client-id …`",
+				"NAME\tCLIENT ID\tREGION\tDRAFT\tSECRET\tDAYS LEFT", func(a appJSON) string {
+					return fmt.Sprintf("%s\t%s\t%s\t%v\tv%d\t%s", a.Name, a.ClientID, dash(a.Region), a.Draft, a.SecretVersion, daysLeft(a.SecretDaysLeft))
+				})
+			if err != nil || jsonOut(cmd) {
 				return err
 			}
 			for _, a := range views {
@@ -328,7 +315,7 @@ Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 				}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -356,12 +343,7 @@ version, dates and days left. The secret itself appears only as a hint
 		Example: `  spgate app show main
   spgate app show amzn1.application-oa2-client.0123456789abcdef0123456789abcdef --json`,
 		Args: exactArgs(1, "NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
 			a, err := v.GetApp(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "app", args[0], "spgate app list")
@@ -375,7 +357,7 @@ version, dates and days left. The secret itself appears only as a hint
 				fmt.Fprintf(streams.Err, "warning: app %s: %s\n", j.Name, j.Warning)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -537,12 +519,7 @@ Amazon.`,
 		Example: `  spgate app remove old-app
   spgate app remove old-app --yes`,
 		Args: exactArgs(1, "NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
 			a, err := v.GetApp(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "app", args[0], "spgate app list")
@@ -550,7 +527,7 @@ Amazon.`,
 			return removeConfirmed(cmd, streams, yes,
 				fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID),
 				"app", a.Name, v.RemoveApp)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,60 +133,50 @@ func runClientAdd(cmd *cobra.Command, streams IO, name string, o clientAddOption
 	return nil
 }
 
+// clientRow is a gateway client as client list prints it.
+type clientRow struct {
+	Name       string     `json:"name"`
+	Sellers    []string   `json:"sellers"`
+	Operations []string   `json:"operations"`
+	PII        bool       `json:"pii"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+}
+
+func (c clientRow) line() string {
+	status := "active since " + c.CreatedAt.Format(time.DateOnly)
+	if c.RevokedAt != nil {
+		status = "revoked " + c.RevokedAt.Format(time.DateOnly)
+	}
+	pii := "no"
+	if c.PII {
+		pii = "yes"
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", c.Name, strings.Join(c.Sellers, ","), strings.Join(c.Operations, ","), pii, status)
+}
+
 func newClientListCmd(streams IO) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List gateway clients and their scopes (never their keys)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, _ []string) error {
 			cs, err := v.ListClients(cmd.Context())
 			if err != nil {
 				return storeErr(err)
 			}
-			if jsonOut(cmd) {
-				type row struct {
-					Name       string     `json:"name"`
-					Sellers    []string   `json:"sellers"`
-					Operations []string   `json:"operations"`
-					PII        bool       `json:"pii"`
-					CreatedAt  time.Time  `json:"createdAt"`
-					RevokedAt  *time.Time `json:"revokedAt,omitempty"`
-				}
-				rows := make([]row, 0, len(cs))
-				for _, c := range cs {
-					r := row{Name: c.Name, Sellers: c.Sellers, Operations: c.Operations, PII: c.PII, CreatedAt: c.CreatedAt}
-					if c.Revoked() {
-						t := c.RevokedAt
-						r.RevokedAt = &t
-					}
-					rows = append(rows, r)
-				}
-				return printJSON(streams.Out, rows)
-			}
-			if len(cs) == 0 {
-				fmt.Fprintln(streams.Err, "spgate: no gateway clients; create one with `spgate client add`")
-				return nil
-			}
-			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSELLERS\tOPERATIONS\tPII\tSTATUS")
+			rows := make([]clientRow, 0, len(cs))
 			for _, c := range cs {
-				status := "active since " + c.CreatedAt.Format(time.DateOnly)
+				r := clientRow{Name: c.Name, Sellers: c.Sellers, Operations: c.Operations, PII: c.PII, CreatedAt: c.CreatedAt}
 				if c.Revoked() {
-					status = "revoked " + c.RevokedAt.Format(time.DateOnly)
+					t := c.RevokedAt
+					r.RevokedAt = &t
 				}
-				pii := "no"
-				if c.PII {
-					pii = "yes"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, strings.Join(c.Sellers, ","), strings.Join(c.Operations, ","), pii, status)
+				rows = append(rows, r)
 			}
-			return tw.Flush()
-		},
+			return printRows(cmd, streams, rows, "spgate: no gateway clients; create one with `spgate client add`",
+				"NAME\tSELLERS\tOPERATIONS\tPII\tSTATUS", clientRow.line)
+		}),
 	}
 }
 
@@ -202,18 +191,10 @@ it until its key cache expires. A revoked client is active again with the
 new key.`,
 		Example: `  spgate client rotate-key business-central`,
 		Args:    exactArgs(1, "NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
 			key, err := v.RotateClientKey(cmd.Context(), args[0])
 			if err != nil {
-				if errors.Is(err, vault.ErrNotFound) {
-					return notFoundErr("gateway client", args[0], "spgate client list")
-				}
-				return storeErr(err)
+				return notFound(err, "gateway client", args[0], "spgate client list")
 			}
 			if jsonOut(cmd) {
 				return printJSON(streams.Out, struct {
@@ -224,7 +205,7 @@ new key.`,
 			fmt.Fprintf(streams.Out, "%s\n", key.Reveal())
 			fmt.Fprintf(streams.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 
@@ -236,20 +217,12 @@ func newClientRevokeCmd(streams IO) *cobra.Command {
 trail. A running gateway notices within 30 s (its key cache); restart it for
 an immediate effect.`,
 		Args: exactArgs(1, "NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
 			if err := v.RevokeClient(cmd.Context(), args[0]); err != nil {
-				if errors.Is(err, vault.ErrNotFound) {
-					return notFoundErr("gateway client", args[0], "spgate client list")
-				}
-				return storeErr(err)
+				return notFound(err, "gateway client", args[0], "spgate client list")
 			}
 			fmt.Fprintf(streams.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", args[0])
 			return nil
-		},
+		}),
 	}
 }

@@ -240,12 +240,7 @@ func newSellerListCmd(streams IO) *cobra.Command {
 		Example: `  spgate seller list
   spgate seller list --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, _ []string) error {
 			ss, err := v.ListSellers(cmd.Context())
 			if err != nil {
 				return storeErr(err)
@@ -254,24 +249,15 @@ func newSellerListCmd(streams IO) *cobra.Command {
 			for _, s := range ss {
 				views = append(views, sellerView(s))
 			}
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, views)
-			}
-			if len(views) == 0 {
-				fmt.Fprintln(streams.Err, "no sellers yet: add one with `spgate seller add SELLER_ID --app NAME --region R --marketplace M`")
-				return nil
-			}
-			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SELLER ID\tNAME\tREGION\tMARKETPLACES\tAPPS")
-			for _, s := range views {
-				var apps []string
-				for _, a := range s.Authorizations {
-					apps = append(apps, a.App)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, dash(s.Name), s.Region, strings.Join(s.Marketplaces, ","), dash(strings.Join(apps, ",")))
-			}
-			return tw.Flush()
-		},
+			return printRows(cmd, streams, views, "no sellers yet: add one with `spgate seller add SELLER_ID --app NAME --region R --marketplace M`",
+				"SELLER ID\tNAME\tREGION\tMARKETPLACES\tAPPS", func(s sellerJSON) string {
+					var apps []string
+					for _, a := range s.Authorizations {
+						apps = append(apps, a.App)
+					}
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", s.ID, dash(s.Name), s.Region, strings.Join(s.Marketplaces, ","), dash(strings.Join(apps, ",")))
+				})
+		}),
 	}
 }
 
@@ -283,12 +269,7 @@ func newSellerShowCmd(streams IO) *cobra.Command {
 		Example: `  spgate seller show A2VYDBAL8BMVQK
   spgate seller show shop-eu --json`,
 		Args: exactArgs(1, "SELLER"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
 			s, err := v.GetSeller(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "seller", args[0], "spgate seller list")
@@ -307,7 +288,7 @@ func newSellerShowCmd(streams IO) *cobra.Command {
 				fmt.Fprintf(tw, "app %s\trefresh token %s, authorized %s\n", a.App, dash(a.RefreshTokenHint), at)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -319,19 +300,14 @@ func newSellerRemoveCmd(streams IO) *cobra.Command {
 		Long:    `remove deletes the seller (by id or name), its refresh tokens and its checkpoints. It asks on a terminal; scripts pass --yes.`,
 		Example: `  spgate seller remove A2VYDBAL8BMVQK --yes`,
 		Args:    exactArgs(1, "SELLER"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
 			s, err := v.GetSeller(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "seller", args[0], "spgate seller list")
 			}
 			return removeConfirmed(cmd, streams, yes, fmt.Sprintf("remove seller %s and its refresh tokens?", s.ID),
 				"seller", s.ID, v.RemoveSeller)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd

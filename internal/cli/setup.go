@@ -184,10 +184,7 @@ func runSetupAWS(cmd *cobra.Command, streams IO, o setupAWSOptions) error {
 	defer v.Close()
 	app, err := v.GetApp(ctx, o.App)
 	if err != nil {
-		if errors.Is(err, vault.ErrNotFound) {
-			return notFoundErr("app", o.App, "spgate app list")
-		}
-		return storeErr(err)
+		return notFound(err, "app", o.App, "spgate app list")
 	}
 	// What the app already points at, and the names and region setup used
 	// for it before, are what is checked, kept and torn down, unless flags

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -112,4 +113,37 @@ func storeErr(err error) error {
 		return &ExitError{Code: ExitConfig, Err: err}
 	}
 	return &ExitError{Code: ExitFailure, Err: err}
+}
+
+// vaultRunE is a cobra RunE that opens the vault, runs fn with it and
+// closes it again: the shape of every verb that reads or changes the vault
+// and nothing else.
+func vaultRunE(fn func(cmd *cobra.Command, v *vault.Vault, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		v, err := openVault(cmd, false)
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		return fn(cmd, v, args)
+	}
+}
+
+// printRows prints a list verb's rows: as JSON under --json; else as a
+// table with header and one line (tab-separated) per row, or, when there
+// are no rows, the note empty on stderr.
+func printRows[T any](cmd *cobra.Command, streams IO, rows []T, empty, header string, line func(T) string) error {
+	if jsonOut(cmd) {
+		return printJSON(streams.Out, rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(streams.Err, empty)
+		return nil
+	}
+	tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, line(r))
+	}
+	return tw.Flush()
 }
