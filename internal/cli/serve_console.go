@@ -117,10 +117,6 @@ func startConsole(cmd *cobra.Command, streams IO, o consoleOptions, d consoleDep
 // rotator and consent flow as the CLI's verbs.
 func newServeConsole(cmd *cobra.Command, o consoleOptions, d consoleDeps, addr string, useTLS bool) (*console.Console, error) {
 	v, app, ep := d.Vault, d.App, d.Endpoints
-	sqsEndpoint, _ := cmd.Flags().GetString("sqs-endpoint")
-	vaultFlag, _ := cmd.Flags().GetString(flagVault)
-	creds := rotation.VaultCredentials{Vault: v, App: app.Name}
-	lc := &lwa.Client{TokenURL: ep.TokenURL, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: d.Log}
 	cfg := console.Config{
 		Vault: v, App: app.Name, Addr: addr, TLS: useTLS, GatewayURL: d.GatewayURL,
 		Credentials: d.Client.CredentialState(),
@@ -135,73 +131,100 @@ func newServeConsole(cmd *cobra.Command, o consoleOptions, d consoleDeps, addr s
 			}
 			return doctorChecks(ctx, cmd, v, a, ep, "")
 		},
-		Rotate: func(ctx context.Context, progress func(step, msg string)) (rotation.Result, error) {
-			a, err := v.GetApp(ctx, app.Name)
-			if err != nil {
-				return rotation.Result{}, err
-			}
-			r, err := rotation.New(rotation.Config{
-				Vault:    v,
-				Request:  rotation.SPAPIRequester(v, ep, nil, nil, d.Log),
-				Queues:   rotationQueues(ctx, v, a, resolveSQSEndpoint(sqsEndpoint)),
-				Verify:   rotation.LWAVerifier(ep.TokenURL, nil, nil),
-				Logger:   d.Log,
-				Progress: progress,
-				Owner:    "spgate serve --console",
-			})
-			if err != nil {
-				return rotation.Result{}, err
-			}
-			return r.Rotate(ctx, app.Name)
-		},
-		// `spgate setup aws --app A --queue [--dry-run]`, run as the verb
-		// itself with its report going to the page.
-		SetupAWS: func(ctx context.Context, dryRun bool, out func(string)) error {
-			args := []string{"setup", "aws", "--app", app.Name, "--queue"}
-			if vaultFlag != "" {
-				args = append(args, "--"+flagVault, vaultFlag)
-			}
-			if dryRun {
-				args = append(args, "--dry-run")
-			}
-			w := &lineWriter{out: out}
-			code := Main(vault.WithActor(ctx, console.Actor), args, strings.NewReader(""), w, w)
-			w.Flush()
-			if code != ExitOK {
-				return fmt.Errorf("spgate %s exited with %d: see its report above", strings.Join(args, " "), code)
-			}
-			return nil
-		},
-		Consent: &console.Consent{
-			RedirectURI: app.RedirectURI,
-			URL: func(region, redirectURI, state string) (string, error) {
-				f := &authFlow{ConsentBase: consentBase(region), AppID: app.AppID, Draft: app.Draft, RedirectURI: redirectURI, State: state}
-				return f.consentURL()
-			},
-			Complete: func(ctx context.Context, state, redirectURI string, q url.Values) (string, secret.String, error) {
-				f := &authFlow{AppID: app.AppID, RedirectURI: redirectURI, State: state,
-					Exchange: func(ctx context.Context, code, ru string) (secret.String, error) {
-						_, rt, err := lc.ExchangeCode(ctx, creds, code, ru)
-						return rt, err
-					}}
-				res, err := f.handleRedirect(ctx, q)
-				return res.SellerID, res.RefreshToken, err
-			},
-		},
+		Rotate:   consoleRotate(cmd, d),
+		SetupAWS: consoleSetupAWS(cmd, app.Name),
+		Consent:  consoleConsent(d),
 	}
 	if d.Audit != nil {
-		cfg.Audit = func(_ context.Context, e console.AdminEvent) {
-			entry := gateway.AuditEntry{Time: e.Time, RequestID: "console", Client: console.Actor, Operation: "console/" + e.Action,
-				Method: http.MethodPost, Path: e.Target, Status: http.StatusOK, Decision: "allowed"}
-			if !e.OK {
-				entry.Status, entry.Decision, entry.Reason = http.StatusForbidden, "denied", e.Detail
-			}
-			if err := d.Audit.Write(entry); err != nil {
-				d.Log.Error("writing the console's action to the audit log failed", "action", e.Action, "error", err.Error())
-			}
-		}
+		cfg.Audit = consoleAudit(d)
 	}
 	return console.New(cfg)
+}
+
+// consoleRotate is the console's Rotate button: spgate rotate, with the
+// app as the vault holds it when pressed.
+func consoleRotate(cmd *cobra.Command, d consoleDeps) func(context.Context, func(step, msg string)) (rotation.Result, error) {
+	v, app, ep := d.Vault, d.App, d.Endpoints
+	sqsEndpoint, _ := cmd.Flags().GetString("sqs-endpoint")
+	return func(ctx context.Context, progress func(step, msg string)) (rotation.Result, error) {
+		a, err := v.GetApp(ctx, app.Name)
+		if err != nil {
+			return rotation.Result{}, err
+		}
+		r, err := rotation.New(rotation.Config{
+			Vault:    v,
+			Request:  rotation.SPAPIRequester(v, ep, nil, nil, d.Log),
+			Queues:   rotationQueues(ctx, v, a, resolveSQSEndpoint(sqsEndpoint)),
+			Verify:   rotation.LWAVerifier(ep.TokenURL, nil, nil),
+			Logger:   d.Log,
+			Progress: progress,
+			Owner:    "spgate serve --console",
+		})
+		if err != nil {
+			return rotation.Result{}, err
+		}
+		return r.Rotate(ctx, app.Name)
+	}
+}
+
+// consoleSetupAWS is `spgate setup aws --app A --queue [--dry-run]`, run
+// as the verb itself with its report going to the page.
+func consoleSetupAWS(cmd *cobra.Command, app string) func(context.Context, bool, func(string)) error {
+	vaultFlag, _ := cmd.Flags().GetString(flagVault)
+	return func(ctx context.Context, dryRun bool, out func(string)) error {
+		args := []string{"setup", "aws", "--app", app, "--queue"}
+		if vaultFlag != "" {
+			args = append(args, "--"+flagVault, vaultFlag)
+		}
+		if dryRun {
+			args = append(args, "--dry-run")
+		}
+		w := &lineWriter{out: out}
+		code := Main(vault.WithActor(ctx, console.Actor), args, strings.NewReader(""), w, w)
+		w.Flush()
+		if code != ExitOK {
+			return fmt.Errorf("spgate %s exited with %d: see its report above", strings.Join(args, " "), code)
+		}
+		return nil
+	}
+}
+
+// consoleConsent is the console's authorize flow: the consent URL, and the
+// code exchanged for a refresh token with the app's LWA credentials.
+func consoleConsent(d consoleDeps) *console.Consent {
+	app := d.App
+	creds := rotation.VaultCredentials{Vault: d.Vault, App: app.Name}
+	lc := &lwa.Client{TokenURL: d.Endpoints.TokenURL, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: d.Log}
+	return &console.Consent{
+		RedirectURI: app.RedirectURI,
+		URL: func(region, redirectURI, state string) (string, error) {
+			f := &authFlow{ConsentBase: consentBase(region), AppID: app.AppID, Draft: app.Draft, RedirectURI: redirectURI, State: state}
+			return f.consentURL()
+		},
+		Complete: func(ctx context.Context, state, redirectURI string, q url.Values) (string, secret.String, error) {
+			f := &authFlow{AppID: app.AppID, RedirectURI: redirectURI, State: state,
+				Exchange: func(ctx context.Context, code, ru string) (secret.String, error) {
+					_, rt, err := lc.ExchangeCode(ctx, creds, code, ru)
+					return rt, err
+				}}
+			res, err := f.handleRedirect(ctx, q)
+			return res.SellerID, res.RefreshToken, err
+		},
+	}
+}
+
+// consoleAudit records each console action in the gateway's audit log.
+func consoleAudit(d consoleDeps) func(context.Context, console.AdminEvent) {
+	return func(_ context.Context, e console.AdminEvent) {
+		entry := gateway.AuditEntry{Time: e.Time, RequestID: "console", Client: console.Actor, Operation: "console/" + e.Action,
+			Method: http.MethodPost, Path: e.Target, Status: http.StatusOK, Decision: "allowed"}
+		if !e.OK {
+			entry.Status, entry.Decision, entry.Reason = http.StatusForbidden, "denied", e.Detail
+		}
+		if err := d.Audit.Write(entry); err != nil {
+			d.Log.Error("writing the console's action to the audit log failed", "action", e.Action, "error", err.Error())
+		}
+	}
 }
 
 // lineWriter hands what a verb prints to out, a line at a time.
