@@ -3,6 +3,7 @@ package benchmark
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,9 +39,8 @@ type servedProc struct {
 	pid  int
 }
 
-// startServe runs `spgate serve` on a free loopback port with its log
-// (a JSON line per request) in a file under dir, and returns a function
-// that stops it with SIGTERM.
+// startServe runs `spgate serve` on a free loopback port with its log in
+// a file under dir, and returns a function that stops it with SIGTERM.
 func startServe(ctx context.Context, bin string, env []string, dir, name string, args ...string) (servedProc, func(), error) {
 	logPath := filepath.Join(dir, "serve-"+name+".log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -50,38 +50,82 @@ func startServe(ctx context.Context, bin string, env []string, dir, name string,
 	defer logf.Close()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--audit-log", filepath.Join(dir, "audit-"+name+".jsonl")}, args...)...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, io.Discard, logf
-	if err := cmd.Start(); err != nil {
+	p, err := startProcess(cmd, syscall.SIGTERM)
+	if err != nil {
 		return servedProc{}, nil, fmt.Errorf("start %s serve: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	deadline := time.Now().Add(startTimeout)
-	for {
+	what := "spgate serve " + strings.Join(args, " ")
+	addr, err := p.waitReady(ctx, func() (string, bool) {
 		b, _ := os.ReadFile(logPath)
 		if m := servingRE.FindSubmatch(b); m != nil {
-			return servedProc{addr: string(m[1]), pid: cmd.Process.Pid}, stop, nil
+			return string(m[1]), true
+		}
+		return "", false
+	}, func(exit error) error {
+		b, _ := os.ReadFile(logPath)
+		if exit != nil {
+			return fmt.Errorf("%s exited before listening (%v): %s", what, exit, lastLines(b, 5))
+		}
+		return fmt.Errorf("%s did not listen within %v: %s", what, startTimeout, lastLines(b, 5))
+	})
+	if err != nil {
+		return servedProc{}, nil, err
+	}
+	return servedProc{addr: addr, pid: cmd.Process.Pid}, p.stop, nil
+}
+
+// process is a started server process.
+type process struct {
+	cmd    *exec.Cmd
+	sig    os.Signal // asks it to stop gracefully
+	exited chan error
+}
+
+// startProcess starts cmd; stop sends it sig.
+func startProcess(cmd *exec.Cmd, sig os.Signal) (*process, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, sig: sig, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
+	return p, nil
+}
+
+// stop sends the process its signal and kills it if it has not exited
+// within 10 s.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(p.sig)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// waitReady polls ready every 10 ms until it returns the process's
+// address. When the process exits first, or startTimeout passes (exit
+// nil), it returns failed's error; on any failure the process is stopped.
+func (p *process) waitReady(ctx context.Context, ready func() (string, bool), failed func(exit error) error) (string, error) {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if addr, ok := ready(); ok {
+			return addr, nil
 		}
 		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logPath)
-			return servedProc{}, nil, fmt.Errorf("spgate serve %s exited before listening (%v): %s", strings.Join(args, " "), err, lastLines(b, 5))
+		case err := <-p.exited:
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return "", failed(err)
 		case <-ctx.Done():
-			stop()
-			return servedProc{}, nil, ctx.Err()
+			p.stop()
+			return "", ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return servedProc{}, nil, fmt.Errorf("spgate serve %s did not listen within %v: %s", strings.Join(args, " "), startTimeout, lastLines(b, 5))
+			p.stop()
+			return "", failed(nil)
 		}
 	}
 }
@@ -159,40 +203,28 @@ func startNginx(ctx context.Context, bin, dir, upstream, token string) (string, 
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "-p", dir+"/", "-c", conf, "-e", filepath.Join(dir, "error.log"))
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	p, err := startProcess(cmd, syscall.SIGQUIT) // graceful: workers finish, then exit
+	if err != nil {
 		return "", 0, nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful: workers finish, then exit
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
+	_, err = p.waitReady(ctx, func() (string, bool) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return "", false
 		}
+		c.Close()
+		return addr, true
+	}, func(exit error) error {
+		if exit == nil {
+			return fmt.Errorf("did not listen on %s within %v", addr, startTimeout)
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return fmt.Errorf("exited (%v): %s %s", exit, strings.TrimSpace(out.String()), lastLines(log, 3))
+	})
+	if err != nil {
+		return "", 0, nil, err
 	}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return addr, cmd.Process.Pid, stop, nil
-		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			return "", 0, nil, fmt.Errorf("exited (%v): %s %s", err, strings.TrimSpace(out.String()), lastLines(log, 3))
-		case <-ctx.Done():
-			stop()
-			return "", 0, nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", 0, nil, fmt.Errorf("did not listen on %s within %v", addr, startTimeout)
-		}
-	}
+	return addr, cmd.Process.Pid, p.stop, nil
 }
 
 // processMemory reads VmRSS and VmHWM of pid and, with children, of its

@@ -1,15 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -17,18 +11,26 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/doctor"
-	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/internal/demo"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
 func init() { commands = append(commands, newDemoCmd) }
 
-// demoOptions are the flags of spgate demo.
+// demoOptions are the flags of spgate demo and what the command takes from
+// its surroundings, injected so that tests run it without cobra.
 type demoOptions struct {
 	Keep      string
 	Orders    int
 	TimeScale float64
+
+	IO   IO
+	JSON bool // --json
+	// NewClient builds the demo app's SP-API client as every verb does;
+	// Doctor runs spgate doctor's checks.
+	NewClient func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error)
+	Doctor    func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error)
 }
 
 func newDemoCmd(streams IO) *cobra.Command {
@@ -48,7 +50,14 @@ Everything is deleted afterwards unless --keep DIR is given.`,
   spgate demo --keep ./spgate-demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd, streams, o)
+			o.IO, o.JSON = streams, jsonOut(cmd)
+			o.NewClient = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
+				return clientForApp(ctx, cmd, v, app, ep)
+			}
+			o.Doctor = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
+				return doctorChecks(ctx, cmd, v, app, ep, "")
+			}
+			return runDemo(cmd.Context(), &o)
 		},
 	}
 	f := cmd.Flags()
@@ -75,6 +84,7 @@ type demoSummary struct {
 	Elapsed      string         `json:"elapsed"`
 }
 
+// demoFile is one seller's order file.
 type demoFile struct {
 	Seller string `json:"seller"`
 	Region string `json:"region"`
@@ -82,195 +92,126 @@ type demoFile struct {
 	Orders int64  `json:"orders"`
 }
 
-func runDemo(cmd *cobra.Command, streams IO, o demoOptions) error {
-	ctx := cmd.Context()
+// say prints a line of the human form (nothing with --json).
+func (o *demoOptions) say(format string, a ...any) {
+	if !o.JSON {
+		fmt.Fprintf(o.IO.Out, format+"\n", a...)
+	}
+}
+
+func runDemo(ctx context.Context, o *demoOptions) error {
 	began := time.Now()
 	if o.Orders < 1 || o.TimeScale <= 0 {
 		return usageErr("--orders must be at least 1 and --time-scale positive")
 	}
-	say := func(format string, a ...any) {
-		if !jsonOut(cmd) {
-			fmt.Fprintf(streams.Out, format+"\n", a...)
-		}
-	}
-
-	// 1. The offline Amazon, one loopback listener per region.
-	srv, urls, ep, stop, err := startOfflineAmazon(amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3,
-		TimeScale: o.TimeScale, TokenLifetime: 12 * time.Hour})
+	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo",
+		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: o.TimeScale, TokenLifetime: 12 * time.Hour}})
 	if err != nil {
+		if o.Keep != "" {
+			err = fmt.Errorf("--keep %s: %w (use an empty directory)", o.Keep, err)
+		}
 		return err
 	}
-	defer stop()
-	say("offline Amazon listening on %s (NA), %s (EU), %s (FE); its clock runs %gx", urls[spapi.NA], urls[spapi.EU], urls[spapi.FE], o.TimeScale)
-
-	// 2. A vault of its own with a random key.
-	dir := o.Keep
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "spgate-demo-"); err != nil {
-			return fmt.Errorf("make a temporary directory: %w", err)
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("--keep %s: %w", dir, err)
-	}
-	vpath := filepath.Join(dir, "vault.db")
-	v, key, app, err := newDemoVault(ctx, vpath, srv.Demo(), "demo")
-	if err != nil {
-		return fmt.Errorf("%w (with --keep, use an empty directory)", err)
-	}
-	defer v.Close()
+	defer e.Close()
 	if o.Keep != "" {
-		enc, err := key.Encode()
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, "master.key"), []byte(enc+"\n"), 0o600)
-		}
-		if err != nil {
-			return fmt.Errorf("write the demo vault's key: %w", err)
-		}
-	}
-	d := srv.Demo()
-	say("vault %s: app %q (%s) with %d authorized sellers", vpath, app.Name, app.AppID, len(d.Sellers))
-
-	// 3. doctor.
-	c, err := clientForApp(ctx, cmd, v, app, ep)
-	if err != nil {
-		return err
-	}
-	checks, err := doctorChecks(ctx, cmd, v, app, ep, "")
-	if err != nil {
-		return err
-	}
-	sum := demoSummary{Dir: dir, Kept: o.Keep != "", Checks: checks}
-	say("\n$ spgate doctor")
-	if !jsonOut(cmd) {
-		if err := printChecks(streams.Out, checks, false); err != nil {
+		if err := e.SaveKey(filepath.Join(e.Dir, "master.key")); err != nil {
 			return err
+		}
+	}
+	srv := e.Amazon
+	o.say("offline Amazon listening on %s (NA), %s (EU), %s (FE); its clock runs %gx",
+		srv.RegionURL(amazontest.RegionNA), srv.RegionURL(amazontest.RegionEU), srv.RegionURL(amazontest.RegionFE), o.TimeScale)
+	o.say("vault %s: app %q (%s) with %d authorized sellers", e.VaultPath, e.App.Name, e.App.AppID, len(e.Fixture.Sellers))
+	sum := demoSummary{Dir: e.Dir, Kept: o.Keep != ""}
+	if sum.Checks, err = o.doctor(ctx, e); err != nil {
+		return err
+	}
+	c, err := o.NewClient(ctx, e.Vault, e.App, e.Endpoints)
+	if err != nil {
+		return err
+	}
+	if err := o.pull(ctx, e, c, &sum); err != nil {
+		return err
+	}
+	sum.count(srv.Counters(), c.Stats())
+	sum.Elapsed = time.Since(began).Round(time.Millisecond).String()
+	if o.JSON {
+		return printJSON(o.IO.Out, sum)
+	}
+	o.printSummary(sum, e.VaultPath)
+	return nil
+}
+
+// doctor runs and prints spgate doctor's checks against the emulator; a
+// failure is a bug.
+func (o *demoOptions) doctor(ctx context.Context, e *demo.Env) ([]doctor.Check, error) {
+	checks, err := o.Doctor(ctx, e.Vault, e.App, e.Endpoints)
+	if err != nil {
+		return nil, err
+	}
+	o.say("\n$ spgate doctor")
+	if !o.JSON {
+		if err := printChecks(o.IO.Out, checks, false); err != nil {
+			return nil, err
 		}
 	}
 	if doctor.Worst(checks) == doctor.Fail {
-		return &ExitError{Code: ExitFailure, Err: errors.New("demo: doctor found failures against the offline Amazon; this is a bug, please report it")}
+		return nil, &ExitError{Code: ExitFailure, Err: errors.New("demo: doctor found failures against the offline Amazon; this is a bug, please report it")}
 	}
+	return checks, nil
+}
 
-	// 4. Orders with addresses, one file per seller.
-	say("\n$ spgate orders pull --since 100d --pii address --out orders-<seller>.jsonl   (each seller)")
-	for i, s := range d.Sellers {
-		sl, err := v.GetSeller(ctx, s.ID)
+// pull pulls every seller's orders with addresses into a file of its own.
+func (o *demoOptions) pull(ctx context.Context, e *demo.Env, c *spapi.Client, sum *demoSummary) error {
+	o.say("\n$ spgate orders pull --since 100d --pii address --out orders-<seller>.jsonl   (each seller)")
+	for i, s := range e.Fixture.Sellers {
+		sl, err := e.Vault.GetSeller(ctx, s.ID)
 		if err != nil {
 			return err
 		}
-		out := filepath.Join(dir, fmt.Sprintf("orders-%s-%s.jsonl", s.Region, s.ID))
-		res, err := pullOrders(ctx, pullJob{Vault: v, Client: c, Seller: sl, API: ordersV0, Out: out,
+		out := filepath.Join(e.Dir, fmt.Sprintf("orders-%s-%s.jsonl", s.Region, s.ID))
+		res, err := pullOrders(ctx, pullJob{Vault: e.Vault, Client: c, Seller: sl, API: ordersV0, Out: out,
 			Job: "demo/orders", Since: time.Now().Add(-100 * 24 * time.Hour), PII: []string{"address"}, PageSize: 100,
-			Progress: newProgress(streams.Err, c), Now: time.Now})
+			Progress: newProgress(o.IO.Err, c), Now: time.Now})
 		if err != nil {
 			return err
 		}
-		full, err := countFullAddresses(out)
+		full, err := demo.CountFullAddresses(out)
 		if err != nil {
 			return err
 		}
 		sum.Orders += res.Orders
 		sum.WithAddress += full
 		sum.Files = append(sum.Files, demoFile{Seller: s.ID, Region: string(s.Region), Path: out, Orders: res.Orders})
-		say("  seller %d %s (%s): %d orders, %d with a full shipping address → %s", i+1, s.ID, s.Region, res.Orders, full, out)
+		o.say("  seller %d %s (%s): %d orders, %d with a full shipping address → %s", i+1, s.ID, s.Region, res.Orders, full, out)
 	}
-
-	st := c.Stats()
-	ac := srv.Counters()
-	for _, n := range ac.TokensIssued {
-		sum.LWATokens += n
-	}
-	sum.RDTs = ac.RDTsIssued
-	sum.Calls, sum.RateWaits, sum.Throttled = st.Calls, st.LimiterWaits, st.Throttled
-	sum.RateWaitTime = st.LimiterWait.Round(time.Millisecond).String()
-	sum.Elapsed = time.Since(began).Round(time.Millisecond).String()
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, sum)
-	}
-	say("\nWhat happened:")
-	say("  %d checks passed, %d warnings, %d failed", countStatus(checks, doctor.OK), countStatus(checks, doctor.Warn), countStatus(checks, doctor.Fail))
-	say("  %d orders pulled, %d of them with a full shipping address", sum.Orders, sum.WithAddress)
-	say("  %d SP-API calls by the pull; Amazon issued %d LWA access tokens and %d Restricted Data Tokens in all (doctor proves each role with one; the pull needs one generic-path RDT per seller for every order)", sum.Calls, sum.LWATokens, sum.RDTs)
-	say("  %d waits for Amazon's rate limits (%s in all, on the sped-up clock), %d throttled answers", sum.RateWaits, sum.RateWaitTime, sum.Throttled)
-	say("  finished in %s", sum.Elapsed)
-	if o.Keep != "" {
-		say("\nKept in %s: vault.db, master.key and the order files. Open the vault with:", dir)
-		say("  export SPGATE_VAULT=%s SPGATE_MASTER_KEY=$(cat %s)", vpath, filepath.Join(dir, "master.key"))
-	} else {
-		say("\nThe files were in %s and are deleted now; keep them with --keep DIR.", dir)
-	}
-	say("Next: run the offline Amazon yourself with `spgate emulate`, or add your real app with `spgate app add`.")
 	return nil
 }
 
-// startOfflineAmazon starts the emulator with one loopback listener per
-// region and returns it, the listeners' URLs, the endpoints that address
-// them, and a function that stops the listeners.
-func startOfflineAmazon(cfg amazontest.Config) (*amazontest.Server, map[spapi.Region]string, spapi.Endpoints, func(), error) {
-	srv, err := amazontest.New(cfg)
-	if err != nil {
-		return nil, nil, spapi.Endpoints{}, nil, fmt.Errorf("start the offline Amazon: %w", err)
+// count takes the tokens Amazon issued and the client's calls and waits.
+func (s *demoSummary) count(ac amazontest.Counters, st spapi.StatsSnapshot) {
+	for _, n := range ac.TokensIssued {
+		s.LWATokens += n
 	}
-	var servers []*http.Server
-	stop := func() {
-		for _, hs := range servers {
-			hs.Close()
-		}
-	}
-	urls := map[spapi.Region]string{}
-	for _, r := range []amazontest.Region{amazontest.RegionNA, amazontest.RegionEU, amazontest.RegionFE} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			stop()
-			return nil, nil, spapi.Endpoints{}, nil, fmt.Errorf("listen on loopback: %w", err)
-		}
-		hs := &http.Server{Handler: srv.HandlerFor(r), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = hs.Serve(ln) }()
-		servers = append(servers, hs)
-		urls[spapi.Region(r)] = "http://" + ln.Addr().String()
-	}
-	ep, err := spapi.Custom(urls[spapi.NA], urls, "")
-	if err != nil {
-		stop()
-		return nil, nil, spapi.Endpoints{}, nil, err
-	}
-	return srv, urls, ep, stop, nil
+	s.RDTs = ac.RDTsIssued
+	s.Calls, s.RateWaits, s.Throttled = st.Calls, st.LimiterWaits, st.Throttled
+	s.RateWaitTime = st.LimiterWait.Round(time.Millisecond).String()
 }
 
-// newDemoVault creates a vault at path with a random key and stores the
-// emulator's demo app (shipping and tax roles) and every demo seller's
-// authorization in it. It returns the open vault, its key and the app as
-// stored.
-func newDemoVault(ctx context.Context, path string, d amazontest.Demo, actor string) (*vault.Vault, vault.Key, vault.App, error) {
-	key, err := vault.NewRandomKey()
-	if err != nil {
-		return nil, key, vault.App{}, err
+func (o *demoOptions) printSummary(sum demoSummary, vpath string) {
+	o.say("\nWhat happened:")
+	o.say("  %d checks passed, %d warnings, %d failed", countStatus(sum.Checks, doctor.OK), countStatus(sum.Checks, doctor.Warn), countStatus(sum.Checks, doctor.Fail))
+	o.say("  %d orders pulled, %d of them with a full shipping address", sum.Orders, sum.WithAddress)
+	o.say("  %d SP-API calls by the pull; Amazon issued %d LWA access tokens and %d Restricted Data Tokens in all (doctor proves each role with one; the pull needs one generic-path RDT per seller for every order)", sum.Calls, sum.LWATokens, sum.RDTs)
+	o.say("  %d waits for Amazon's rate limits (%s in all, on the sped-up clock), %d throttled answers", sum.RateWaits, sum.RateWaitTime, sum.Throttled)
+	o.say("  finished in %s", sum.Elapsed)
+	if sum.Kept {
+		o.say("\nKept in %s: vault.db, master.key and the order files. Open the vault with:", sum.Dir)
+		o.say("  export SPGATE_VAULT=%s SPGATE_MASTER_KEY=$(cat %s)", vpath, filepath.Join(sum.Dir, "master.key"))
+	} else {
+		o.say("\nThe files were in %s and are deleted now; keep them with --keep DIR.", sum.Dir)
 	}
-	v, err := vault.Open(ctx, path, key, vault.Options{Create: true, Actor: actor})
-	if err != nil {
-		return nil, key, vault.App{}, fmt.Errorf("create the vault in %s: %w", filepath.Dir(path), err)
-	}
-	app := vault.App{Name: "demo", AppID: d.AppID, ClientID: d.ClientID,
-		Roles:         []string{amazontest.RoleShipping, amazontest.RoleTaxInvoicing},
-		ClientSecrets: []vault.Secret{{Value: secret.New(d.ClientSecret)}}}
-	fail := func(err error) (*vault.Vault, vault.Key, vault.App, error) {
-		v.Close()
-		return nil, key, vault.App{}, err
-	}
-	if err := v.AddApp(ctx, app); err != nil {
-		return fail(fmt.Errorf("store the demo app: %w", err))
-	}
-	for i, s := range d.Sellers {
-		err := v.AddSeller(ctx, vault.Seller{ID: s.ID, Name: fmt.Sprintf("demo-%s-%d", s.Region, i+1), Region: string(s.Region), Marketplaces: s.Marketplaces,
-			Authorizations: []vault.Authorization{{AppName: app.Name, RefreshToken: vault.Secret{Value: secret.New(s.RefreshToken)}}}})
-		if err != nil {
-			return fail(fmt.Errorf("store demo seller %s: %w", s.ID, err))
-		}
-	}
-	if app, err = v.GetApp(ctx, app.Name); err != nil {
-		return fail(err)
-	}
-	return v, key, app, nil
+	o.say("Next: run the offline Amazon yourself with `spgate emulate`, or add your real app with `spgate app add`.")
 }
 
 func countStatus(checks []doctor.Check, s doctor.Status) int {
@@ -281,39 +222,4 @@ func countStatus(checks []doctor.Check, s doctor.Status) int {
 		}
 	}
 	return n
-}
-
-// countFullAddresses counts the orders in a JSONL file whose shipping address
-// has a name, a street line, a city, a postal code and a country.
-func countFullAddresses(path string) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var n int64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		if fullAddress(sc.Bytes()) {
-			n++
-		}
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return n, err
-	}
-	return n, nil
-}
-
-func fullAddress(line []byte) bool {
-	var o struct {
-		ShippingAddress *struct {
-			Name, AddressLine1, City, PostalCode, CountryCode string
-		}
-	}
-	if json.Unmarshal(line, &o) != nil || o.ShippingAddress == nil {
-		return false
-	}
-	a := o.ShippingAddress
-	return a.Name != "" && a.AddressLine1 != "" && a.City != "" && a.PostalCode != "" && a.CountryCode != ""
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spgate/spgate/doctor"
+	"github.com/spgate/spgate/internal/demo"
 )
 
 func TestDemo(t *testing.T) {
@@ -59,3 +60,6 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// fullAddress reports whether a JSON order has a full shipping address.
+func fullAddress(line []byte) bool { return demo.FullAddress(line) }

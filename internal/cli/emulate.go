@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -18,15 +16,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/demo"
 	"github.com/spgate/spgate/provision"
-	"github.com/spgate/spgate/secret"
 )
 
 func init() { commands = append(commands, newEmulateCmd) }
@@ -119,6 +113,7 @@ type emulateInfo struct {
 	QueueURL    string `json:"queueUrl,omitempty"`
 }
 
+// emulateSellerJS is one seller in emulateInfo.
 type emulateSellerJS struct {
 	ID           string   `json:"id"`
 	Region       string   `json:"region"`
@@ -127,11 +122,48 @@ type emulateSellerJS struct {
 }
 
 func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	srv, queueURL, err := o.start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	info := newEmulateInfo(srv, o, queueURL)
+	if o.JSON {
+		enc := json.NewEncoder(streams.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(info); err != nil {
+			return err
+		}
+	} else {
+		printEmulateBanner(streams.Out, info, emulatePort(srv), o.TimeScale)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case err := <-srv.ServeErr():
+		return fmt.Errorf("emulator stopped: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if !o.JSON {
+		fmt.Fprintln(streams.Err, "emulator stopped")
+	}
+	return nil
+}
+
+// config checks the flags and turns them into the emulator's configuration.
+func (o emulateOptions) config() (amazontest.Config, error) {
 	if o.Orders < 0 || o.Sellers < 0 {
-		return usageErr("--orders and --sellers must not be negative")
+		return amazontest.Config{}, usageErr("--orders and --sellers must not be negative")
 	}
 	if o.TimeScale <= 0 {
-		return usageErr("--time-scale must be positive (1 = real time)")
+		return amazontest.Config{}, usageErr("--time-scale must be positive (1 = real time)")
 	}
 	cfg := amazontest.Config{
 		Seed: o.Seed, OrdersPerSeller: o.Orders, Sellers: o.Sellers, TimeScale: o.TimeScale,
@@ -140,140 +172,86 @@ func runEmulate(ctx context.Context, streams IO, o emulateOptions) error {
 	if o.SQSEndpoint != "" {
 		u, err := url.Parse(o.SQSEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usageErr("--sqs-endpoint %q is not an http(s) URL (e.g. http://127.0.0.1:5000 for moto_server)", o.SQSEndpoint)
+			return cfg, usageErr("--sqs-endpoint %q is not an http(s) URL (e.g. http://127.0.0.1:5000 for moto_server)", o.SQSEndpoint)
 		}
 		if err := provision.ValidateName(provision.QueueName, o.SQSQueue); err != nil {
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--sqs-queue: %w", err)}
+			return cfg, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--sqs-queue: %w", err)}
 		}
 		cfg.SQSEndpoint = o.SQSEndpoint
-		cfg.SQSAccessKeyID, cfg.SQSSecretAccessKey = emulateSQSKeys()
+		cfg.SQSAccessKeyID, cfg.SQSSecretAccessKey = demo.SQSKeys()
 	}
+	return cfg, nil
+}
+
+// start builds the emulator, gives the demo app its notification queue
+// (with --sqs-endpoint), and serves it on --addr, with --tls writing the
+// CA certificate. It returns the queue's URL.
+func (o *emulateOptions) start(ctx context.Context, cfg amazontest.Config) (*amazontest.Server, string, error) {
 	srv, err := amazontest.New(cfg)
 	if err != nil {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("start the emulator: %w", err)}
+		return nil, "", &ExitError{Code: ExitUsage, Err: fmt.Errorf("start the emulator: %w", err)}
 	}
 	queueURL := ""
 	if o.SQSEndpoint != "" {
-		if queueURL, err = emulateQueue(ctx, cfg, o.SQSQueue); err != nil {
-			return &ExitError{Code: ExitConfig, Err: err}
+		if queueURL, err = demo.NotificationQueue(ctx, cfg, o.SQSQueue); err != nil {
+			return nil, "", &ExitError{Code: ExitConfig, Err: err}
 		}
 		if err := srv.SetNotificationQueue(srv.Demo().AppID, queueURL); err != nil {
-			return err
+			return nil, "", err
 		}
 	}
-	host, portStr, err := net.SplitHostPort(o.Addr)
-	if err != nil {
-		return usageErr("--addr %q is not host:port: %v", o.Addr, err)
-	}
-	firstPort, err := strconv.Atoi(portStr)
-	if err != nil || firstPort < 0 || firstPort > 65533 {
-		return usageErr("--addr %q: the port must be a number up to 65533 (EU and FE take the next two)", o.Addr)
-	}
-	regions := []amazontest.Region{amazontest.RegionNA, amazontest.RegionEU, amazontest.RegionFE}
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for i := range regions {
-		port := 0
-		if firstPort != 0 {
-			port = firstPort + i
-		}
-		addr := net.JoinHostPort(host, strconv.Itoa(port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s for %s: %w (pick another --addr, or port 0 for free ports)", addr, strings.ToUpper(string(regions[i])), err)}
-		}
-		lns = append(lns, ln)
-	}
-	port := lns[0].Addr().(*net.TCPAddr).Port
-	scheme := "http"
-	var tlsConf *tls.Config
-	caFile := ""
+	so := amazontest.StartOptions{Addr: o.Addr}
 	if o.TLS {
-		bundle, err := amazontest.NewTLSBundle(time.Now(), host)
-		if err != nil {
-			return err
+		host, _, _ := net.SplitHostPort(o.Addr)
+		if so.TLS, err = amazontest.NewTLSBundle(time.Now(), host); err != nil {
+			return nil, "", err
 		}
-		caFile = o.CAFile
-		if caFile == "" {
-			caFile = filepath.Join(os.TempDir(), fmt.Sprintf("spgate-emulator-ca-%d.pem", port))
-		}
-		if err := os.WriteFile(caFile, bundle.CAPEM, 0o644); err != nil {
-			return fmt.Errorf("write the CA certificate: %w (choose a writable --ca-file)", err)
-		}
-		tlsConf = bundle.ServerConfig()
-		scheme = "https"
 	}
-	var servers []*http.Server
-	regionURLs := map[string]string{}
-	var endpoint []string
-	for i, r := range regions {
-		hs := &http.Server{Handler: srv.HandlerFor(r), ReadHeaderTimeout: 10 * time.Second}
-		if tlsConf != nil {
-			hs.TLSConfig = tlsConf.Clone() // each server adds its own ALPN protocols
+	if err := srv.Start(so); err != nil {
+		if errors.Is(err, amazontest.ErrStartAddr) {
+			return nil, "", usageErr("--addr %v", err)
 		}
-		servers = append(servers, hs)
-		u := fmt.Sprintf("%s://%s", scheme, lns[i].Addr().String())
-		regionURLs[string(r)] = u
-		endpoint = append(endpoint, string(r)+"="+u)
+		return nil, "", &ExitError{Code: ExitConfig, Err: fmt.Errorf("%w (pick another --addr, or port 0 for free ports)", err)}
 	}
-	base := regionURLs[string(amazontest.RegionNA)]
+	if o.TLS {
+		if o.CAFile == "" {
+			o.CAFile = filepath.Join(os.TempDir(), fmt.Sprintf("spgate-emulator-ca-%d.pem", emulatePort(srv)))
+		}
+		if err := os.WriteFile(o.CAFile, srv.CACertPEM(), 0o644); err != nil {
+			srv.Close()
+			return nil, "", fmt.Errorf("write the CA certificate: %w (choose a writable --ca-file)", err)
+		}
+	}
+	return srv, queueURL, nil
+}
+
+// emulatePort is the NA listener's port.
+func emulatePort(srv *amazontest.Server) int {
+	u, _ := url.Parse(srv.URL)
+	p, _ := strconv.Atoi(u.Port())
+	return p
+}
+
+// newEmulateInfo is what the banner and --json show of a started emulator.
+func newEmulateInfo(srv *amazontest.Server, o emulateOptions, queueURL string) emulateInfo {
 	d := srv.Demo()
+	regionURLs := map[string]string{}
+	for _, r := range []amazontest.Region{amazontest.RegionNA, amazontest.RegionEU, amazontest.RegionFE} {
+		regionURLs[string(r)] = srv.RegionURL(r)
+	}
 	info := emulateInfo{
-		URL: base, Endpoint: strings.Join(endpoint, ","), RegionURLs: regionURLs, TokenURL: base + "/auth/o2/token", CAFile: caFile,
+		URL: srv.URL, Endpoint: srv.Endpoints(), RegionURLs: regionURLs, TokenURL: srv.TokenURL(), CAFile: o.CAFile,
 		AppID: d.AppID, ClientID: d.ClientID, ClientSecret: d.ClientSecret, SellerID: d.SellerID,
 		RefreshToken: d.RefreshToken, Region: string(d.Region), Marketplaces: d.Marketplaces,
 		SQSEndpoint: o.SQSEndpoint, QueueURL: queueURL,
 	}
+	if !o.TLS {
+		info.CAFile = ""
+	}
 	for _, s := range d.Sellers {
 		info.Sellers = append(info.Sellers, emulateSellerJS{ID: s.ID, Region: string(s.Region), Marketplaces: s.Marketplaces, RefreshToken: s.RefreshToken})
 	}
-	if o.JSON {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(info); err != nil {
-			return err
-		}
-	} else {
-		printEmulateBanner(streams.Out, info, port, o.TimeScale)
-	}
-
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, len(servers))
-	for i, hs := range servers {
-		go func() {
-			if o.TLS {
-				errc <- hs.ServeTLS(lns[i], "", "")
-			} else {
-				errc <- hs.Serve(lns[i])
-			}
-		}()
-	}
-	shutdown := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, hs := range servers {
-			_ = hs.Shutdown(sctx)
-		}
-	}
-	select {
-	case err := <-errc:
-		shutdown()
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("emulator stopped: %w", err)
-	case <-ctx.Done():
-	}
-	shutdown()
-	if !o.JSON {
-		fmt.Fprintln(streams.Err, "emulator stopped")
-	}
-	return nil
+	return info
 }
 
 func printEmulateBanner(w io.Writer, in emulateInfo, port int, scale float64) {
@@ -342,52 +320,4 @@ func firstOr(s []string, def string) string {
 		return s[0]
 	}
 	return def
-}
-
-// emulateSQSKeys are the keys the emulator signs SQS calls with: the
-// environment's, else moto's and LocalStack's "testing".
-func emulateSQSKeys() (string, secret.String) {
-	id, key := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || key == "" {
-		return "testing", secret.New("testing")
-	}
-	return id, secret.New(key)
-}
-
-// emulateQueue creates (or finds) the demo app's notification queue at
-// cfg.SQSEndpoint with setup's policy admitting Amazon's account, and
-// returns its URL.
-func emulateQueue(ctx context.Context, cfg amazontest.Config, name string) (string, error) {
-	c := sqs.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(cfg.SQSEndpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider(cfg.SQSAccessKeyID, cfg.SQSSecretAccessKey.Reveal(), ""),
-		HTTPClient:   &http.Client{Timeout: 15 * time.Second},
-	})
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	fail := func(doing string, err error) error {
-		return fmt.Errorf("%s at --sqs-endpoint %s: %w (is moto_server or LocalStack running there? the keys are AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else \"testing\")", doing, cfg.SQSEndpoint, err)
-	}
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		return "", fail("create the demo app's notification queue "+name, err)
-	}
-	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn, sqstypes.QueueAttributeNamePolicy}})
-	if err != nil {
-		return "", fail("read queue "+name, err)
-	}
-	arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
-	policy, same, _, err := provision.MergeQueuePolicy(attrs.Attributes[string(sqstypes.QueueAttributeNamePolicy)], arn)
-	if err != nil {
-		return "", fmt.Errorf("queue %s: %w", name, err)
-	}
-	if !same {
-		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: out.QueueUrl,
-			Attributes: map[string]string{string(sqstypes.QueueAttributeNamePolicy): policy}}); err != nil {
-			return "", fail("set the policy of queue "+name, err)
-		}
-	}
-	return aws.ToString(out.QueueUrl), nil
 }
