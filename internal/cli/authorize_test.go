@@ -5,31 +5,30 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/internal/testenv"
-	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
 type oauthEnv struct {
-	srv       *amazontest.Server
-	fake      *clock.Fake
-	app       amazontest.App
-	l         net.Listener
-	redirect  string
-	exchanges atomic.Int64
+	srv      *amazontest.Server
+	fake     *clock.Fake
+	app      amazontest.App
+	l        net.Listener
+	redirect string
 }
 
 func newOAuthEnv(t *testing.T) *oauthEnv {
@@ -50,25 +49,11 @@ func newOAuthEnv(t *testing.T) *oauthEnv {
 	return e
 }
 
-func (e *oauthEnv) flow(open func(string) error) *authFlow {
-	lc := &lwa.Client{TokenURL: e.srv.TokenURL()}
-	creds := lwa.StaticCredentials{ClientID: e.app.ClientID, ClientSecret: secret.New(e.app.ClientSecret)}
-	return &authFlow{
-		ConsentBase: e.srv.ConsentURL(), AppID: e.app.ID, Draft: true, RedirectURI: e.redirect,
-		Listener: e.l, Open: open, Out: io.Discard, Timeout: testenv.Patience,
-		Exchange: func(ctx context.Context, code, ru string) (secret.String, error) {
-			e.exchanges.Add(1)
-			_, rt, err := lc.ExchangeCode(ctx, creds, code, ru)
-			return rt, err
-		},
-	}
-}
-
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: testenv.Patience}
 
-// consent plays the seller's browser on the consent page (with extra query
-// parameters) and returns where Amazon redirects.
-func consent(link string, extra url.Values) (string, error) {
+// consentPage plays the seller's browser on the consent page (with extra
+// query parameters) and returns where Amazon redirects.
+func consentPage(link string, extra url.Values) (string, error) {
 	u, _ := url.Parse(link)
 	q := u.Query()
 	for k, v := range extra {
@@ -93,126 +78,6 @@ func hit(u string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-func TestAuthFlow(t *testing.T) {
-	tests := []struct {
-		name    string
-		browser func(e *oauthEnv, t *testing.T) func(string) error
-		wantErr error
-		check   func(t *testing.T, e *oauthEnv, res authResult)
-	}{
-		{"happy path", func(e *oauthEnv, t *testing.T) func(string) error {
-			return func(link string) error {
-				if !strings.Contains(link, "version=beta") || !strings.Contains(link, "state=") {
-					t.Errorf("consent link lacks version=beta or state: %s", link)
-				}
-				loc, err := consent(link, nil)
-				if err == nil {
-					go hit(loc)
-				}
-				return err
-			}
-		}, nil, func(t *testing.T, e *oauthEnv, res authResult) {
-			if !strings.HasPrefix(res.RefreshToken.Reveal(), "Atzr|") || res.SellerID == "" {
-				t.Errorf("result %+v", res)
-			}
-		}},
-		{"wrong state", func(e *oauthEnv, t *testing.T) func(string) error {
-			return func(link string) error {
-				loc, err := consent(link, url.Values{"state": {"forged"}})
-				if err == nil {
-					go hit(loc)
-				}
-				return err
-			}
-		}, errAuthState, func(t *testing.T, e *oauthEnv, _ authResult) {
-			if e.exchanges.Load() != 0 {
-				t.Error("a code with a wrong state was exchanged")
-			}
-		}},
-		{"expired code", func(e *oauthEnv, t *testing.T) func(string) error {
-			return func(link string) error {
-				loc, err := consent(link, nil)
-				if err == nil {
-					e.fake.Advance(5*time.Minute + time.Second) // Amazon's code window
-					go hit(loc)
-				}
-				return err
-			}
-		}, errAuthCode, nil},
-		{"denied consent", func(e *oauthEnv, t *testing.T) func(string) error {
-			return func(link string) error {
-				loc, err := consent(link, url.Values{"deny": {"1"}})
-				if err == nil {
-					go hit(loc)
-				}
-				return err
-			}
-		}, errAuthDenied, nil},
-		{"callback hit twice", func(e *oauthEnv, t *testing.T) func(string) error {
-			return func(link string) error {
-				loc, err := consent(link, nil)
-				if err != nil {
-					return err
-				}
-				// Two tabs (or a reload) deliver the same redirect at once:
-				// one is exchanged, the other is told it was handled (or,
-				// if it comes after the flow ended, finds no server).
-				for i := 0; i < 2; i++ {
-					go func() {
-						c, err := hit(loc)
-						if c != http.StatusOK && c != http.StatusConflict && err == nil {
-							t.Errorf("callback answered %d", c)
-						}
-					}()
-				}
-				return nil
-			}
-		}, nil, func(t *testing.T, e *oauthEnv, res authResult) {
-			if n := e.exchanges.Load(); n != 1 {
-				t.Errorf("%d exchanges, want 1", n)
-			}
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newOAuthEnv(t)
-			res, err := e.flow(tc.browser(e, t)).run(context.Background())
-			if tc.wantErr == nil && err != nil {
-				t.Fatal(err)
-			}
-			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil && strings.Contains(err.Error(), "Atzr|") {
-				t.Fatal("error holds a token")
-			}
-			if tc.check != nil {
-				tc.check(t, e, res)
-			}
-		})
-	}
-}
-
-func TestAuthFlowReusedCodeByPaste(t *testing.T) {
-	e := newOAuthEnv(t)
-	f := e.flow(nil)
-	f.State = "fixed-state-for-test"
-	link, _ := f.consentURL()
-	loc, err := consent(link, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Paste, f.Listener = strings.NewReader(loc+"\n"), nil
-	if _, err := f.run(context.Background()); err != nil {
-		t.Fatalf("first exchange: %v", err)
-	}
-	f2 := e.flow(nil)
-	f2.State, f2.Paste, f2.Listener = "fixed-state-for-test", strings.NewReader(loc+"\n"), nil
-	if _, err := f2.run(context.Background()); !errors.Is(err, errAuthCode) || !strings.Contains(err.Error(), "once") {
-		t.Fatalf("reused code: %v", err)
-	}
 }
 
 func TestConsentHosts(t *testing.T) {
@@ -258,7 +123,7 @@ func TestSellerAuthorizeCommand(t *testing.T) {
 		line := sc.Text()
 		stderr.WriteString(line + "\n")
 		if l := strings.TrimSpace(line); strings.HasPrefix(l, e.srv.ConsentURL()) {
-			loc, err := consent(l, nil)
+			loc, err := consentPage(l, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,5 +154,167 @@ func TestSellerAuthorizeCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "authorized app main") {
 		t.Errorf("stdout: %s", out.String())
+	}
+}
+
+// authorizeRun is `spgate seller authorize` run without cobra: a vault
+// holding the offline Amazon's app, and the seller's browser played by
+// browser.
+type authorizeRun struct {
+	e      *oauthEnv
+	vault  string
+	key    vault.Key
+	clock  *clock.Fake
+	out    strings.Builder
+	errOut strings.Builder
+}
+
+func newAuthorizeRun(t *testing.T) *authorizeRun {
+	t.Helper()
+	r := &authorizeRun{e: newOAuthEnv(t), vault: filepath.Join(t.TempDir(), "vault.db"), clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+	var err error
+	if r.key, err = vault.NewRandomKey(); err != nil {
+		t.Fatal(err)
+	}
+	v := r.open(t)
+	defer v.Close()
+	app := vault.App{Name: "main", AppID: r.e.app.ID, ClientID: r.e.app.ClientID, Draft: true, Region: "na",
+		ClientSecrets: []vault.Secret{{Value: secret.New(r.e.app.ClientSecret)}}}
+	if err := v.AddApp(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *authorizeRun) open(t *testing.T) *vault.Vault {
+	t.Helper()
+	v, err := vault.Open(context.Background(), r.vault, r.key, vault.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (r *authorizeRun) options(browser func(link string) error) *authorizeOptions {
+	return &authorizeOptions{
+		IO:        IO{In: strings.NewReader(""), Out: &r.out, Err: &r.errOut},
+		OpenVault: func() (*vault.Vault, error) { return vault.Open(context.Background(), r.vault, r.key, vault.Options{}) },
+		Endpoints: func() (spapi.Endpoints, error) { return parseEndpoint(r.e.srv.URL) },
+		Log:       slog.New(slog.DiscardHandler),
+		ConsentPage: func(region string) string {
+			if region != "na" {
+				return "https://unexpected.example/" + region
+			}
+			return r.e.srv.ConsentURL()
+		},
+		Browser: browser, Listener: r.e.l, Clock: r.clock,
+		App: "main", RedirectURL: r.e.redirect, Marketplaces: []string{"US"}, Timeout: testenv.Patience,
+	}
+}
+
+// TestRunSellerAuthorize drives the verb's run function directly: the
+// flow's outcome decides the exit code, and only a completed flow stores
+// anything.
+func TestRunSellerAuthorize(t *testing.T) {
+	// follow plays a seller who confirms (with extra consent parameters)
+	// and whose browser follows the redirect.
+	follow := func(t *testing.T, extra url.Values) func(string) error {
+		return func(link string) error {
+			loc, err := consentPage(link, extra)
+			if err != nil {
+				t.Error(err)
+				return err
+			}
+			go hit(loc)
+			return nil
+		}
+	}
+	tests := []struct {
+		name     string
+		setup    func(t *testing.T, r *authorizeRun, o *authorizeOptions)
+		wantCode int // 0: success
+		wantErr  string
+	}{
+		{"callback", func(t *testing.T, r *authorizeRun, o *authorizeOptions) { o.Browser = follow(t, nil) }, 0, ""},
+		{"paste", func(t *testing.T, r *authorizeRun, o *authorizeOptions) {
+			o.Paste, o.Listener = true, nil
+			pr, pw := io.Pipe()
+			o.IO.In = pr
+			o.Browser = func(link string) error {
+				loc, err := consentPage(link, nil)
+				if err != nil {
+					t.Error(err)
+				}
+				go func() { io.WriteString(pw, loc+"\n") }()
+				return nil
+			}
+		}, 0, ""},
+		{"forged state", func(t *testing.T, r *authorizeRun, o *authorizeOptions) {
+			o.Browser = follow(t, url.Values{"state": {"forged"}})
+		}, ExitFailure, "run `spgate seller authorize` again"},
+		{"declined", func(t *testing.T, r *authorizeRun, o *authorizeOptions) {
+			o.Browser = follow(t, url.Values{"deny": {"1"}})
+		}, ExitFailure, "declined"},
+		{"no redirect in time", func(t *testing.T, r *authorizeRun, o *authorizeOptions) {
+			o.Timeout = time.Minute
+			o.Browser = func(string) error {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
+					defer cancel()
+					if r.clock.BlockUntil(ctx, 1) == nil {
+						r.clock.Advance(time.Minute)
+					}
+				}()
+				return nil
+			}
+		}, ExitFailure, "--paste"},
+		{"listen on every interface", func(t *testing.T, r *authorizeRun, o *authorizeOptions) {
+			o.Listener, o.Listen = nil, "0.0.0.0:0"
+		}, ExitUsage, "loopback"},
+		{"redirect URI elsewhere", func(t *testing.T, r *authorizeRun, o *authorizeOptions) {
+			o.Listener, o.RedirectURL = nil, "https://app.example.com/amazon/callback"
+		}, ExitUsage, "--paste"},
+		{"marketplace outside the region", func(t *testing.T, r *authorizeRun, o *authorizeOptions) {
+			o.Marketplaces = []string{"DE"}
+		}, ExitUsage, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newAuthorizeRun(t)
+			o := r.options(nil)
+			tc.setup(t, r, o)
+			err := runSellerAuthorize(context.Background(), o)
+			v := r.open(t)
+			defer v.Close()
+			sellers, lerr := v.ListSellers(context.Background())
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if tc.wantCode == 0 {
+				if err != nil {
+					t.Fatalf("%v\nstderr: %s", err, r.errOut.String())
+				}
+				if len(sellers) != 1 || sellers[0].Region != "na" || len(sellers[0].Marketplaces) != 1 {
+					t.Fatalf("sellers %+v", sellers)
+				}
+				if a, ok := sellers[0].Authorization("main"); !ok || a.AuthorizedAt.IsZero() || !a.AuthorizedAt.Equal(r.clock.Now()) {
+					t.Errorf("authorization %+v, want one dated by the injected clock", a)
+				}
+				if !strings.Contains(r.out.String(), "authorized app main") {
+					t.Errorf("stdout: %s", r.out.String())
+				}
+				return
+			}
+			var ee *ExitError
+			if !errors.As(err, &ee) || ee.Code != tc.wantCode || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want exit %d with %q", err, tc.wantCode, tc.wantErr)
+			}
+			if len(sellers) != 0 {
+				t.Errorf("a failed flow stored %d sellers", len(sellers))
+			}
+			if strings.Contains(err.Error(), "Atzr|") || strings.Contains(r.errOut.String(), "Atzr|") {
+				t.Error("a refresh token in the error or on stderr")
+			}
+		})
 	}
 }
