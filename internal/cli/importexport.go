@@ -1,50 +1,40 @@
 package cli
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
+	"log/slog"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
+	"github.com/spgate/spgate/credfile"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
 
 func init() { commands = append(commands, newImportCmd, newExportCmd) }
 
-// Import sources: the credential shapes of the two popular client libraries.
-const (
-	fromPythonEnv  = "python-env"  // python-amazon-sp-api: LWA_APP_ID, LWA_CLIENT_SECRET, SP_API_REFRESH_TOKEN
-	fromPythonYAML = "python-yaml" // python-amazon-sp-api: credentials.yml
-	fromNodeEnv    = "node-env"    // amazon-sp-api (Node): SELLING_PARTNER_APP_CLIENT_ID/_SECRET
-	fromNodeFile   = "node-file"   // amazon-sp-api (Node): ~/.amzspapi/credentials
-)
-
-// importedCreds is what a source yields.
-type importedCreds struct {
-	ClientID     string
-	ClientSecret secret.String
-	RefreshToken secret.String
-	AWSAccessKey string
-	AWSSecretKey secret.String
-	RoleARN      string
-}
-
+// importOptions are the flags of `spgate import` and what the verb uses,
+// injected so that a test runs it without cobra.
 type importOptions struct {
+	IO        IO
+	OpenVault func() (*vault.Vault, error)
+	// Getenv reads the environment sources (os.Getenv).
+	Getenv func(string) string
+	Log    *slog.Logger
+	JSON   bool
+
 	From, File, Account        string
 	App, AppID, Seller, Region string
 	Marketplaces               []string
 }
 
 func newImportCmd(streams IO) *cobra.Command {
-	o := importOptions{}
+	o := &importOptions{IO: streams, Getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "import --from SOURCE --app NAME --app-id ID",
 		Short: "Import credentials from python-amazon-sp-api or the Node amazon-sp-api library",
@@ -59,6 +49,9 @@ refresh token). Sources:
                mapping per account with lwa_app_id, lwa_client_secret,
                refresh_token); --file defaults to
                ~/.config/python-sp-api/credentials.yml, --account to default
+  python-json  the JSON secret python-amazon-sp-api reads from AWS Secrets
+               Manager ($SP_API_AWS_SECRET_ID): an object with the
+               python-env keys; --file is required
   node-env     the Node amazon-sp-api environment:
                SELLING_PARTNER_APP_CLIENT_ID, SELLING_PARTNER_APP_CLIENT_SECRET
                (its refresh token is passed in code: give it via --seller and
@@ -67,17 +60,22 @@ refresh token). Sources:
 
 Neither library stores the application id (amzn1.sp.solution.…), which the
 vault needs: pass it with --app-id. Every value is validated before anything
-is written; either everything is imported or nothing.`,
+is written; either everything is imported or nothing. A malformed file is
+reported by line and key, never with a value from it.`,
 		Example: `  spgate import --from python-env --app main --app-id amzn1.sp.solution.… \
     --seller A2VYDBAL8BMVQK --region na --marketplace ATVPDKIKX0DER
   spgate import --from python-yaml --account default --app main --app-id amzn1.sp.solution.…
   spgate import --from node-file --file ~/.amzspapi/credentials --app main --app-id amzn1.sp.solution.…`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runImport(cmd, streams, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.OpenVault = func() (*vault.Vault, error) { return openVault(cmd, true) }
+			o.Log, o.JSON = logger(cmd), jsonOut(cmd)
+			return runImport(cmd.Context(), o)
+		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.From, "from", "", "source: python-env, python-yaml, node-env or node-file (required)")
-	f.StringVar(&o.File, "file", "", "file to read (python-yaml, node-file, or a .env file for the env sources)")
+	f.StringVar(&o.From, "from", "", "source: python-env, python-yaml, python-json, node-env or node-file (required)")
+	f.StringVar(&o.File, "file", "", "file to read (python-yaml, python-json, node-file, or a .env file for the env sources)")
 	f.StringVar(&o.Account, "account", "default", "python-yaml: the account mapping to read")
 	f.StringVar(&o.App, "app", "", "name for the app in the vault (required)")
 	f.StringVar(&o.AppID, "app-id", "", "the app's application id, amzn1.sp.solution.<uuid> (required)")
@@ -87,273 +85,141 @@ is written; either everything is imported or nothing.`,
 	return cmd
 }
 
-func runImport(cmd *cobra.Command, streams IO, o importOptions) error {
-	switch o.From {
-	case fromPythonEnv, fromPythonYAML, fromNodeEnv, fromNodeFile:
-	case "":
-		return usageErr("--from is required: python-env, python-yaml, node-env or node-file")
-	default:
-		return usageErr("--from %q is not a source: use python-env, python-yaml, node-env or node-file", o.From)
-	}
-	if o.App == "" {
-		return usageErr("--app is required: the name the app gets in the vault")
-	}
-	if err := vault.ValidateName("app", o.App); err != nil {
-		return invalidInput(err)
-	}
-	if o.AppID == "" {
-		return usageErr("--app-id is required: neither library stores the application id (amzn1.sp.solution.<uuid>, from Develop Apps)")
-	}
-	if err := vault.ValidateAppID(o.AppID); err != nil {
-		return invalidInput(fmt.Errorf("--app-id: %w", err))
-	}
-	var mps []string
-	if o.Seller != "" {
-		if err := validateSellerInput(o.Seller, o.Region); err != nil {
-			return err
-		}
-		var err error
-		if mps, err = parseMarketplaces(o.Region, o.Marketplaces); err != nil {
-			return err
-		}
-	} else if o.Region != "" || len(o.Marketplaces) > 0 {
-		return usageErr("--region and --marketplace describe a seller: pass --seller SELLER_ID too")
-	}
-	c, src, err := readImport(o)
+func runImport(ctx context.Context, o *importOptions) error {
+	src, target, err := o.flags()
 	if err != nil {
 		return err
 	}
-	if o.From == fromNodeEnv && c.RefreshToken.IsZero() {
-		if v := strings.TrimSpace(os.Getenv(envRefreshToken)); v != "" {
+	c, where, err := o.read(src)
+	if err != nil {
+		return err
+	}
+	if src == credfile.NodeEnv && c.RefreshToken.IsZero() {
+		// The Node library takes the refresh token in code.
+		if v := strings.TrimSpace(o.Getenv(envRefreshToken)); v != "" {
 			c.RefreshToken = secret.New(v)
 		}
 	}
-	if c.ClientID == "" {
-		return usageErr("%s has no LWA client id (%s)", src, clientIDKey(o.From))
-	}
-	if err := vault.ValidateClientID(c.ClientID); err != nil {
-		return invalidInput(fmt.Errorf("%s: %w", src, err))
-	}
-	if c.ClientSecret.IsZero() {
-		return usageErr("%s has no LWA client secret (%s)", src, clientSecretKey(o.From))
-	}
-	if err := vault.ValidateClientSecret(c.ClientSecret.Reveal()); err != nil {
-		return invalidInput(fmt.Errorf("%s: %w", src, err))
-	}
-	app := vault.App{Name: o.App, AppID: o.AppID, ClientID: c.ClientID, Region: o.Region, RoleARN: c.RoleARN,
-		ClientSecrets: []vault.Secret{{Value: c.ClientSecret}}}
-	if c.AWSAccessKey != "" && !c.AWSSecretKey.IsZero() {
-		if err := vault.ValidateAccessKeyID(c.AWSAccessKey); err != nil {
-			return invalidInput(fmt.Errorf("%s: %w", src, err))
+	if o.Seller != "" && c.RefreshToken.IsZero() {
+		key := src.Keys().RefreshToken
+		if key == "" {
+			key = "$" + envRefreshToken
 		}
-		if err := vault.ValidateAWSSecretKey(c.AWSSecretKey.Reveal()); err != nil {
-			return invalidInput(fmt.Errorf("%s: %w", src, err))
-		}
-		app.AWSAccessKeyID, app.AWSSecretKey = c.AWSAccessKey, vault.Secret{Value: c.AWSSecretKey}
+		return usageErr("--seller needs a refresh token, but %s has none (%s)", where, key)
 	}
-	snap := vault.Snapshot{Apps: []vault.App{app}}
-	if o.Seller != "" {
-		if c.RefreshToken.IsZero() {
-			return usageErr("--seller needs a refresh token, but %s has none (%s)", src, refreshTokenKey(o.From))
-		}
-		if err := vault.ValidateRefreshToken(c.RefreshToken.Reveal()); err != nil {
-			return invalidInput(fmt.Errorf("%s: %w", src, err))
-		}
-		snap.Sellers = []vault.Seller{{ID: o.Seller, Region: o.Region, Marketplaces: mps,
-			Authorizations: []vault.Authorization{{AppName: o.App, RefreshToken: vault.Secret{Value: c.RefreshToken}}}}}
-	} else if !c.RefreshToken.IsZero() {
-		fmt.Fprintf(streams.Err, "spgate: note: %s also holds a refresh token; it was not imported (pass --seller, --region and --marketplace to store it)\n", src)
+	snap, err := c.Snapshot(src, target)
+	if err != nil {
+		return usageErr("%s %v", where, err)
 	}
-	v, err := openVault(cmd, true)
+	if o.Seller == "" && !c.RefreshToken.IsZero() {
+		fmt.Fprintf(o.IO.Err, "spgate: note: %s also holds a refresh token; it was not imported (pass --seller, --region and --marketplace to store it)\n", where)
+	}
+	v, err := o.OpenVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	if err := v.Import(cmd.Context(), snap); err != nil {
+	if err := v.Import(ctx, snap); err != nil {
 		if errors.Is(err, vault.ErrExists) {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("nothing imported: %w (choose another --app name, or remove the existing entry first)", err)}
 		}
 		return storeErr(err)
 	}
-	logger(cmd).Info("imported", "from", o.From, "app", o.App, "seller", o.Seller)
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, map[string]any{"from": o.From, "app": o.App, "clientId": c.ClientID, "seller": o.Seller})
+	o.Log.Info("imported", "from", o.From, "app", o.App, "seller", o.Seller)
+	if o.JSON {
+		return printJSON(o.IO.Out, map[string]any{"from": o.From, "app": o.App, "clientId": c.ClientID, "seller": o.Seller})
 	}
-	msg := fmt.Sprintf("imported app %s (client id %s) from %s", o.App, c.ClientID, src)
+	msg := fmt.Sprintf("imported app %s (client id %s) from %s", o.App, c.ClientID, where)
 	if o.Seller != "" {
 		msg += fmt.Sprintf(", with seller %s", o.Seller)
 	}
-	fmt.Fprintln(streams.Out, msg)
+	fmt.Fprintln(o.IO.Out, msg)
 	return nil
 }
 
-func clientIDKey(from string) string {
-	switch from {
-	case fromPythonEnv:
-		return "LWA_APP_ID"
-	case fromPythonYAML:
-		return "lwa_app_id"
+// flags checks import's flags and says where the credentials go.
+func (o *importOptions) flags() (credfile.Source, credfile.Target, error) {
+	var t credfile.Target
+	if o.From == "" {
+		return "", t, usageErr("--from is required: python-env, python-yaml, python-json, node-env or node-file")
 	}
-	return "SELLING_PARTNER_APP_CLIENT_ID"
-}
-
-func clientSecretKey(from string) string {
-	switch from {
-	case fromPythonEnv:
-		return "LWA_CLIENT_SECRET"
-	case fromPythonYAML:
-		return "lwa_client_secret"
-	}
-	return "SELLING_PARTNER_APP_CLIENT_SECRET"
-}
-
-func refreshTokenKey(from string) string {
-	switch from {
-	case fromPythonEnv:
-		return "SP_API_REFRESH_TOKEN"
-	case fromPythonYAML:
-		return "refresh_token"
-	}
-	return "$" + envRefreshToken
-}
-
-// readImport reads the credentials of source o.From; src describes where
-// they came from, for messages (never a value).
-func readImport(o importOptions) (importedCreds, string, error) {
-	home, _ := os.UserHomeDir()
-	switch o.From {
-	case fromPythonEnv, fromNodeEnv:
-		get := os.Getenv
-		src := "the environment"
-		if o.File != "" {
-			kv, err := readKVFile(o.File)
-			if err != nil {
-				return importedCreds{}, "", err
-			}
-			get = func(k string) string { return kv[k] }
-			src = o.File
-		}
-		if o.From == fromPythonEnv {
-			return importedCreds{ClientID: get("LWA_APP_ID"), ClientSecret: secretOf(get("LWA_CLIENT_SECRET")),
-				RefreshToken: secretOf(get("SP_API_REFRESH_TOKEN")), AWSAccessKey: get("SP_API_ACCESS_KEY"),
-				AWSSecretKey: secretOf(get("SP_API_SECRET_KEY")), RoleARN: get("SP_API_ROLE_ARN")}, src, nil
-		}
-		return nodeCreds(get), src, nil
-	case fromNodeFile:
-		path := o.File
-		if path == "" {
-			path = filepath.Join(home, ".amzspapi", "credentials")
-		}
-		kv, err := readKVFile(path)
-		if err != nil {
-			return importedCreds{}, "", err
-		}
-		return nodeCreds(func(k string) string { return kv[k] }), path, nil
-	case fromPythonYAML:
-		path := o.File
-		if path == "" {
-			cfg := os.Getenv("XDG_CONFIG_HOME")
-			if cfg == "" {
-				cfg = filepath.Join(home, ".config")
-			}
-			path = filepath.Join(cfg, "python-sp-api", "credentials.yml")
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return importedCreds{}, "", usageErr("read %s: %v (pass --file with the path of credentials.yml)", path, err)
-		}
-		var doc map[string]any
-		if err := yaml.Unmarshal(b, &doc); err != nil {
-			return importedCreds{}, "", usageErr("%s is not valid YAML (%v); expected version: '1.0' and an account mapping such as default: {lwa_app_id: …, lwa_client_secret: …, refresh_token: …}", path, yamlErrLine(err))
-		}
-		acct, ok := doc[o.Account].(map[string]any)
-		if !ok {
-			var names []string
-			for k, v := range doc {
-				if _, ok := v.(map[string]any); ok {
-					names = append(names, k)
-				}
-			}
-			sort.Strings(names)
-			return importedCreds{}, "", usageErr("%s has no account %q (accounts: %s); pick one with --account", path, o.Account, dash(strings.Join(names, ", ")))
-		}
-		str := func(k string) string { s, _ := acct[k].(string); return strings.TrimSpace(s) }
-		return importedCreds{ClientID: str("lwa_app_id"), ClientSecret: secretOf(str("lwa_client_secret")),
-			RefreshToken: secretOf(str("refresh_token")), AWSAccessKey: str("aws_access_key"),
-			AWSSecretKey: secretOf(str("aws_secret_key")), RoleARN: str("role_arn")}, fmt.Sprintf("%s (account %s)", path, o.Account), nil
-	}
-	return importedCreds{}, "", usageErr("unknown source %q", o.From)
-}
-
-// yamlErrLine keeps the YAML parser's position but not the offending text,
-// which could be a secret.
-func yamlErrLine(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "line "); i >= 0 {
-		end := strings.IndexAny(msg[i:], ":")
-		if end > 0 {
-			return msg[i : i+end]
-		}
-	}
-	return "syntax error"
-}
-
-func nodeCreds(get func(string) string) importedCreds {
-	return importedCreds{ClientID: get("SELLING_PARTNER_APP_CLIENT_ID"), ClientSecret: secretOf(get("SELLING_PARTNER_APP_CLIENT_SECRET")),
-		AWSAccessKey: get("AWS_ACCESS_KEY_ID"), AWSSecretKey: secretOf(get("AWS_SECRET_ACCESS_KEY")), RoleARN: get("AWS_SELLING_PARTNER_ROLE")}
-}
-
-func secretOf(s string) secret.String {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return secret.String{}
-	}
-	return secret.New(s)
-}
-
-// readKVFile parses KEY=value lines (optionally "export KEY=value", values
-// optionally quoted; '#' comments and blank lines ignored).
-func readKVFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	src, err := credfile.ParseSource(o.From)
 	if err != nil {
-		return nil, usageErr("read %s: %v (pass --file with the right path)", path, err)
+		return "", t, usageErr("--from %v", err)
 	}
-	defer f.Close()
-	kv := map[string]string{}
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, usageErr("%s line %d is not KEY=value", path, n)
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		kv[strings.TrimSpace(k)] = v
+	if o.App == "" {
+		return "", t, usageErr("--app is required: the name the app gets in the vault")
 	}
-	if err := sc.Err(); err != nil {
-		return nil, usageErr("read %s: %v", path, err)
+	if err := vault.ValidateName("app", o.App); err != nil {
+		return "", t, invalidInput(err)
 	}
-	return kv, nil
+	if o.AppID == "" {
+		return "", t, usageErr("--app-id is required: neither library stores the application id (amzn1.sp.solution.<uuid>, from Develop Apps)")
+	}
+	if err := vault.ValidateAppID(o.AppID); err != nil {
+		return "", t, invalidInput(fmt.Errorf("--app-id: %w", err))
+	}
+	t = credfile.Target{App: o.App, AppID: o.AppID, Region: o.Region, Seller: o.Seller}
+	if o.Seller != "" {
+		if err := validateSellerInput(o.Seller, o.Region); err != nil {
+			return "", t, err
+		}
+		if t.Marketplaces, err = parseMarketplaces(o.Region, o.Marketplaces); err != nil {
+			return "", t, err
+		}
+	} else if o.Region != "" || len(o.Marketplaces) > 0 {
+		return "", t, usageErr("--region and --marketplace describe a seller: pass --seller SELLER_ID too")
+	}
+	return src, t, nil
 }
 
+// read reads src from --file, its default file, or the environment; where
+// says where from, for messages (never a value).
+func (o *importOptions) read(src credfile.Source) (credfile.Credentials, string, error) {
+	path := o.File
+	if path == "" && src.IsEnv() {
+		c, err := credfile.FromEnviron(src, o.Getenv)
+		return c, "the environment", err
+	}
+	if path == "" {
+		p, err := src.DefaultPath()
+		if err != nil || p == "" {
+			return credfile.Credentials{}, "", usageErr("--from %s reads a file: pass --file", src)
+		}
+		path = p
+	}
+	where := path
+	if src == credfile.PythonYAML {
+		where = fmt.Sprintf("%s (account %s)", path, o.Account)
+	}
+	c, err := credfile.ReadFile(src, path, o.Account)
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe):
+		return c, where, usageErr("%v (pass --file with the right path)", err)
+	case errors.Is(err, credfile.ErrNoAccount):
+		return c, where, usageErr("%v; pick one with --account", err)
+	case err != nil:
+		return c, where, usageErr("%v", err)
+	}
+	return c, where, nil
+}
+
+// exportOptions are the flags of `spgate export` and what the verb uses,
+// injected so that a test runs it without cobra.
 type exportOptions struct {
+	IO        IO
+	OpenVault func() (*vault.Vault, error)
+	JSON      bool
+
 	Format, App, Seller, Out string
 	Force                    bool
 }
 
 func newExportCmd(streams IO) *cobra.Command {
-	o := exportOptions{}
+	o := &exportOptions{IO: streams}
 	cmd := &cobra.Command{
-		Use:   "export --format env|yaml --app NAME --out FILE",
+		Use:   "export --format env|yaml|json --app NAME --out FILE",
 		Short: "Write an app's credentials for python-amazon-sp-api or the Node amazon-sp-api library",
 		Long: `export writes one app's credentials (and, with --seller, that seller's
 refresh token for the app) in the shapes other SP-API libraries read:
@@ -364,18 +230,26 @@ refresh token for the app) in the shapes other SP-API libraries read:
         (also a valid ~/.amzspapi/credentials file)
   yaml  python-amazon-sp-api's credentials.yml (version: '1.0', account
         default)
+  json  the JSON secret python-amazon-sp-api reads from AWS Secrets Manager
+        ($SP_API_AWS_SECRET_ID), e.g. for aws secretsmanager create-secret
+        --secret-string file://creds.json
 
 The output holds secrets in the clear. It is written only to a new file
-created with mode 0600 (--out FILE; --force replaces an existing one) or,
-when you ask for it explicitly with --out -, to stdout.`,
+created with mode 0600 (--out FILE; --force replaces an existing one),
+whole or not at all, or, when you ask for it explicitly with --out -, to
+stdout. Either way the export is first recorded in the vault's access log.`,
 		Example: `  spgate export --format yaml --app main --seller A2VYDBAL8BMVQK --out ~/.config/python-sp-api/credentials.yml
   spgate export --format env --app main --out .env
   spgate export --format env --app main --out - | grep CLIENT_ID`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runExport(cmd, streams, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.OpenVault = func() (*vault.Vault, error) { return openVault(cmd, false) }
+			o.JSON = jsonOut(cmd)
+			return runExport(cmd.Context(), o)
+		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Format, "format", "", "env or yaml (required)")
+	f.StringVar(&o.Format, "format", "", "env, yaml or json (required)")
 	f.StringVar(&o.App, "app", "", "app to export (required)")
 	f.StringVar(&o.Seller, "seller", "", "also export this seller's refresh token for the app")
 	f.StringVar(&o.Out, "out", "", "file to create (mode 0600), or - for stdout (required)")
@@ -383,9 +257,10 @@ when you ask for it explicitly with --out -, to stdout.`,
 	return cmd
 }
 
-func runExport(cmd *cobra.Command, streams IO, o exportOptions) error {
-	if o.Format != "env" && o.Format != "yaml" {
-		return usageErr("--format must be env or yaml (got %q)", o.Format)
+func runExport(ctx context.Context, o *exportOptions) error {
+	format, err := credfile.ParseFormat(o.Format)
+	if err != nil {
+		return usageErr("--format must be env or yaml, or json for a Secrets Manager secret (got %q)", o.Format)
 	}
 	if o.App == "" {
 		return usageErr("--app is required: the app to export (see `spgate app list`)")
@@ -393,123 +268,74 @@ func runExport(cmd *cobra.Command, streams IO, o exportOptions) error {
 	if o.Out == "" {
 		return usageErr("--out is required: the output holds secrets, so name a file (created 0600) or pass --out - to print them on stdout")
 	}
-	v, err := openVault(cmd, false)
+	v, err := o.OpenVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	ctx := cmd.Context()
 	a, err := v.GetApp(ctx, o.App)
 	if err != nil {
 		return notFound(err, "app", o.App, "spgate app list")
 	}
-	cur, ok := a.CurrentSecret()
-	if !ok {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("app %s has no client secret to export: run `spgate app set-secret %s`", a.Name, a.Name)}
-	}
-	var rt secret.String
-	sellerID := ""
+	var seller *vault.Seller
 	if o.Seller != "" {
 		s, err := v.GetSeller(ctx, o.Seller)
 		if err != nil {
 			return notFound(err, "seller", o.Seller, "spgate seller list")
 		}
-		auth, ok := s.Authorization(a.Name)
-		if !ok {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("seller %s has not authorized app %s: add its refresh token with `spgate seller add %s --app %s …`", s.ID, a.Name, s.ID, a.Name)}
-		}
-		rt, sellerID = auth.RefreshToken.Value, s.ID
+		seller = &s
 	}
-	var body string
-	switch o.Format {
-	case "env":
-		body = exportEnv(a, cur.Value, rt)
-	case "yaml":
-		body, err = exportYAML(a, cur.Value, rt)
-		if err != nil {
-			return err
-		}
+	c, err := credfile.FromVault(a, seller)
+	switch {
+	case errors.Is(err, credfile.ErrNoSecret):
+		return &ExitError{Code: ExitFailure, Err: err, Fix: fmt.Sprintf("run `spgate app set-secret %s`", a.Name)}
+	case errors.Is(err, credfile.ErrNotAuthorized):
+		return &ExitError{Code: ExitFailure, Err: err, Fix: fmt.Sprintf("add its refresh token with `spgate seller add %s --app %s …`", seller.ID, a.Name)}
+	case err != nil:
+		return err
 	}
-	if o.Out != "-" && !o.Force {
-		// Checked again by O_EXCL below; here so a refused export is not recorded.
-		if _, err := os.Lstat(o.Out); err == nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s already exists: choose another --out or pass --force to replace it", o.Out)}
+	body, err := credfile.Encode(format, c, credfile.EncodeOptions{Header: fmt.Sprintf("spgate export of app %s (application id %s)", a.Name, a.AppID)})
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return o.release(ctx, v, a, seller, body)
+}
+
+// release records the export in the access log, then writes body: to
+// stdout with --out -, else to a new 0600 file, whole or not at all. A
+// refused file (it exists, or its directory takes none) is not recorded.
+func (o *exportOptions) release(ctx context.Context, v *vault.Vault, a vault.App, seller *vault.Seller, body []byte) error {
+	var file *credfile.File
+	if o.Out != "-" {
+		var err error
+		if file, err = credfile.Create(o.Out, o.Force); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return &ExitError{Code: ExitFailure, Err: err, Fix: "choose another --out or pass --force to replace it"}
+			}
+			return &ExitError{Code: ExitFailure, Err: err}
 		}
+		defer file.Abort()
+	}
+	sellerID := ""
+	if seller != nil {
+		sellerID = seller.ID
 	}
 	// The secrets leave the vault in the clear: record who took them first.
 	if err := recordRelease(ctx, v, vault.AccessEvent{Seller: sellerID, Operation: "export"}, "the export of app "+a.Name+"'s credentials"); err != nil {
 		return err
 	}
-	if o.Out == "-" {
-		fmt.Fprintln(streams.Err, "spgate: warning: printing secrets on stdout as asked (--out -); do not paste them into tickets or chats")
-		_, err := io.WriteString(streams.Out, body)
+	if file == nil {
+		fmt.Fprintln(o.IO.Err, "spgate: warning: printing secrets on stdout as asked (--out -); do not paste them into tickets or chats")
+		_, err := o.IO.Out.Write(body)
 		return err
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if o.Force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if err := file.Commit(body); err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	f, err := os.OpenFile(o.Out, flags, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s already exists: choose another --out or pass --force to replace it", o.Out)}
+	fmt.Fprintf(o.IO.Err, "spgate: warning: %s holds secrets in the clear (mode 0600); delete it when it is no longer needed\n", o.Out)
+	if o.JSON {
+		return printJSON(o.IO.Out, map[string]any{"format": o.Format, "app": a.Name, "seller": o.Seller, "out": o.Out})
 	}
-	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("create %s: %w", o.Out, err)}
-	}
-	if err := f.Chmod(0o600); err != nil { // --force on a file that was more open
-		f.Close()
-		return fmt.Errorf("restrict %s to mode 0600: %w", o.Out, err)
-	}
-	if _, err := io.WriteString(f, body); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", o.Out, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", o.Out, err)
-	}
-	fmt.Fprintf(streams.Err, "spgate: warning: %s holds secrets in the clear (mode 0600); delete it when it is no longer needed\n", o.Out)
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, map[string]any{"format": o.Format, "app": a.Name, "seller": o.Seller, "out": o.Out})
-	}
-	fmt.Fprintf(streams.Out, "exported app %s to %s\n", a.Name, o.Out)
+	fmt.Fprintf(o.IO.Out, "exported app %s to %s\n", a.Name, o.Out)
 	return nil
-}
-
-func exportEnv(a vault.App, cs, rt secret.String) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# spgate export of app %s (application id %s)\n", a.Name, a.AppID)
-	b.WriteString("# python-amazon-sp-api\n")
-	fmt.Fprintf(&b, "LWA_APP_ID=%s\n", a.ClientID)
-	fmt.Fprintf(&b, "LWA_CLIENT_SECRET=%s\n", cs.Reveal())
-	if !rt.IsZero() {
-		fmt.Fprintf(&b, "SP_API_REFRESH_TOKEN=%s\n", quoteEnv(rt.Reveal()))
-	}
-	b.WriteString("# amazon-sp-api (Node)\n")
-	fmt.Fprintf(&b, "SELLING_PARTNER_APP_CLIENT_ID=%s\n", a.ClientID)
-	fmt.Fprintf(&b, "SELLING_PARTNER_APP_CLIENT_SECRET=%s\n", cs.Reveal())
-	return b.String()
-}
-
-// quoteEnv single-quotes values a shell would split ('|' in refresh tokens).
-func quoteEnv(s string) string {
-	if strings.ContainsAny(s, "|&;<>()$`\\\" \t*?[#~=%") {
-		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-	}
-	return s
-}
-
-func exportYAML(a vault.App, cs, rt secret.String) (string, error) {
-	acct := map[string]string{"lwa_app_id": a.ClientID, "lwa_client_secret": cs.Reveal()}
-	if !rt.IsZero() {
-		acct["refresh_token"] = rt.Reveal()
-	}
-	doc := struct {
-		Version string            `yaml:"version"`
-		Default map[string]string `yaml:"default"`
-	}{"1.0", acct}
-	out, err := yaml.Marshal(doc)
-	if err != nil {
-		return "", fmt.Errorf("encode credentials.yml: %w", err)
-	}
-	return "# spgate export of app " + a.Name + " for python-amazon-sp-api\n" + string(out), nil
 }
