@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/mototest"
+	"github.com/spgate/spgate/internal/pgtest"
+	"github.com/spgate/spgate/internal/testenv"
+	"github.com/spgate/spgate/operations"
+	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/vault"
+)
+
+// replica is one `spgate serve` process of TestThreeReplicasOnePostgres.
+type replica struct {
+	cmd    *exec.Cmd
+	base   string
+	stderr *e2eBuffer
+	dead   atomic.Bool
+}
+
+// TestThreeReplicasOnePostgres runs the gateway as three `spgate serve`
+// processes (separate ports, no shared file: each its own audit log) on one
+// PostgreSQL vault, in front of one emulated Amazon with its real limits,
+// time-scaled, and spreads a load round-robin over them. Together they
+// must pace the seller as one gateway: Amazon sees no 429 while the seller
+// gets at least 95 % of its limit, measured on the emulator's counters and
+// its (scaled) clock. A key revoked in the shared vault is refused by all
+// three; with --auto-rotate on all three, exactly one rotates the client
+// secret; kill -9 of one leaves the others serving, still without 429s.
+//
+// Each replica keeps its own LWA access token (one refresh grant per
+// replica and token lifetime, not one in all).
+func TestThreeReplicasOnePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three gateway processes for half a minute")
+	}
+	pg := pgtest.Start(t)
+	moto := mototest.Start(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "spgate")
+	if err := os.Symlink(exe, bin); err != nil {
+		t.Skipf("cannot link the test binary as spgate: %v", err)
+	}
+	// Amazon's time runs 250 times faster: getMarketplaceParticipations
+	// (0.016/s, burst 15) allows 4 calls a second. LWA says how long an
+	// access token lives in Amazon's time, which the gateways, on the
+	// wall clock, would take for 250 times as long: the tokens live 24 h
+	// (LWA's longest), 346 s of the test, longer than it runs.
+	const scale = 250.0
+	op, _ := operations.ByID("sellers", "v1", "getMarketplaceParticipations")
+	// The load runs for 3.5 h of Amazon's time; every wait for an event
+	// is bounded by testenv.Patience on top of that.
+	const loadTime = 3*time.Hour + 30*time.Minute
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience+time.Duration(float64(loadTime)/scale))
+	defer cancel()
+	srv := amazontest.NewServer(amazontest.WithSeed(21), amazontest.WithTimeScale(scale), amazontest.WithTokenLifetime(24*time.Hour),
+		amazontest.WithSQS(moto.Endpoint, moto.Admin.AccessKeyID, secret.New(moto.Admin.SecretAccessKey)))
+	t.Cleanup(srv.Close)
+	demo := srv.Demo()
+	seller := demo.Sellers[0]
+	const queueName = "replicas-rotation"
+	if _, err := sqs.NewFromConfig(moto.AdminConfig()).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(queueName)}); err != nil {
+		t.Fatal(err)
+	}
+	queue := "https://sqs.us-east-1.amazonaws.com/" + mototest.AccountID + "/" + queueName
+	if err := srv.SetNotificationQueue(demo.AppID, queue); err != nil {
+		t.Fatal(err)
+	}
+
+	// One vault, in PostgreSQL, set up as an operator would.
+	dir := e2eHome(t)
+	dsn := pg.Schema(t)
+	t.Setenv("SPGATE_VAULT", dsn)
+	t.Setenv(EnvEndpoint, e2eEndpoint(srv))
+	t.Setenv(EnvAWSEndpoint, moto.Endpoint)
+	cs := e2eWriteFile(t, dir, "client-secret", demo.ClientSecret+"\n")
+	e2eMust(t, ExitOK, "", "app", "add", "main", "--app-id", demo.AppID, "--client-id", demo.ClientID, "--client-secret-file", cs)
+	e2eMust(t, ExitOK, seller.RefreshToken, "seller", "add", seller.ID, "--app", "main", "--region", string(seller.Region),
+		"--marketplace", strings.Join(seller.Marketplaces, ","), "--refresh-token-file", "-")
+	loadKey, _ := e2eMust(t, ExitOK, "", "client", "add", "load", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
+	victimKey, _ := e2eMust(t, ExitOK, "", "client", "add", "victim", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
+	loadKey, victimKey = strings.TrimSpace(loadKey), strings.TrimSpace(victimKey)
+	p, _ := vault.DefaultPaths()
+	key, err := vault.LoadKey(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(ctx, dsn, key, vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A secret ten days from its expiry: every replica finds it due.
+	_, err = v.SetClientSecret(ctx, "main", secret.New(demo.ClientSecret), vault.SecretChange{ExpiresAt: time.Now().Add(10 * 24 * time.Hour)})
+	if err == nil {
+		err = v.UpdateApp(ctx, "main", func(a *vault.App) error { a.SQSQueueURL = queue; return nil })
+	}
+	if err == nil {
+		err = v.SetAWSKeys(ctx, "main", moto.Admin.AccessKeyID, secret.New(moto.Admin.SecretAccessKey))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+
+	// Three gateways: the same DSN and master key, nothing else shared.
+	listening := regexp.MustCompile(`serving app \S+ on (http://127\.0\.0\.1:\d+)`)
+	replicas := make([]*replica, 3)
+	for i := range replicas {
+		r := &replica{stderr: &e2eBuffer{}}
+		r.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--auto-rotate", "--log-level", "info",
+			"--audit-log", filepath.Join(t.TempDir(), fmt.Sprintf("audit-%d.jsonl", i)))
+		r.cmd.Env = os.Environ()
+		r.cmd.Stderr = r.stderr
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if !r.dead.Load() {
+				_ = r.cmd.Process.Signal(syscall.SIGTERM)
+			}
+			_ = r.cmd.Wait()
+			if t.Failed() {
+				t.Logf("replica %d:\n%s", i, e2eMask(r.stderr.String()))
+			}
+		})
+		replicas[i] = r
+	}
+	for i, r := range replicas {
+		for r.base == "" {
+			if m := listening.FindStringSubmatch(r.stderr.String()); m != nil {
+				r.base = m[1]
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("replica %d did not start:\n%s", i, e2eMask(r.stderr.String()))
+			case <-time.After(10 * time.Millisecond): // polling its log, not waiting for an expiry
+			}
+		}
+	}
+	call := func(base, key string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+participationsPath, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("X-Spgate-Seller", seller.ID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return resp.StatusCode, string(body)
+	}
+	// One call teaches the shared bucket Amazon's (scaled) rate.
+	if code, body := call(replicas[0].base, loadKey); code != http.StatusOK {
+		t.Fatalf("replica 0: %d %s", code, body)
+	}
+
+	// 1. With --auto-rotate on all three and the secret due, exactly one
+	// replica rotates it. (It is waited for first: the rotation makes
+	// every replica re-read its credentials at once, which would show in
+	// the pacing measured next.)
+	for {
+		v, err := vault.Open(ctx, dsn, key, vault.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := v.GetApp(ctx, "main")
+		v.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := false
+		for _, r := range replicas {
+			done = done || strings.Contains(r.stderr.String(), "client secret rotated")
+		}
+		if cur, _ := a.CurrentSecret(); cur.Version >= 3 && done {
+			if cur.Version != 3 {
+				t.Errorf("client secret at version %d after the replicas started with 2: more than one rotation", cur.Version)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no replica rotated the client secret within %v", testenv.Patience)
+		case <-time.After(100 * time.Millisecond): // polling the vault, not waiting for an expiry
+		}
+	}
+	rotations := func() {
+		t.Helper()
+		rotated := 0
+		for _, r := range replicas {
+			rotated += strings.Count(r.stderr.String(), "client secret rotated")
+		}
+		if n := srv.Counters().Calls["application-management/2023-11-30/rotateApplicationClientSecret"]; n != 1 || rotated != 1 {
+			t.Errorf("Amazon was asked %d times for a new client secret, %d replicas say they rotated; want exactly one", n, rotated)
+		}
+	}
+	rotations()
+
+	// The load: workers send one call at a time, each to the next live
+	// replica, until a window of Amazon's time has passed.
+	load := func(window time.Duration, during func(elapsed time.Duration)) (calls int64, elapsed time.Duration, ok, other int64) {
+		const workers = 12
+		var next atomic.Int64
+		var nOK, nOther atomic.Int64
+		before := srv.Counters().Calls[op.Key()]
+		start := srv.Now()
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for srv.Now().Sub(start) < window && ctx.Err() == nil {
+					r := replicas[int(next.Add(1))%len(replicas)]
+					if r.dead.Load() {
+						continue
+					}
+					code, body := call(r.base, loadKey)
+					switch {
+					case code == http.StatusOK:
+						nOK.Add(1)
+					case r.dead.Load():
+						// a call that was in flight to the killed replica
+					default:
+						if nOther.Add(1) <= 3 {
+							t.Logf("an answer other than 200: %d %s", code, body)
+						}
+					}
+				}
+			})
+		}
+		if during != nil {
+			during(window)
+		}
+		wg.Wait()
+		return srv.Counters().Calls[op.Key()] - before, srv.Now().Sub(start), nOK.Load(), nOther.Load()
+	}
+
+	// 2. Three replicas pace the seller as one gateway.
+	calls, elapsed, nOK, nOther := load(3*time.Hour, nil) // loadTime's first part
+	bound := float64(op.Burst) + op.Rate*elapsed.Seconds()
+	c := srv.Counters()
+	t.Logf("%d calls reached Amazon in %v of Amazon's time (limit: burst + rate×t = %.1f, %.1f%% used); %d answered 200, %d otherwise; %d × 429 from Amazon; %d LWA refresh grants",
+		calls, elapsed.Round(time.Second), bound, 100*float64(calls)/bound, nOK, nOther, c.TotalThrottled, c.TokensIssued["refresh_token"])
+	if ctx.Err() != nil {
+		t.Fatalf("the load did not finish within %v", testenv.Patience)
+	}
+	if c.TotalThrottled != 0 {
+		t.Errorf("Amazon answered 429 %d times: the replicas did not share the seller's limit", c.TotalThrottled)
+	}
+	if float64(calls) > bound {
+		t.Errorf("%d calls in %v exceed burst + rate×t = %.1f", calls, elapsed, bound)
+	}
+	if float64(calls) < 0.95*bound {
+		t.Errorf("only %d calls in %v, under 95%% of burst + rate×t = %.1f: the replicas did not use the limit", calls, elapsed, bound)
+	}
+	// Each replica keeps its own access token for the seller (no token
+	// lifetime passes here): one refresh grant each, and one more after
+	// the rotation made them re-read their credentials.
+	if n := c.TokensIssued["refresh_token"]; n > 2*int64(len(replicas)) {
+		t.Errorf("%d LWA refresh grants for one seller on %d replicas within one token lifetime", n, len(replicas))
+	}
+
+	// 3. A key revoked in the shared vault is refused by every replica,
+	// each of which checked (and cached) it before.
+	for i, r := range replicas {
+		if code, body := call(r.base, victimKey); code != http.StatusOK {
+			t.Fatalf("replica %d: %d %s", i, code, body)
+		}
+	}
+	e2eMust(t, ExitOK, "", "client", "revoke", "victim")
+	for i, r := range replicas {
+		for {
+			code, body := call(r.base, victimKey)
+			if code == http.StatusUnauthorized {
+				break
+			}
+			if code != http.StatusOK || ctx.Err() != nil {
+				t.Fatalf("replica %d after the revocation: %d %s", i, code, body)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond): // asking again, not waiting for an expiry
+			}
+		}
+	}
+
+	// Still exactly one rotation, the load and the revocation later.
+	rotations()
+
+	// 4. kill -9 of one replica under load: the others keep serving,
+	// without 429s from Amazon.
+	throttledBefore := srv.Counters().TotalThrottled
+	_, _, nOK, nOther = load(30*time.Minute, func(window time.Duration) { // and the rest
+		start := srv.Now()
+		for srv.Now().Sub(start) < window/3 && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond) // waiting for the load to run a while, not for an expiry
+		}
+		replicas[0].dead.Store(true)
+		_ = replicas[0].cmd.Process.Kill()
+	})
+	okAfter := int64(0)
+	for i, r := range replicas[1:] {
+		if code, body := call(r.base, loadKey); code != http.StatusOK {
+			t.Errorf("replica %d after replica 0 was killed: %d %s", i+1, code, body)
+		} else {
+			okAfter++
+		}
+	}
+	t.Logf("with replica 0 killed a third of the way: %d answered 200, %d otherwise", nOK, nOther)
+	if n := srv.Counters().TotalThrottled - throttledBefore; n != 0 {
+		t.Errorf("Amazon answered 429 %d times after a replica was killed", n)
+	}
+	if okAfter != 2 {
+		t.Errorf("%d of the 2 surviving replicas answer", okAfter)
+	}
+}
