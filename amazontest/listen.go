@@ -134,4 +134,3 @@ func closeAll(lns []net.Listener) {
 		ln.Close()
 	}
 }
-

@@ -205,4 +205,3 @@ func NewFixture(srv *amazontest.Server, who string, n int) (amazontest.Demo, err
 	}
 	return d, nil
 }
-
