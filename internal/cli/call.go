@@ -101,9 +101,11 @@ func runCall(cmd *cobra.Command, streams IO, o callOptions, args []string) error
 	}
 	// Personal data is printed only after its access is recorded, decided
 	// on the operation, data elements and decoded query that were sent.
-	if op.ReturnsPersonalData(o.PII, call.Query) {
+	// A Restricted Data Token opens personal data to whoever holds it, so
+	// printing one is recorded the same way.
+	if op.ReturnsPersonalData(o.PII, call.Query) || op.HandsOutCredentials() {
 		if err := recordRelease(ctx, v, vault.AccessEvent{Seller: call.Seller, Operation: op.ID, PII: true,
-			Status: resp.Status, RequestID: resp.Header.Get("x-amzn-RequestId")}, "this "+op.ID+" call (it returns personal data)"); err != nil {
+			Status: resp.Status, RequestID: resp.Header.Get("x-amzn-RequestId")}, "this "+op.ID+" call (it returns personal data or an Amazon credential)"); err != nil {
 			return err
 		}
 	}

@@ -245,3 +245,31 @@ func TestExportAuditBeforeRelease(t *testing.T) {
 		t.Fatalf("%d access events after a refused export, want 2", n)
 	}
 }
+
+// TestCallRDTIsRecorded: a Restricted Data Token printed by spgate call
+// opens personal data to whoever holds it, so it is recorded like personal
+// data before it is printed, and not printed when it cannot be.
+func TestCallRDTIsRecorded(t *testing.T) {
+	e := newEmuEnv(t, amazontest.WithOrdersPerSeller(5))
+	seller := e.demo.Sellers[0]
+	body := filepath.Join(t.TempDir(), "rdt.json")
+	if err := os.WriteFile(body, []byte(`{"restrictedResources":[{"method":"GET","path":"/orders/v0/orders/{orderId}/address"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"call", "createRestrictedDataToken", "--body", body, "--seller", seller.ID}
+	before := len(accessEvents(t, e))
+	code, out, errOut := run(t, "", args...)
+	if code != ExitOK || !strings.Contains(out, "restrictedDataToken") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	ev := accessEvents(t, e)[before:]
+	if len(ev) != 1 || ev[0].Operation != "createRestrictedDataToken" || ev[0].Seller != seller.ID {
+		t.Fatalf("access events %+v, want one for createRestrictedDataToken", ev)
+	}
+	setAccessLogBroken(t, e.vault, true)
+	defer setAccessLogBroken(t, e.vault, false)
+	code, out, _ = run(t, "", args...)
+	if code == ExitOK || out != "" {
+		t.Errorf("exit %d, printed %d bytes although the token's release was not recorded", code, len(out))
+	}
+}
