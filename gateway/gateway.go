@@ -23,7 +23,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -238,16 +237,7 @@ func (g *Gateway) OpsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		rep := ReadyReport{Ready: true, Checked: time.Now().UTC()}
-		if g.cfg.Ready != nil {
-			rep = g.cfg.Ready.Report(r.Context())
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if !rep.Ready {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_ = json.NewEncoder(w).Encode(rep)
+		g.writeReady(w, r, func(rep ReadyReport) any { return rep })
 	})
 	if g.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", g.cfg.Metrics.Handler())

@@ -96,6 +96,22 @@ func (r *Readiness) Run(ctx context.Context) {
 // key); the checks behind the answer, which name sellers, only to a valid
 // client key, and only for the sellers that key may act for.
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	g.writeReady(w, r, func(rep ReadyReport) any {
+		if key, ok := bearer(r.Header.Get("Authorization")); ok {
+			if cl, err := g.keys.authenticate(r.Context(), key); err == nil {
+				return rep.visibleTo(cl)
+			}
+		}
+		return struct {
+			Ready    bool `json:"ready"`
+			Degraded bool `json:"degraded,omitempty"`
+		}{rep.Ready, rep.Degraded > 0}
+	})
+}
+
+// writeReady answers a readiness probe: 200 or 503 by the current report,
+// with the body show makes of it.
+func (g *Gateway) writeReady(w http.ResponseWriter, r *http.Request, show func(ReadyReport) any) {
 	rep := ReadyReport{Ready: true, Checked: time.Now().UTC()}
 	if g.cfg.Ready != nil {
 		rep = g.cfg.Ready.Report(r.Context())
@@ -105,16 +121,7 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if !rep.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	var out any = struct {
-		Ready    bool `json:"ready"`
-		Degraded bool `json:"degraded,omitempty"`
-	}{rep.Ready, rep.Degraded > 0}
-	if key, ok := bearer(r.Header.Get("Authorization")); ok {
-		if cl, err := g.keys.authenticate(r.Context(), key); err == nil {
-			out = rep.visibleTo(cl)
-		}
-	}
-	_ = json.NewEncoder(w).Encode(out)
+	_ = json.NewEncoder(w).Encode(show(rep))
 }
 
 // visibleTo keeps the checks about sellers the client may act for.
