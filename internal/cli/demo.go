@@ -24,6 +24,11 @@ type demoOptions struct {
 	Keep      string
 	Orders    int
 	TimeScale float64
+	// Console (--console[=ADDR]) serves the gateway and the admin console
+	// on the demo vault until Ctrl-C instead of pulling orders;
+	// TimeScaleSet says --time-scale was given (else the clock runs at 1x).
+	Console      string
+	TimeScaleSet bool
 
 	IO   IO
 	JSON bool // --json
@@ -45,9 +50,15 @@ with the emulator's clock sped up so it finishes in seconds. It prints what
 happened: the checks, the orders, the tokens and Restricted Data Tokens it
 requested, and how long it waited for rate limits.
 
-Everything is deleted afterwards unless --keep DIR is given.`,
+Everything is deleted afterwards unless --keep DIR is given.
+
+With --console it pulls nothing: it serves the gateway and the admin web
+console (spgate serve --console) on the demo vault, prints the console's
+one-time sign-in link, and runs until Ctrl-C.`,
 		Example: `  spgate demo
-  spgate demo --keep ./spgate-demo`,
+  spgate demo --keep ./spgate-demo
+  spgate demo --console
+  spgate demo --console=127.0.0.1:9090 --keep ./spgate-demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.IO, o.JSON = streams, jsonOut(cmd)
@@ -57,13 +68,19 @@ Everything is deleted afterwards unless --keep DIR is given.`,
 			o.Doctor = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
 				return doctorChecks(ctx, cmd, v, app, ep, "")
 			}
+			if cmd.Flags().Changed("console") {
+				o.TimeScaleSet = cmd.Flags().Changed("time-scale")
+				return runDemoConsole(cmd.Context(), &o)
+			}
 			return runDemo(cmd.Context(), &o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Keep, "keep", "", "keep the vault, its key and the order files in this directory")
 	f.IntVar(&o.Orders, "orders", 150, "orders per demo seller")
-	f.Float64Var(&o.TimeScale, "time-scale", 600, "emulated time per real time (600: an Amazon hour passes in 6 seconds)")
+	f.Float64Var(&o.TimeScale, "time-scale", 600, "emulated time per real time (600: an Amazon hour passes in 6 seconds); with --console 1 unless given")
+	f.StringVar(&o.Console, "console", "", "serve the gateway and the admin console on the demo vault until Ctrl-C, the console on this loopback address (--console alone: "+demoConsoleAddr+")")
+	f.Lookup("console").NoOptDefVal = demoConsoleAddr
 	return cmd
 }
 
