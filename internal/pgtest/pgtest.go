@@ -284,7 +284,7 @@ func startCluster() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{dir: dir, log: &bytes.Buffer{}, done: make(chan struct{})}
+	c := &cluster{dir: dir, log: &bytes.Buffer{}}
 	fail := func(err error) (*cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
@@ -311,10 +311,26 @@ func startCluster() (*cluster, error) {
 			return fail(err)
 		}
 	}
-	port, err := freePort()
-	if err != nil {
-		return fail(err)
+	// A port another process takes between freePort and postgres's bind
+	// makes postgres exit at once: try another.
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return fail(err)
+		}
+		err = c.launch(bin, data, dir, cred, port)
+		if err == nil {
+			return c, nil
+		}
+		if attempt == 5 || !strings.Contains(c.output(), "could not bind") {
+			c.stop()
+			return nil, err
+		}
 	}
+}
+
+// launch starts postgres on port and waits until it accepts connections.
+func (c *cluster) launch(bin, data, dir string, cred *syscall.Credential, port int) error {
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
 		"-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off",
@@ -322,16 +338,15 @@ func startCluster() (*cluster, error) {
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGINT, Setpgid: true}
 	c.cmd.Dir = dir
 	c.cmd.Stdout, c.cmd.Stderr = &syncWriter{b: c.log}, &syncWriter{b: c.log}
+	c.done = make(chan struct{})
 	if err := c.cmd.Start(); err != nil {
-		return fail(fmt.Errorf("start postgres: %w", err))
+		c.cmd = nil
+		return fmt.Errorf("start postgres: %w", err)
 	}
-	go func() { _ = c.cmd.Wait(); close(c.done) }()
+	cmd, done := c.cmd, c.done
+	go func() { _ = cmd.Wait(); close(done) }()
 	c.dsn = fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", User, port)
-	if err := c.waitReady(); err != nil {
-		c.stop()
-		return nil, err
-	}
-	return c, nil
+	return c.waitReady()
 }
 
 func (c *cluster) waitReady() error {
