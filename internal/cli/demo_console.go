@@ -37,7 +37,14 @@ func runDemoConsole(ctx context.Context, o *demoOptions) error {
 		return usageErr("--console: %v", err)
 	}
 	if _, port, _ := net.SplitHostPort(o.Console); port == "0" {
-		return usageErr("--console: give a port (the demo app registers the console's callback with the offline Amazon before it listens)")
+		// The demo app registers the console's callback with the offline
+		// Amazon before the console listens: take a free port now.
+		ln, err := net.Listen("tcp", o.Console)
+		if err != nil {
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--console: listen on %s: %w", o.Console, err)}
+		}
+		o.Console = ln.Addr().String()
+		ln.Close()
 	}
 	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo", Fixture: demo.ConsoleFixture("http://" + o.Console),
 		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: scale, TokenLifetime: time.Hour}})

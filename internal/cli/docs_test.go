@@ -92,6 +92,8 @@ var docRules = []docRule{
 	{doc: "README.md", match: "spgate call getOrders", stdout: `"payload"`, stderr: `calling orders/v0`},
 	{doc: "README.md", match: "spgate emulate", ready: `listening on http://127\.0\.0\.1:`,
 		replace: []string{"spgate emulate", "spgate emulate --addr 127.0.0.1:8099"}, why: "a free port instead of 8099"},
+	{doc: "README.md", match: "spgate demo --console", ready: `admin console on http://127\.0\.0\.1:\d+; sign in once`,
+		replace: []string{"spgate demo --console", "spgate demo --console=127.0.0.1:0"}, why: "it serves until Ctrl-C: in the background, the console on a free port instead of 8088"},
 	{doc: "README.md", match: "spgate bench all", replace: []string{"spgate bench all", "spgate bench all --orders 300 --duration 300ms --concurrency 2"},
 		why: "the default workloads run for a minute at full CPU", stdout: "gateway"},
 	{doc: "README.md", match: "spgate client add erp", capture: "KEY"},
