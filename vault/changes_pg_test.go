@@ -31,7 +31,10 @@ func TestWatchChangesWakesOnNotification(t *testing.T) {
 	// The watcher has read the counter once it waits for its first tick.
 	must(t, f.clk.BlockUntil(ctx, 1))
 	for _, change := range []func() error{
-		func() error { _, err := other.CreateClient(ctx, Client{Name: "bc", Sellers: []string{"*"}, Operations: []string{"*"}}); return err },
+		func() error {
+			_, err := other.CreateClient(ctx, Client{Name: "bc", Sellers: []string{"*"}, Operations: []string{"*"}})
+			return err
+		},
 		func() error { return other.RevokeClient(ctx, "bc") },
 	} {
 		must(t, change())
