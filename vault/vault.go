@@ -362,8 +362,25 @@ func wrapMeta(key Key, dek []byte, aad string, iter int) (map[string][]byte, err
 // record integrity in a vault whose schema says otherwise, or the reverse,
 // was put there without spgate: it is refused.
 func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) (kek []byte, ver int, err error) {
+	meta, ver, err := v.readHeader(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	if kek, err = v.keyEncryptionKey(meta, key); err != nil {
+		return nil, 0, err
+	}
+	if err := v.openDataKey(meta, kek, ver); err != nil {
+		clear0(kek)
+		return nil, 0, err
+	}
+	return kek, ver, nil
+}
+
+// readHeader reads the schema version and the key records in one snapshot.
+func (v *Vault) readHeader(ctx context.Context, c *sql.Conn) (map[string][]byte, int, error) {
 	meta := map[string][]byte{}
-	err = v.runTx(ctx, c, v.d.beginRead(), func() error {
+	var ver int
+	err := v.runTx(ctx, c, v.d.beginRead(), func() error {
 		n, err := v.d.schemaVersion(ctx, c)
 		if err != nil {
 			return err
@@ -392,13 +409,19 @@ func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) (kek []byte, v
 			return nil, 0, newErr(ErrCorrupt, "vault %s is missing its %s record; restore it from a backup", v.path, k)
 		}
 	}
+	return meta, ver, nil
+}
+
+// keyEncryptionKey derives the key-encryption key from key and checks it against
+// the vault's key_check record.
+func (v *Vault) keyEncryptionKey(meta map[string][]byte, key Key) ([]byte, error) {
 	iter, err := strconv.Atoi(string(meta["kdf_iter"]))
 	if err != nil || iter <= 0 || iter > 100_000_000 {
-		return nil, 0, newErr(ErrCorrupt, "vault %s has an invalid kdf_iter record; restore it from a backup", v.path)
+		return nil, newErr(ErrCorrupt, "vault %s has an invalid kdf_iter record; restore it from a backup", v.path)
 	}
-	kek, err = key.kek(meta["kdf_salt"], iter)
+	kek, err := key.kek(meta["kdf_salt"], iter)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	kek = append([]byte(nil), kek...) // a raw key is its own KEK: clear a copy, never the key
 	if !hmac.Equal(keyCheck(kek), meta["key_check"]) {
@@ -407,15 +430,18 @@ func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) (kek []byte, v
 		if key.Source() != EnvMasterKey {
 			hint = " (key from " + key.Source() + ")"
 		}
-		return nil, 0, newErr(ErrWrongKey, "wrong vault key: %s does not match this vault%s; use the key the vault was created with", EnvMasterKey, hint)
+		return nil, newErr(ErrWrongKey, "wrong vault key: %s does not match this vault%s; use the key the vault was created with", EnvMasterKey, hint)
 	}
-	fail := func(err error) ([]byte, int, error) {
-		clear0(kek)
-		return nil, 0, err
-	}
+	return kek, nil
+}
+
+// openDataKey unwraps the data key with kek and checks that its wrapping
+// and the schema version agree on whether records carry integrity checks:
+// a disagreement was put there without spgate.
+func (v *Vault) openDataKey(meta map[string][]byte, kek []byte, ver int) error {
 	aead, err := newAEAD(kek)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	id := string(meta["vault_id"])
 	protected := true
@@ -425,26 +451,24 @@ func (v *Vault) unlock(ctx context.Context, c *sql.Conn, key Key) (kek []byte, v
 		dek, err = open(aead, meta["dek"], dekAADPrefix+id)
 	}
 	if err != nil || len(dek) != KeySize {
-		return fail(newErr(ErrTampered, "vault record dek failed authentication: the vault was tampered with or the key is wrong"))
+		return newErr(ErrTampered, "vault record dek failed authentication: the vault was tampered with or the key is wrong")
 	}
 	switch {
 	case protected && ver < integrityVersion:
 		clear0(dek)
-		return fail(newErr(ErrTampered, "vault %s was tampered with: its schema version was set back to %d, below %d, from which its records carry integrity checks; restore it from a backup", v.path, ver, integrityVersion))
+		return newErr(ErrTampered, "vault %s was tampered with: its schema version was set back to %d, below %d, from which its records carry integrity checks; restore it from a backup", v.path, ver, integrityVersion)
 	case !protected && ver >= integrityVersion:
 		clear0(dek)
-		return fail(newErr(ErrTampered, "vault %s was tampered with: its data key record is older than its schema (version %d); restore it from a backup", v.path, ver))
+		return newErr(ErrTampered, "vault %s was tampered with: its data key record is older than its schema (version %d); restore it from a backup", v.path, ver)
 	}
 	macKey, err := deriveMACKey(dek)
 	if err != nil {
 		clear0(dek)
-		return fail(err)
+		return err
 	}
 	v.dek, v.macKey = dek, macKey
-	if v.aead, err = newAEAD(dek); err != nil {
-		return fail(err)
-	}
-	return kek, ver, nil
+	v.aead, err = newAEAD(dek)
+	return err
 }
 
 // ChangeKey re-wraps the data key under newKey (and a fresh salt). Records
