@@ -694,3 +694,26 @@ func TestScheduleRotatesAheadOfExpiry(t *testing.T) {
 		t.Fatal("schedule did not rotate")
 	}
 }
+
+// TestScheduledRotationDecidesUnderTheLock: two processes (gateway
+// replicas) both found the secret due; the one that takes the lock second
+// finds the secret already rotated and does not rotate again.
+func TestScheduledRotationDecidesUnderTheLock(t *testing.T) {
+	e := newEnv(t)
+	first, second := e.rotator(), e.rotator()
+	e.fake.Advance(151 * 24 * time.Hour) // fewer than 30 days left
+	for _, r := range []*Rotator{first, second} {
+		if due, err := r.due(e.ctx, "main", 30*24*time.Hour); err != nil || !due {
+			t.Fatalf("due = %v, %v before any rotation", due, err)
+		}
+	}
+	if _, rotated, err := first.rotateIfDue(e.ctx, "main", 30*24*time.Hour); err != nil || !rotated {
+		t.Fatalf("first replica: rotated %v, %v", rotated, err)
+	}
+	if _, rotated, err := second.rotateIfDue(e.ctx, "main", 30*24*time.Hour); err != nil || rotated {
+		t.Fatalf("second replica: rotated %v, %v; want no second rotation", rotated, err)
+	}
+	if cur, _ := e.vaultApp().CurrentSecret(); cur.Version != 2 {
+		t.Errorf("secret version %d, want 2 (one rotation)", cur.Version)
+	}
+}

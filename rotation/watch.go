@@ -224,11 +224,16 @@ func Schedule(ctx context.Context, r *Rotator, appRef string, opts ScheduleOptio
 		if due, err := r.due(ctx, appRef, opts.Before); err != nil {
 			r.log.Error("rotation: checking the client secret's age failed", "app", appRef, "err", err)
 		} else if due {
-			res, err := r.Rotate(ctx, appRef)
-			if err != nil {
+			res, rotated, err := r.rotateIfDue(ctx, appRef, opts.Before)
+			switch {
+			case errors.Is(err, ErrRotationRunning):
+				// Another process (a gateway replica) is rotating: its
+				// result reaches this one through the vault.
+				r.log.Info("rotation: another process is rotating the client secret", "app", appRef, "err", err)
+			case err != nil:
 				r.log.Error("rotation: scheduled rotation failed; the current secret stays", "app", appRef, "err", err)
 			}
-			if opts.OnResult != nil {
+			if opts.OnResult != nil && (rotated || err != nil && !errors.Is(err, ErrRotationRunning)) {
 				opts.OnResult(res, err)
 			}
 		}
@@ -236,6 +241,33 @@ func Schedule(ctx context.Context, r *Rotator, appRef string, opts ScheduleOptio
 			return err
 		}
 	}
+}
+
+// rotateIfDue rotates app when it is still due once the rotation lock is
+// held. Several processes scheduling the same app (gateway replicas) may
+// all find it due; the first to take the lock rotates, and the others,
+// deciding again under the lock, find the new secret and do nothing.
+func (r *Rotator) rotateIfDue(ctx context.Context, appRef string, before time.Duration) (res Result, rotated bool, err error) {
+	app, err := r.cfg.Vault.GetApp(ctx, appRef)
+	if err != nil {
+		return Result{}, false, fmt.Errorf("rotation: app %s: %w", appRef, err)
+	}
+	if app.SQSQueueURL == "" {
+		return Result{App: app.Name, ClientID: app.ClientID}, false, fmt.Errorf("%w: app %s has no SQS queue URL; Amazon delivers the new secret only to the queue registered for APPLICATION_OAUTH_CLIENT_NEW_SECRET: create one and store it with `spgate setup aws`", ErrNoQueue, app.Name)
+	}
+	unlock, err := r.lock(ctx, app, r.cfg.Owner)
+	if err != nil {
+		return Result{App: app.Name, ClientID: app.ClientID}, false, err
+	}
+	defer unlock()
+	if due, err := r.due(ctx, appRef, before); err != nil || !due {
+		return Result{App: app.Name, ClientID: app.ClientID}, false, err
+	}
+	if app, err = r.cfg.Vault.GetApp(ctx, appRef); err != nil {
+		return Result{}, false, fmt.Errorf("rotation: app %s: %w", appRef, err)
+	}
+	res, err = r.rotate(ctx, app)
+	return res, true, err
 }
 
 // due reports whether app needs a rotation: less than before left on the
