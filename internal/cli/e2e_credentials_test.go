@@ -12,19 +12,20 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/rotation"
 )
 
-// waitFor polls cond until it holds or a generous deadline passes; the
-// deadline only bounds a broken run, it never measures speed.
+// waitFor polls cond until it holds; testenv.Patience only bounds a broken
+// run, it never measures speed.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(25 * time.Millisecond) {
+	for end := time.Now().Add(testenv.Patience); time.Now().Before(end); time.Sleep(25 * time.Millisecond) {
 		if cond() {
 			return
 		}
 	}
-	t.Fatalf("%s: still not so after 60 s", what)
+	t.Fatalf("%s: still not so after %v", what, testenv.Patience)
 }
 
 // TestServeFollowsTheVault: what another process changes in the vault — a

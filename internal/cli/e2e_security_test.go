@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // containsPersonalData reports the first of the emulator's personal-data
@@ -79,6 +80,38 @@ func TestServeDecidesOnWhatIsSent(t *testing.T) {
 		}
 		if m, ok := containsPersonalData(body); ok {
 			t.Errorf("order datasets returned personal data (%q)", m)
+		}
+	})
+
+	t.Run("other sellers, other operations, path tricks", func(t *testing.T) {
+		cases := []struct {
+			name, path, seller string
+			status             int
+			code               string
+		}{
+			{"another seller's id", "/orders/v0/orders?MarketplaceIds=" + f.eu.Marketplaces[0] + "&CreatedAfter=" + created, f.eu.ID, http.StatusForbidden, "seller_forbidden"},
+			{"a seller id in lower case", "/orders/v0/orders?MarketplaceIds=" + mkt + "&CreatedAfter=" + created, strings.ToLower(f.eu.ID), http.StatusForbidden, "seller_forbidden"},
+			{"an operation outside the scope", "/sellers/v1/marketplaceParticipations", f.na.ID, http.StatusForbidden, "operation_forbidden"},
+			{"dot segments toward another API", "/orders/v0/orders/%2e%2e/%2e%2e/sellers/v1/marketplaceParticipations", f.na.ID, http.StatusBadRequest, "bad_request"},
+			{"an encoded slash joining segments", "/orders/v0/orders%2F123-1234567-1234567%2Faddress", f.na.ID, http.StatusNotFound, "unknown_operation"},
+			{"an address without the PII permission, literal encoded", "/orders/v0/orders/123-1234567-1234567/%61ddress", f.na.ID, http.StatusForbidden, "pii_forbidden"},
+		}
+		for _, tc := range cases {
+			code, _, body := gatewayCall(t, base, tc.path, noPII, tc.seller)
+			if code != tc.status || !strings.Contains(body, `"`+tc.code+`"`) {
+				t.Errorf("%s: %d %.200s, want %d %s", tc.name, code, body, tc.status, tc.code)
+			}
+			if m, ok := containsPersonalData(body); ok {
+				t.Errorf("%s: personal data released (%q)", tc.name, m)
+			}
+		}
+		// /readyz and /metrics with a one-seller key name no other seller.
+		_, _, ready := gatewayCall(t, base, "/readyz", noPII, "")
+		if strings.Contains(ready, f.eu.ID) {
+			t.Errorf("/readyz shows a seller outside the key's scope: %.300s", ready)
+		}
+		if code, _, _ := gatewayCall(t, base, "/metrics", noPII, ""); code != http.StatusForbidden {
+			t.Errorf("/metrics with a one-seller key: %d", code)
 		}
 	})
 
@@ -177,8 +210,8 @@ func TestServeAnswersSlowBodies(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /orders/v0/orders HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-	// A generous deadline: the answer needs no more body, only scheduling.
-	_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	// Patience bounds only a broken run: the answer needs no more body.
+	_ = conn.SetReadDeadline(time.Now().Add(testenv.Patience))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("no answer while the body trickles: %v", err)
