@@ -420,14 +420,7 @@ func (s *Store) Sellers() []SellerState {
 	defer s.mu.Unlock()
 	out := make([]SellerState, 0, len(s.sellers))
 	for _, e := range s.sellers {
-		st := SellerState{Seller: e.seller, Status: e.status, Since: e.since, Reason: e.lastErr}
-		switch {
-		case s.app.status != "":
-			st.Status, st.RetryAt = SecretInvalid, s.app.nextTry
-		case e.dead.status != "":
-			st.RetryAt = e.dead.nextTry
-		}
-		out = append(out, st)
+		out = append(out, s.stateLocked(e))
 	}
 	slices.SortFunc(out, func(a, b SellerState) int { return strings.Compare(a.Seller, b.Seller) })
 	return out
@@ -435,12 +428,24 @@ func (s *Store) Sellers() []SellerState {
 
 // Seller returns one seller's state (Unknown when the store holds none).
 func (s *Store) Seller(seller string) SellerState {
-	for _, st := range s.Sellers() {
-		if st.Seller == seller {
-			return st
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.sellers[seller]; e != nil {
+		return s.stateLocked(e)
 	}
 	return SellerState{Seller: seller, Status: Unknown}
+}
+
+// stateLocked is e's state, the app's refused secret taking precedence.
+func (s *Store) stateLocked(e *entry) SellerState {
+	st := SellerState{Seller: e.seller, Status: e.status, Since: e.since, Reason: e.lastErr}
+	switch {
+	case s.app.status != "":
+		st.Status, st.RetryAt = SecretInvalid, s.app.nextTry
+	case e.dead.status != "":
+		st.RetryAt = e.dead.nextTry
+	}
+	return st
 }
 
 // AppSecretRefused reports whether LWA refuses the app's client secret.

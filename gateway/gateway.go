@@ -139,6 +139,7 @@ type Gateway struct {
 	keys    *keyCache
 	sellers *sellerCache
 	mux     *http.ServeMux
+	steps   [6]step // the pipeline before forward, in order
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -168,6 +169,8 @@ func New(cfg Config) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
+	// Bound once here: method values made per request would allocate.
+	g.steps = [...]step{g.authenticate, g.resolve, g.scope, g.decidePII, g.deadline, g.readBody}
 	g.keys = newKeyCache(cfg.Directory, g.clk, cfg.KeyCacheTTL)
 	g.sellers = newSellerCache(cfg.Directory, g.clk, cfg.SellerCacheTTL)
 	var b [6]byte
@@ -270,8 +273,9 @@ type call struct {
 	target      target       // the request as it will be sent
 	body        []byte
 	contentType string
-	bodyRead    bool // the request body was consumed (or there was none)
-	recorded    bool // the PII access was audited before release
+	bodyRead    bool          // the request body was consumed (or there was none)
+	deadline    time.Duration // X-Spgate-Deadline-Ms, 0 when not given
+	recorded    bool          // the PII access was audited before release
 }
 
 func (c *call) opName() string {
@@ -314,7 +318,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderRequestID, c.id)
 	defer g.finish(c)
 
-	for _, s := range pipeline(g) {
+	for _, s := range g.steps {
 		if rf := s(r.Context(), r, c); rf != nil {
 			g.answer(w, c, rf)
 			return
@@ -323,17 +327,12 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	// One deadline for the whole call: the gateway's bound, or the
 	// caller's when shorter.
 	d := g.cfg.MaxDeadline
-	if hd, ok := deadlineFrom(r); ok {
-		d = min(d, hd)
+	if c.deadline > 0 {
+		d = min(d, c.deadline)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d)
 	defer cancel()
 	g.forward(ctx, w, c)
-}
-
-// pipeline is the order of the steps before forward.
-func pipeline(g *Gateway) [6]step {
-	return [...]step{g.authenticate, g.resolve, g.scope, g.decidePII, g.deadline, g.readBody}
 }
 
 // authenticate checks the client key.
@@ -436,13 +435,16 @@ func (g *Gateway) decidePII(_ context.Context, r *http.Request, c *call) *refusa
 	return nil
 }
 
-// deadline validates X-Spgate-Deadline-Ms (applied by proxy).
-func (g *Gateway) deadline(_ context.Context, r *http.Request, _ *call) *refusal {
-	if v := r.Header.Get(HeaderDeadline); v != "" {
-		if _, ok := deadlineFrom(r); !ok {
-			return refuse(http.StatusBadRequest, CodeBadRequest, HeaderDeadline+" must be a positive number of milliseconds")
-		}
+// deadline reads X-Spgate-Deadline-Ms into c.deadline (applied by proxy).
+func (g *Gateway) deadline(_ context.Context, r *http.Request, c *call) *refusal {
+	if r.Header.Get(HeaderDeadline) == "" {
+		return nil
 	}
+	d, ok := deadlineFrom(r)
+	if !ok {
+		return refuse(http.StatusBadRequest, CodeBadRequest, HeaderDeadline+" must be a positive number of milliseconds")
+	}
+	c.deadline = d
 	return nil
 }
 
