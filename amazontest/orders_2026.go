@@ -366,25 +366,14 @@ func searchOrdersWindow(c *call, v url.Values, q *orderQuery) bool {
 // searchOrdersFilters reads the status, channel and marketplace filters and
 // the page size.
 func searchOrdersFilters(c *call, sd *sellerData, v url.Values, q *orderQuery) bool {
-	for _, st := range listParam(v, "fulfillmentStatuses") {
-		i := slices.Index(fulfillmentStatuses26[:], st)
-		if i < 0 {
-			invalidInput(c, "Invalid fulfillmentStatuses value "+quoteParam(st)+"; use "+strings.Join(fulfillmentStatuses26[:], ", ")+".")
-			return false
-		}
-		q.Statuses |= 1 << i
-	}
-	for _, fb := range listParam(v, "fulfilledBy") {
-		switch fb {
-		case "MERCHANT":
-			q.Channels |= 1
-		case "AMAZON":
-			q.Channels |= 2
-		default:
-			invalidInput(c, "Invalid fulfilledBy value "+quoteParam(fb)+"; use MERCHANT or AMAZON.")
-			return false
-		}
-	}
+	return statusAndChannelFilters(c, v, q,
+		"fulfillmentStatuses", fulfillmentStatuses26[:],
+		"fulfilledBy", [2]string{"MERCHANT", "AMAZON"}) &&
+		searchOrdersScope(c, sd, v, q)
+}
+
+// searchOrdersScope reads the marketplace filter and the page size.
+func searchOrdersScope(c *call, sd *sellerData, v url.Values, q *orderQuery) bool {
 	if mk := listParam(v, "marketplaceIds"); len(mk) > 0 {
 		if len(mk) > 50 {
 			invalidInput(c, "marketplaceIds accepts at most 50 values.")

@@ -516,24 +516,8 @@ func v0Dates(c *call, _ *sellerData, v url.Values, q *orderQuery) bool {
 }
 
 func v0StatusFilters(c *call, _ *sellerData, v url.Values, q *orderQuery) bool {
-	for _, st := range listParam(v, "OrderStatuses") {
-		i := slices.Index(statusNames[:], st)
-		if i < 0 {
-			invalidInput(c, "Invalid OrderStatuses value "+quoteParam(st)+"; use "+strings.Join(statusNames[:], ", ")+".")
-			return false
-		}
-		q.Statuses |= 1 << i
-	}
-	for _, ch := range listParam(v, "FulfillmentChannels") {
-		switch ch {
-		case "MFN":
-			q.Channels |= 1
-		case "AFN":
-			q.Channels |= 2
-		default:
-			invalidInput(c, "Invalid FulfillmentChannels value "+quoteParam(ch)+"; use AFN or MFN.")
-			return false
-		}
+	if !statusAndChannelFilters(c, v, q, "OrderStatuses", statusNames[:], "FulfillmentChannels", [2]string{"MFN", "AFN"}) {
+		return false
 	}
 	pms := listParam(v, "PaymentMethods")
 	for _, pm := range pms {
@@ -608,6 +592,30 @@ func countOf(list []string, vals ...string) int {
 		}
 	}
 	return n
+}
+
+// statusAndChannelFilters reads a status list parameter into q.Statuses
+// (one bit per name in statuses) and a channel list parameter into
+// q.Channels (1 for channels[0], the seller's own, 2 for channels[1],
+// Amazon's), answering 400 with the valid values for any other value.
+func statusAndChannelFilters(c *call, v url.Values, q *orderQuery, statusParam string, statuses []string, channelParam string, channels [2]string) bool {
+	for _, st := range listParam(v, statusParam) {
+		i := slices.Index(statuses, st)
+		if i < 0 {
+			invalidInput(c, "Invalid "+statusParam+" value "+quoteParam(st)+"; use "+strings.Join(statuses, ", ")+".")
+			return false
+		}
+		q.Statuses |= 1 << i
+	}
+	for _, ch := range listParam(v, channelParam) {
+		i := slices.Index(channels[:], ch)
+		if i < 0 {
+			invalidInput(c, "Invalid "+channelParam+" value "+quoteParam(ch)+"; use "+channels[0]+" or "+channels[1]+".")
+			return false
+		}
+		q.Channels |= 1 << i
+	}
+	return true
 }
 
 func checkEnum(c *call, got []string, param string, allowed ...string) bool {

@@ -369,12 +369,7 @@ func (f *flows) reap(host string, l *callbackListener) {
 // guardCallback sets the console's headers on the callback listener.
 func (c *Console) guardCallback(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cache-Control", "no-store")
+		setPageHeaders(w.Header())
 		next.ServeHTTP(w, r)
 	})
 }
