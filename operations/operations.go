@@ -162,6 +162,17 @@ func ByID(api, version, id string) (*Operation, bool) {
 	return nil, false
 }
 
+// MustByID is ByID for the operations a package calls by name: their
+// absence means the generated table is stale, a build defect, so it panics
+// with the fix.
+func MustByID(api, version, id string) *Operation {
+	op, ok := ByID(api, version, id)
+	if !ok {
+		panic("operations: the table lacks " + api + "/" + version + "/" + id + "; run go generate ./operations")
+	}
+	return op
+}
+
 // Find returns every operation with this operationId (ids repeat across
 // versions, e.g. Orders v0 and 2026-01-01 both have getOrder).
 func Find(id string) []*Operation {

@@ -20,7 +20,7 @@ func New(c *spapi.Client) *Client { return &Client{c: c} }
 // APPLICATION_OAUTH_CLIENT_NEW_SECRET notification. region picks the
 // endpoint (any region serves the app).
 func (c *Client) RotateClientSecret(ctx context.Context, region spapi.Region) error {
-	op, _ := operations.ByID("application-management", "2023-11-30", "rotateApplicationClientSecret")
+	op := operations.MustByID("application-management", "2023-11-30", "rotateApplicationClientSecret")
 	_, err := c.c.Do(ctx, spapi.Call{Operation: op, Region: region})
 	return err
 }

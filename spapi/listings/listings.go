@@ -56,11 +56,7 @@ type Client struct{ c *spapi.Client }
 func New(c *spapi.Client) *Client { return &Client{c: c} }
 
 func op(id string) *operations.Operation {
-	o, ok := operations.ByID("listings-items", "2021-08-01", id)
-	if !ok {
-		panic("listings: operation table lacks listings-items/2021-08-01/" + id + "; run go generate ./operations")
-	}
-	return o
+	return operations.MustByID("listings-items", "2021-08-01", id)
 }
 
 // Item is a listings item as getListingsItem returns it; only the parts

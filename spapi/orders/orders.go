@@ -29,13 +29,7 @@ type Client struct{ c *spapi.Client }
 // New returns an Orders v0 client.
 func New(c *spapi.Client) *Client { return &Client{c: c} }
 
-func op(id string) *operations.Operation {
-	o, ok := operations.ByID("orders", "v0", id)
-	if !ok {
-		panic("orders: operation table lacks orders/v0/" + id)
-	}
-	return o
-}
+func op(id string) *operations.Operation { return operations.MustByID("orders", "v0", id) }
 
 // Money is an amount in a currency.
 type Money struct {

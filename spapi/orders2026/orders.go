@@ -30,13 +30,7 @@ type Client struct{ c *spapi.Client }
 // New returns an Orders 2026-01-01 client.
 func New(c *spapi.Client) *Client { return &Client{c: c} }
 
-func op(id string) *operations.Operation {
-	o, ok := operations.ByID("orders", "2026-01-01", id)
-	if !ok {
-		panic("orders2026: operation table lacks orders/2026-01-01/" + id)
-	}
-	return o
-}
+func op(id string) *operations.Operation { return operations.MustByID("orders", "2026-01-01", id) }
 
 // Order is a 2026-01-01 order: the fields spgate reads, plus Raw with the
 // whole object for everything else.

@@ -39,7 +39,7 @@ type Participation struct {
 // MarketplaceParticipations is the cheapest seller call: doctor uses it to
 // prove a seller's token works.
 func (c *Client) MarketplaceParticipations(ctx context.Context, seller string) ([]Participation, error) {
-	op, _ := operations.ByID("sellers", "v1", "getMarketplaceParticipations")
+	op := operations.MustByID("sellers", "v1", "getMarketplaceParticipations")
 	var out struct {
 		Payload []Participation `json:"payload"`
 	}
@@ -52,7 +52,7 @@ func (c *Client) MarketplaceParticipations(ctx context.Context, seller string) (
 // Account returns getAccount's payload as raw JSON (business details vary
 // by country).
 func (c *Client) Account(ctx context.Context, seller string) (json.RawMessage, error) {
-	op, _ := operations.ByID("sellers", "v1", "getAccount")
+	op := operations.MustByID("sellers", "v1", "getAccount")
 	var out struct {
 		Payload json.RawMessage `json:"payload"`
 	}

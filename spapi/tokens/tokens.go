@@ -21,7 +21,7 @@ func New(c *spapi.Client) *Client { return &Client{c: c} }
 // CreateRestrictedDataToken asks for an RDT covering the resources (at most
 // rdt.MaxResources).
 func (c *Client) CreateRestrictedDataToken(ctx context.Context, seller, targetApplication string, resources []rdt.Resource) (rdt.Token, error) {
-	op, _ := operations.ByID("tokens", "2021-03-01", "createRestrictedDataToken")
+	op := operations.MustByID("tokens", "2021-03-01", "createRestrictedDataToken")
 	body := struct {
 		TargetApplication   string         `json:"targetApplication,omitempty"`
 		RestrictedResources []rdt.Resource `json:"restrictedResources"`
