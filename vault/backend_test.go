@@ -34,6 +34,7 @@ import (
 var pgServer *pgtest.Server
 
 func TestMain(m *testing.M) {
+	testenv.NoExitPause()
 	// A helper process runs the one test it was started for, against the
 	// vault its parent names.
 	if os.Getenv("SPGATE_VAULT_TEST_CHILD") != "" || os.Getenv("SPGATE_VAULT_RL_CHILD") != "" {

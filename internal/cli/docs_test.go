@@ -586,6 +586,7 @@ func TestDocumentedCommands(t *testing.T) {
 					env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 					env.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
 					env.Setenv(EnvEndpoint, endpoint)
+					env.Setenv("GORACE", testenv.RaceEnv())
 					for _, k := range []string{"SPGATE_VAULT", "SPGATE_MASTER_KEY", "SPGATE_LWA_URL", "SPGATE_CLIENT_SECRET", "SPGATE_REFRESH_TOKEN",
 						EnvSQSEndpoint, EnvAWSEndpoint, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"} {
 						env.Setenv(k, "")

@@ -10,12 +10,15 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // testMasterKey is the vault key the scripts use (64 hex digits, a raw key).
 const testMasterKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 func TestMain(m *testing.M) {
+	testenv.NoExitPause()
 	testscript.Main(m, map[string]func(){
 		"spgate": func() { os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
@@ -31,6 +34,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, "home", ".config"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, "home", ".local", "share"))
 			env.Setenv("SPGATE_MASTER_KEY", testMasterKey)
+			env.Setenv("GORACE", testenv.RaceEnv())
 			env.Setenv("SPGATE_LWA_URL", "http://127.0.0.1:1/auth/o2/token") // never Amazon
 			return nil
 		},

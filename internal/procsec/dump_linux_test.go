@@ -7,7 +7,14 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/spgate/spgate/internal/testenv"
 )
+
+func TestMain(m *testing.M) {
+	testenv.NoExitPause()
+	os.Exit(m.Run())
+}
 
 // helperEnv makes the test binary, run again by TestNoDump, mark itself
 // non-dumpable and report; the test process itself stays dumpable.
