@@ -540,6 +540,7 @@ func selfSigned(t *testing.T) (certPEM, keyPEM string) {
 // TestDocumentedCommands runs every shell command of README.md and
 // docs/*.md that can run offline, as the documents write it.
 func TestDocumentedCommands(t *testing.T) {
+	t.Parallel() // the scripts' environments are their own
 	for _, tool := range []string{"bash", "curl", "jq", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("the documents' commands use %s, which is not on PATH", tool)

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar against the spgate binary
 // (this test binary re-executed as spgate).
 func TestScripts(t *testing.T) {
+	t.Parallel() // the scripts' environments are their own
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
