@@ -1,56 +1,21 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/vault"
 )
 
-// errNothingToUpdate tells UpdateApp/UpdateSeller to write nothing: every value
-// given is already stored.
-var errNothingToUpdate = errors.New("nothing changed")
-
-// unchangedIf is the answer of an update function that made changes.
-func unchangedIf(changes []vault.FieldChange) error {
-	if len(changes) == 0 {
-		return errNothingToUpdate
-	}
-	return nil
-}
-
-// printUpdate logs and prints what an update verb changed of kind name;
-// under --json with the entity as view reads it after the update.
-func printUpdate(cmd *cobra.Command, streams IO, kind, name string, changes []vault.FieldChange, view func() (any, error)) error {
-	if len(changes) > 0 {
-		logger(cmd).Info(kind+" updated", kind, name, "fields", len(changes))
-	}
-	if jsonOut(cmd) {
-		j, err := view()
-		if err != nil {
-			return storeErr(err)
-		}
-		if changes == nil {
-			changes = []vault.FieldChange{}
-		}
-		return printJSON(streams.Out, map[string]any{kind: j, "changed": len(changes) > 0, "changes": changes})
-	}
-	if len(changes) == 0 {
-		fmt.Fprintf(streams.Out, "%s %s: nothing changed\n", kind, name)
-		return nil
-	}
-	fmt.Fprintf(streams.Out, "updated %s %s:\n", kind, name)
-	for _, c := range changes {
-		fmt.Fprintf(streams.Out, "  %s\n", c)
-	}
-	return nil
-}
-
 // appUpdateOptions are the flags of spgate app update.
 type appUpdateOptions struct {
+	cmdutil.Env
+	Ref                      string
 	Roles                    []string
 	ClearRoles               bool
 	Region, RedirectURI      string
@@ -59,7 +24,7 @@ type appUpdateOptions struct {
 	setRegion, setURI, roles bool
 }
 
-func newAppUpdateCmd(streams IO, deps appDeps) *cobra.Command {
+func newAppUpdateCmd(streams IO) *cobra.Command {
 	o := appUpdateOptions{}
 	cmd := &cobra.Command{
 		Use:   "update NAME",
@@ -85,7 +50,11 @@ The app id and client id cannot change here, nor the client secret (see
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
 			o.roles, o.setRegion, o.setURI = f.Changed("role"), f.Changed("region"), f.Changed("redirect-uri")
-			return runAppUpdate(cmd, streams, deps, args[0], o)
+			if err := o.validate(cmd.CommandPath()); err != nil {
+				return err
+			}
+			o.Env, o.Ref = envFor(streams)(cmd, false), args[0]
+			return runAppUpdate(cmd.Context(), &o)
 		},
 	}
 	f := cmd.Flags()
@@ -100,7 +69,7 @@ The app id and client id cannot change here, nor the client secret (see
 }
 
 // validate checks the flags before the vault is opened.
-func (o appUpdateOptions) validate(cmd *cobra.Command) error {
+func (o *appUpdateOptions) validate(cmdPath string) error {
 	if o.Draft && o.Published {
 		return usageErr("--draft and --published contradict each other: give one")
 	}
@@ -111,28 +80,17 @@ func (o appUpdateOptions) validate(cmd *cobra.Command) error {
 		return usageErr("--role is empty: name a restricted role (e.g. %q), or use --clear-roles", vault.KnownRestrictedRoles()[0])
 	}
 	if !o.roles && !o.ClearRoles && !o.setRegion && !o.Draft && !o.Published && !o.setURI && o.Rename == "" {
-		return usageErr("nothing to update: give at least one of --role, --clear-roles, --region, --draft, --published, --redirect-uri, --rename\nRun '%s --help' for usage.", cmd.CommandPath())
+		return usageErr("nothing to update: give at least one of --role, --clear-roles, --region, --draft, --published, --redirect-uri, --rename\nRun '%s --help' for usage.", cmdPath)
 	}
-	if o.setRegion {
-		if err := validateAppRegion(o.Region); err != nil {
-			return err
-		}
-	}
-	if o.setURI {
-		if err := validateAppRedirectURI(o.RedirectURI); err != nil {
-			return err
-		}
-	}
-	if o.Rename != "" {
-		if err := vault.ValidateName("app", o.Rename); err != nil {
-			return invalidInput(fmt.Errorf("--rename: %w", err))
-		}
+	if err := checkFlags(flagCheck{"region", o.Region, vault.ValidateRegion}, flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI},
+		flagCheck{"rename", o.Rename, func(s string) error { return vault.ValidateName("app", s) }}); err != nil {
+		return err
 	}
 	return nil
 }
 
 // update is the change the flags ask for.
-func (o appUpdateOptions) update() vault.AppUpdate {
+func (o *appUpdateOptions) update() vault.AppUpdate {
 	u := vault.AppUpdate{Name: o.Rename}
 	if o.roles || o.ClearRoles {
 		u.Roles = &o.Roles
@@ -149,35 +107,20 @@ func (o appUpdateOptions) update() vault.AppUpdate {
 	return u
 }
 
-func runAppUpdate(cmd *cobra.Command, streams IO, deps appDeps, ref string, o appUpdateOptions) error {
-	if err := o.validate(cmd); err != nil {
-		return err
-	}
-	v, err := openVault(cmd, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	ctx := cmd.Context()
-	u := o.update()
-	var changes []vault.FieldChange
-	name := ref
-	err = v.UpdateApp(ctx, ref, func(a *vault.App) error {
-		changes = u.Apply(a)
-		name = a.Name
-		return unchangedIf(changes)
-	})
-	if err != nil && !errors.Is(err, errNothingToUpdate) {
-		return notFound(err, "app", ref, "spgate app list")
-	}
-	return printUpdate(cmd, streams, "app", name, changes, func() (any, error) {
-		a, err := v.GetApp(ctx, name)
-		return appView(a, deps.now()), err
+func runAppUpdate(ctx context.Context, o *appUpdateOptions) error {
+	return o.WithVault(func(v *vault.Vault) error {
+		a, changes, err := v.UpdateAppWith(ctx, o.Ref, o.update())
+		if err != nil {
+			return notFound(err, "app", o.Ref, "spgate app list")
+		}
+		return o.PrintUpdate("app", a.Name, changes, appvault.NewAppView(a, o.Clock.Now()))
 	})
 }
 
 // sellerUpdateOptions are the flags of spgate seller update.
 type sellerUpdateOptions struct {
+	cmdutil.Env
+	Ref                       string
 	Region, Name              string
 	Marketplaces              []string
 	setRegion, setMP, setName bool
@@ -200,7 +143,11 @@ tokens stay as they are (they work in every region).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
 			o.setRegion, o.setMP, o.setName = f.Changed("region"), f.Changed("marketplace"), f.Changed("name")
-			return runSellerUpdate(cmd, streams, args[0], o)
+			if !o.setRegion && !o.setMP && !o.setName {
+				return usageErr("nothing to update: give at least one of --region, --marketplace, --name\nRun '%s --help' for usage.", cmd.CommandPath())
+			}
+			o.Env, o.Ref = envFor(streams)(cmd, false), args[0]
+			return runSellerUpdate(cmd.Context(), &o)
 		},
 	}
 	f := cmd.Flags()
@@ -210,82 +157,35 @@ tokens stay as they are (they work in every region).`,
 	return cmd
 }
 
-func runSellerUpdate(cmd *cobra.Command, streams IO, ref string, o sellerUpdateOptions) error {
-	if !o.setRegion && !o.setMP && !o.setName {
-		return usageErr("nothing to update: give at least one of --region, --marketplace, --name\nRun '%s --help' for usage.", cmd.CommandPath())
-	}
+func runSellerUpdate(ctx context.Context, o *sellerUpdateOptions) error {
+	var u vault.SellerUpdate
 	if o.setRegion {
 		if err := vault.ValidateRegion(o.Region); err != nil {
 			return invalidInput(fmt.Errorf("--region: %w", err))
 		}
-	}
-	if o.setName && o.Name != "" {
-		if err := vault.ValidateName("seller", o.Name); err != nil {
-			return invalidInput(fmt.Errorf("--name: %w", err))
-		}
-	}
-	v, err := openVault(cmd, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	ctx := cmd.Context()
-	var changes []vault.FieldChange
-	var fnErr error
-	id := ref
-	err = v.UpdateSeller(ctx, ref, func(s *vault.Seller) error {
-		id = s.ID
-		changes, fnErr = o.apply(s)
-		if fnErr != nil {
-			return fnErr
-		}
-		return unchangedIf(changes)
-	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil && !errors.Is(err, errNothingToUpdate) {
-		return notFound(err, "seller", ref, "spgate seller list")
-	}
-	return printUpdate(cmd, streams, "seller", id, changes, func() (any, error) {
-		s, err := v.GetSeller(ctx, id)
-		return sellerView(s), err
-	})
-}
-
-// apply makes the change the flags ask for to s; marketplaces given as
-// country codes are resolved in the seller's region after the update.
-func (o sellerUpdateOptions) apply(s *vault.Seller) ([]vault.FieldChange, error) {
-	var u vault.SellerUpdate
-	region := s.Region
-	if o.setRegion {
-		u.Region, region = &o.Region, o.Region
+		u.Region = &o.Region
 	}
 	if o.setName {
+		if err := checkFlags(flagCheck{"name", o.Name, func(s string) error { return vault.ValidateName("seller", s) }}); err != nil {
+			return err
+		}
 		u.Name = &o.Name
 	}
 	if o.setMP {
-		var err error
-		if u.Marketplaces, err = parseMarketplaces(region, o.Marketplaces); err != nil {
-			return nil, err
+		u.Marketplaces = append([]string{}, o.Marketplaces...) // given, even empty: resolved in the region after the update
+	}
+	return o.WithVault(func(v *vault.Vault) error {
+		s, changes, err := v.UpdateSellerWith(ctx, o.Ref, u)
+		var rm *vault.RegionMismatchError
+		var me *vault.MarketplaceError
+		switch {
+		case errors.As(err, &rm):
+			return usageErr("%v: give the marketplaces in %s with --marketplace too (e.g. --marketplace %s)", rm, rm.Region, exampleMarketplaces(rm.Region, false))
+		case errors.As(err, &me):
+			return marketplaceErr(me, o.Marketplaces)
+		case err != nil:
+			return notFound(err, "seller", o.Ref, "spgate seller list")
 		}
-	}
-	changes, err := u.Apply(s)
-	var rm *vault.RegionMismatchError
-	if errors.As(err, &rm) {
-		return nil, usageErr("%v: give the marketplaces in %s with --marketplace too (e.g. --marketplace %s)", rm, rm.Region, exampleMarketplaceIDs(rm.Region))
-	}
-	return changes, err
-}
-
-// exampleMarketplaceIDs lists up to three marketplace ids of region,
-// comma-separated, for a pasteable --marketplace value.
-func exampleMarketplaceIDs(region string) string {
-	var ex []string
-	for _, m := range vault.Marketplaces() {
-		if m.Region == region && len(ex) < 3 {
-			ex = append(ex, m.ID)
-		}
-	}
-	return strings.Join(ex, ",")
+		return o.PrintUpdate("seller", s.ID, changes, appvault.NewSellerView(s))
+	})
 }

@@ -3,11 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/prompt"
+	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -24,70 +26,25 @@ func vaultPaths(cmd *cobra.Command) (vault.Paths, error) {
 	return p, nil
 }
 
-// openVault opens the vault for cmd. With create, a missing vault is created
-// and, when no key exists yet (no $SPGATE_MASTER_KEY and no key file), a new
-// random master key is written to the key file (mode 0600) and a note about
-// backing it up goes to stderr. An existing vault is never given a new key.
-//
-// Every vault or key problem comes back as *ExitError with ExitConfig and a
-// message saying what is wrong and how to fix it.
+// openVault opens the vault for cmd (vault.OpenAt). With create, a missing
+// vault is created and, when no key exists yet, a new master key; a note
+// about backing it up goes to stderr. Every vault or key problem comes back
+// as *ExitError with ExitConfig and a message saying what is wrong and how
+// to fix it.
 func openVault(cmd *cobra.Command, create bool) (*vault.Vault, error) {
 	p, err := vaultPaths(cmd)
 	if err != nil {
 		return nil, err
 	}
-	// A vault in PostgreSQL is taken to exist (Open says if it does not),
-	// so no key is ever made up for it: its replicas share one.
-	exists := true
-	if _, err := os.Stat(p.Vault); errors.Is(err, os.ErrNotExist) && !vault.IsPostgresDSN(p.Vault) {
-		exists = false
-	}
-	if !exists && !create {
-		return nil, &ExitError{Code: ExitConfig, Err: fmt.Errorf("no vault at %s: run `spgate app add` to create one (or point --vault / $%s at an existing vault)", p.Vault, vault.EnvVault)}
-	}
-	createKey := create && !exists
-	_, keyFileErr := os.Stat(p.KeyFile)
-	key, err := vault.LoadKey(p, createKey)
-	if err != nil {
-		return nil, vaultErr(p, err)
-	}
-	if createKey && errors.Is(keyFileErr, os.ErrNotExist) && key.Source() != vault.EnvMasterKey {
+	v, opened, err := vault.OpenAt(cmd.Context(), p, vault.Options{Create: create, Actor: "cli"})
+	if opened.KeyCreated {
 		fmt.Fprintf(cmd.ErrOrStderr(), "spgate: created a new master key in %s; back it up apart from the vault: without it the vault cannot be opened\n", p.KeyFile)
 	}
-	v, err := vault.Open(cmd.Context(), p.Vault, key, vault.Options{Create: create, Actor: "cli"})
 	if err != nil {
-		return nil, vaultErr(p, err)
+		return nil, &ExitError{Code: ExitConfig, Err: err}
 	}
-	logger(cmd).Debug("vault opened", "path", v.Path(), "key", key.Source(), "created", !exists)
+	logger(cmd).Debug("vault opened", "path", v.Path(), "key", opened.KeySource, "created", opened.Created)
 	return v, nil
-}
-
-// vaultErr maps an error from vault.Open or vault.LoadKey to an exit code
-// and a message with the fix.
-func vaultErr(p vault.Paths, err error) error {
-	p.Vault = vault.RedactDSN(p.Vault)
-	var msg string
-	switch {
-	case errors.Is(err, vault.ErrNoVault):
-		msg = fmt.Sprintf("no vault at %s: run `spgate app add` to create one", p.Vault)
-	case errors.Is(err, vault.ErrNoKey):
-		msg = fmt.Sprintf("no vault key: set $%s or restore the key file %s (the key the vault at %s was created with)", vault.EnvMasterKey, p.KeyFile, p.Vault)
-	case errors.Is(err, vault.ErrWrongKey):
-		msg = fmt.Sprintf("wrong vault key for %s: the key in $%s or %s is not the one this vault was created with; use the original key", p.Vault, vault.EnvMasterKey, p.KeyFile)
-	case errors.Is(err, vault.ErrKeyFilePermissions):
-		msg = fmt.Sprintf("key file permissions too open: run `chmod 600 %s`", p.KeyFile)
-	case errors.Is(err, vault.ErrTampered):
-		msg = fmt.Sprintf("vault %s failed authentication (tampered or damaged): restore it from a backup", p.Vault)
-	case errors.Is(err, vault.ErrCorrupt):
-		msg = fmt.Sprintf("vault file %s is corrupt (not an spgate vault or truncated): restore it from a backup, or point --vault elsewhere", p.Vault)
-	case errors.Is(err, vault.ErrLocked):
-		msg = fmt.Sprintf("vault %s is locked by another spgate process: wait for it to finish and retry", p.Vault)
-	case errors.Is(err, vault.ErrTooNew):
-		msg = fmt.Sprintf("vault %s was written by a newer spgate: upgrade spgate", p.Vault)
-	default:
-		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("open the vault %s: %w", p.Vault, err)}
-	}
-	return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s\n  (%w)", msg, err)}
 }
 
 // storeErr maps an error from a vault call after Open to its problem
@@ -115,35 +72,42 @@ func storeErr(err error) error {
 	return &ExitError{Code: ExitFailure, Err: err}
 }
 
-// vaultRunE is a cobra RunE that opens the vault, runs fn with it and
-// closes it again: the shape of every verb that reads or changes the vault
-// and nothing else.
-func vaultRunE(fn func(cmd *cobra.Command, v *vault.Vault, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		v, err := openVault(cmd, false)
-		if err != nil {
-			return err
+// notFound turns vault.ErrNotFound into a message with the listing command.
+func notFound(err error, kind, ref, list string) error {
+	if errors.Is(err, vault.ErrNotFound) {
+		return notFoundErr(kind, ref, list)
+	}
+	return storeErr(err)
+}
+
+// envFor returns the surroundings of the vault verbs cobra runs with
+// streams (cmdutil.Env).
+func envFor(streams IO) cmdutil.EnvFunc {
+	return func(cmd *cobra.Command, create bool) cmdutil.Env {
+		return cmdutil.Env{In: streams.In, Out: streams.Out, Err: streams.Err, JSON: jsonOut(cmd), Log: logger(cmd), Clock: clock.Real{},
+			OpenVault: func() (*vault.Vault, error) { return openVault(cmd, create) },
+			ReadSecret: func(src prompt.Source) (secret.String, error) {
+				if f := cmd.Flags().Lookup(src.FileFlag); f != nil {
+					src.File, src.FileGiven = f.Value.String(), f.Changed
+				}
+				s, err := prompt.ReadSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), src)
+				return s, promptErr(err)
+			},
+			Confirm:  func(question string) (bool, error) { return confirm(cmd, question) },
+			VaultErr: storeErr,
 		}
-		defer v.Close()
-		return fn(cmd, v, args)
 	}
 }
 
-// printRows prints a list verb's rows: as JSON under --json; else as a
-// table with header and one line (tab-separated) per row, or, when there
-// are no rows, the note empty on stderr.
-func printRows[T any](cmd *cobra.Command, streams IO, rows []T, empty, header string, line func(T) string) error {
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, rows)
+// checkedSecret reads the secret src describes and checks its format with
+// check (a vault.Validate… function); a bad format is invalid input.
+func checkedSecret(e *cmdutil.Env, src prompt.Source, check func(string) error) (secret.String, error) {
+	s, err := e.ReadSecret(src)
+	if err != nil {
+		return secret.String{}, err
 	}
-	if len(rows) == 0 {
-		fmt.Fprintln(streams.Err, empty)
-		return nil
+	if err := check(s.Reveal()); err != nil {
+		return secret.String{}, invalidInput(err)
 	}
-	tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	for _, r := range rows {
-		fmt.Fprintln(tw, line(r))
-	}
-	return tw.Flush()
+	return s, nil
 }

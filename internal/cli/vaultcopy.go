@@ -90,7 +90,7 @@ func runVaultCopy(cmd *cobra.Command, streams IO, o vaultCopyOptions) error {
 	defer v.Close()
 	key, err := vault.LoadKey(p, false)
 	if err != nil {
-		return vaultErr(p, err)
+		return &ExitError{Code: ExitConfig, Err: vault.Explain(p, err)}
 	}
 	rep, err := vault.Copy(cmd.Context(), v, o.To, key, vault.CopyOptions{Replace: o.Replace})
 	if err != nil {
