@@ -3,6 +3,7 @@ package appvault
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/spgate/spgate/secret"
@@ -61,6 +62,65 @@ func NewAppView(a vault.App, now time.Time) AppView {
 	return j
 }
 
+// DaysLeftText is the secret's days left for a table: a number, or
+// "expired".
+func (a AppView) DaysLeftText() string {
+	if a.SecretDaysLeft < 0 {
+		return "expired"
+	}
+	return fmt.Sprint(a.SecretDaysLeft)
+}
+
+// Fields lists the app as name and value pairs for a text display, in the
+// order spgate shows them; optional fields without a value are left out.
+func (a AppView) Fields() [][2]string {
+	f := fields{}
+	f.add("name", a.Name)
+	f.add("app id", a.AppID)
+	f.add("client id", a.ClientID)
+	f.add("region", dash(a.Region))
+	f.add("draft", fmt.Sprint(a.Draft))
+	f.add("roles", dash(strings.Join(a.Roles, ", ")))
+	f.add("redirect uri", a.RedirectURI)
+	f.add("client secret", fmt.Sprintf("%s (v%d)", dash(a.SecretHint), a.SecretVersion))
+	if a.SecretExpiresAt != nil {
+		f.add("  expires", fmt.Sprintf("%s (%s days left)", a.SecretExpiresAt.Format(time.DateOnly), a.DaysLeftText()))
+	}
+	verified := "never"
+	if a.SecretVerifiedAt != nil {
+		verified = a.SecretVerifiedAt.Format(time.RFC3339)
+	}
+	f.add("  verified", verified)
+	if a.PreviousSecretHint != "" {
+		exp := ""
+		if a.PreviousExpiresAt != nil {
+			exp = " until " + a.PreviousExpiresAt.Format(time.DateOnly)
+		}
+		f.add("previous secret", a.PreviousSecretHint+exp)
+	}
+	f.add("aws access key", a.AWSAccessKeyID)
+	f.add("role arn", a.RoleARN)
+	f.add("sqs queue", a.SQSQueueURL)
+	return f
+}
+
+// fields collects name and value pairs, leaving out empty values.
+type fields [][2]string
+
+func (f *fields) add(name, value string) {
+	if value != "" {
+		*f = append(*f, [2]string{name, value})
+	}
+}
+
+// dash is s, or "-" for an empty s.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 // ExpiryWarning says how urgent the 180-day rotation of app's client
 // secret s is at now: warnings start 30 days ahead and sharpen at 14, 7
 // and 1 day(s); "" when none is due.
@@ -113,6 +173,20 @@ func NewSellerView(s vault.Seller) SellerView {
 			VerifiedAt: timePtr(a.RefreshToken.VerifiedAt), RefreshTokenHint: hint(a.RefreshToken.Value)})
 	}
 	return j
+}
+
+// Fields lists the seller as name and value pairs for a text display: its
+// id, name, region and marketplaces, then one line per app it authorized.
+func (s SellerView) Fields() [][2]string {
+	f := [][2]string{{"seller id", s.ID}, {"name", dash(s.Name)}, {"region", s.Region}, {"marketplaces", strings.Join(s.Marketplaces, ",")}}
+	for _, a := range s.Authorizations {
+		at := "-"
+		if a.AuthorizedAt != nil {
+			at = a.AuthorizedAt.Format(time.DateOnly)
+		}
+		f = append(f, [2]string{"app " + a.App, fmt.Sprintf("refresh token %s, authorized %s", dash(a.RefreshTokenHint), at)})
+	}
+	return f
 }
 
 // ClientView is a gateway client as spgate lists it: its scopes and

@@ -41,6 +41,9 @@ func (e *SameSecretError) Error() string {
 	return fmt.Sprintf("that client secret is already app %s's current secret (v%d); nothing to change", e.App, e.Version)
 }
 
+// Unwrap returns vault.ErrInvalid: the secret is no replacement.
+func (e *SameSecretError) Unwrap() error { return vault.ErrInvalid }
+
 // RejectedError is Replace's answer when LWA did not accept the new
 // secret: nothing was stored.
 type RejectedError struct {

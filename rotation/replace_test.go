@@ -78,7 +78,7 @@ func TestReplace(t *testing.T) {
 	}
 
 	var same *SameSecretError
-	if _, err := Replace(ctx, v, "main", next, ReplaceOptions{}); !errors.As(err, &same) || same.Version != 2 {
+	if _, err := Replace(ctx, v, "main", next, ReplaceOptions{}); !errors.As(err, &same) || same.Version != 2 || !errors.Is(err, vault.ErrInvalid) {
 		t.Errorf("the current secret again: %v", err)
 	}
 	r, err = Replace(ctx, v, "main", old, ReplaceOptions{})

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +15,6 @@ import (
 	"github.com/spgate/spgate/internal/prompt"
 	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/secret"
-	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -53,8 +50,9 @@ every 180 days; list and show count the days left.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newAppAddCmd(streams), newAppListCmd(streams), newAppShowCmd(streams),
-		newAppSetSecretCmd(streams), newAppUpdateCmd(streams), newAppRemoveCmd(streams))
+	env := envFor(streams)
+	cmd.AddCommand(newAppAddCmd(env), newAppListCmd(env), newAppShowCmd(env),
+		newAppSetSecretCmd(env), newAppUpdateCmd(env), newAppRemoveCmd(env))
 	return cmd
 }
 
@@ -67,7 +65,7 @@ type appAddOptions struct {
 	Region, RedirectURI               string
 }
 
-func newAppAddCmd(streams IO) *cobra.Command {
+func newAppAddCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := appAddOptions{}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
@@ -87,7 +85,7 @@ hidden prompt; never from an argument.`,
   SPGATE_CLIENT_SECRET=… spgate app add test --app-id … --client-id … --draft`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Env, o.Name = envFor(streams)(cmd, true), args[0]
+			o.Env, o.Name = env(cmd, true), args[0]
 			return runAppAdd(cmd.Context(), &o)
 		},
 	}
@@ -102,54 +100,11 @@ hidden prompt; never from an argument.`,
 	return cmd
 }
 
-// exactArgs is cobra.ExactArgs with a message naming the argument and a
-// usage exit code.
-func exactArgs(n int, names string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageErr("%s takes %d argument(s): %s (got %d)\nRun '%s --help' for usage.", cmd.CommandPath(), n, names, len(args), cmd.CommandPath())
-		}
-		return nil
-	}
-}
-
-func invalidInput(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
-
-// checkFlags checks flag values with the vault's validators: a value that
-// is not empty must pass check (flag names the flag in the message).
-func checkFlags(checks ...flagCheck) error {
-	for _, c := range checks {
-		if c.value == "" {
-			continue
-		}
-		if err := c.check(c.value); err != nil {
-			return invalidInput(fmt.Errorf("--%s: %w", c.flag, err))
-		}
-	}
-	return nil
-}
-
-// flagCheck is one value checkFlags checks.
-type flagCheck struct {
-	flag, value string
-	check       func(string) error
-}
-
 func runAppAdd(ctx context.Context, o *appAddOptions) error {
-	if err := vault.ValidateName("app", o.Name); err != nil {
-		return invalidInput(err)
-	}
-	if o.AppID == "" {
-		return usageErr("--app-id is required (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)")
-	}
-	if err := checkFlags(flagCheck{"app-id", o.AppID, vault.ValidateAppID}); err != nil {
-		return err
-	}
-	if o.ClientID == "" {
-		return usageErr("--client-id is required (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)")
-	}
-	if err := checkFlags(flagCheck{"client-id", o.ClientID, vault.ValidateClientID}, flagCheck{"region", o.Region, vault.ValidateRegion},
-		flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI}); err != nil {
+	if err := checkFlags(flagCheck{"", o.Name, appName, ""},
+		flagCheck{"app-id", o.AppID, vault.ValidateAppID, " (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)"},
+		flagCheck{"client-id", o.ClientID, vault.ValidateClientID, " (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)"},
+		flagCheck{"region", o.Region, vault.ValidateRegion, ""}, flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI, ""}); err != nil {
 		return err
 	}
 	cs, err := checkedSecret(&o.Env, clientSecretSource, vault.ValidateClientSecret)
@@ -171,7 +126,9 @@ func runAppAdd(ctx context.Context, o *appAddOptions) error {
 	})
 }
 
-func newAppListCmd(streams IO) *cobra.Command {
+func appName(s string) error { return vault.ValidateName("app", s) }
+
+func newAppListCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List the applications in the vault with their client secrets' days left",
@@ -181,7 +138,7 @@ Secret values are never printed (list does not even decrypt them).
 Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 		Example: `  spgate app list
   spgate app list --json`,
-	}, envFor(streams), cmdutil.List[appvault.AppView]{
+	}, env, cmdutil.List[appvault.AppView]{
 		Rows: func(ctx context.Context, v *vault.Vault, now time.Time) ([]appvault.AppView, error) {
 			apps, err := v.ListApps(ctx)
 			return cmdutil.Views(apps, err, func(a vault.App) appvault.AppView { return appvault.NewAppView(a, now) })
@@ -189,21 +146,16 @@ Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 		Empty:  "no apps yet: add one with `spgate app add NAME --app-id … --client-id …`",
 		Header: "NAME\tCLIENT ID\tREGION\tDRAFT\tSECRET\tDAYS LEFT",
 		Line: func(a appvault.AppView) string {
-			return fmt.Sprintf("%s\t%s\t%s\t%v\tv%d\t%s", a.Name, a.ClientID, output.Dash(a.Region), a.Draft, a.SecretVersion, daysLeft(a.SecretDaysLeft))
+			return fmt.Sprintf("%s\t%s\t%s\t%v\tv%d\t%s", a.Name, a.ClientID, output.Dash(a.Region), a.Draft, a.SecretVersion, a.DaysLeftText())
 		},
-		Warn: func(a appvault.AppView) (string, string) { return "app " + a.Name, a.Warning },
+		Warn: appWarning,
 	})
 }
 
-func daysLeft(d int) string {
-	if d < 0 {
-		return "expired"
-	}
-	return fmt.Sprint(d)
-}
+func appWarning(a appvault.AppView) (string, string) { return "app " + a.Name, a.Warning }
 
-func newAppShowCmd(streams IO) *cobra.Command {
-	return &cobra.Command{
+func newAppShowCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.ShowCmd(&cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one application (secrets masked)",
 		Long: `show prints one application's ids, roles, region, and its client secret's
@@ -212,51 +164,14 @@ version, dates and days left. The secret itself appears only as a hint
 		Example: `  spgate app show main
   spgate app show amzn1.application-oa2-client.0123456789abcdef0123456789abcdef --json`,
 		Args: exactArgs(1, "NAME"),
-		RunE: cmdutil.VaultRunE(envFor(streams), func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
-			a, err := v.GetApp(ctx, args[0])
-			if err != nil {
-				return notFound(err, "app", args[0], "spgate app list")
-			}
-			j := appvault.NewAppView(a, o.Clock.Now())
-			if o.JSON {
-				return printJSON(o.Out, j)
-			}
-			err = printAppText(o.Out, j)
-			o.Warn("app "+j.Name, j.Warning)
-			return err
-		}),
-	}
-}
-
-func printAppText(w io.Writer, a appvault.AppView) error {
-	f := output.NewFields(w)
-	f.Add("name", a.Name)
-	f.AddSet("app id", a.AppID)
-	f.AddSet("client id", a.ClientID)
-	f.Add("region", output.Dash(a.Region))
-	f.Add("draft", fmt.Sprint(a.Draft))
-	f.Add("roles", output.Dash(strings.Join(a.Roles, ", ")))
-	f.AddSet("redirect uri", a.RedirectURI)
-	f.Add("client secret", fmt.Sprintf("%s (v%d)", output.Dash(a.SecretHint), a.SecretVersion))
-	if a.SecretExpiresAt != nil {
-		f.Add("  expires", fmt.Sprintf("%s (%s days left)", a.SecretExpiresAt.Format(time.DateOnly), daysLeft(a.SecretDaysLeft)))
-	}
-	if a.SecretVerifiedAt != nil {
-		f.Add("  verified", a.SecretVerifiedAt.Format(time.RFC3339))
-	} else {
-		f.Add("  verified", "never")
-	}
-	if a.PreviousSecretHint != "" {
-		exp := ""
-		if a.PreviousExpiresAt != nil {
-			exp = " until " + a.PreviousExpiresAt.Format(time.DateOnly)
-		}
-		f.Add("previous secret", a.PreviousSecretHint+exp)
-	}
-	f.AddSet("aws access key", a.AWSAccessKeyID)
-	f.AddSet("role arn", a.RoleARN)
-	f.AddSet("sqs queue", a.SQSQueueURL)
-	return f.Flush()
+	}, env, cmdutil.Show[appvault.AppView]{
+		Get: func(ctx context.Context, v *vault.Vault, ref string, now time.Time) (appvault.AppView, error) {
+			a, err := v.GetApp(ctx, ref)
+			return appvault.NewAppView(a, now), notFound(err, "app", ref, "spgate app list")
+		},
+		Fields: appvault.AppView.Fields,
+		Warn:   appWarning,
+	})
 }
 
 // appSetSecretOptions are the flags of spgate app set-secret.
@@ -270,7 +185,7 @@ type appSetSecretOptions struct {
 	Verify rotation.Verifier
 }
 
-func newAppSetSecretCmd(streams IO) *cobra.Command {
+func newAppSetSecretCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := appSetSecretOptions{}
 	cmd := &cobra.Command{
 		Use:   "set-secret NAME",
@@ -289,7 +204,7 @@ old secret valid for a while after a rotation); 0 discards it.`,
   SPGATE_CLIENT_SECRET=… spgate app set-secret main --no-verify`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Env, o.Name, o.Verify = envFor(streams)(cmd, false), args[0], lwaVerifySecret
+			o.Env, o.Name, o.Verify = env(cmd, false), args[0], lwaVerifier(cmd)
 			return runAppSetSecret(cmd.Context(), &o)
 		},
 	}
@@ -313,49 +228,136 @@ func runAppSetSecret(ctx context.Context, o *appSetSecretOptions) error {
 		ro.Verify = o.Verify
 	}
 	return o.WithVault(func(v *vault.Vault) error {
-		o.Log.Debug("replacing the client secret", "app", o.Name, "verify", ro.Verify != nil)
 		r, err := rotation.Replace(ctx, v, o.Name, cs, ro)
-		var same *rotation.SameSecretError
 		var rejected *rotation.RejectedError
-		switch {
-		case errors.As(err, &same):
-			return invalidInput(err)
-		case errors.As(err, &rejected):
+		if errors.As(err, &rejected) {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the new client secret was NOT stored: LWA did not accept it: %w\n(check that you copied the whole secret for client id %s; --no-verify stores it unchecked)", rejected.Err, rejected.ClientID)}
-		case err != nil:
+		} else if err != nil {
 			return notFound(err, "app", o.Name, "spgate app list")
 		}
 		o.Log.Info("client secret replaced", "app", r.App.Name, "version", r.Secret.Version, "verified", r.Verified)
-		note := "verified with LWA"
-		if !r.Verified {
-			note = "NOT verified"
-		}
+		note := map[bool]string{true: "verified with LWA", false: "NOT verified"}[r.Verified]
 		return o.Answer(map[string]any{"app": r.App.Name, "version": r.Secret.Version, "verified": r.Verified, "expiresAt": r.Secret.ExpiresAt, "hint": cs.Hint()},
 			"app %s: client secret v%d stored (%s), expires %s", r.App.Name, r.Secret.Version, note, r.Secret.ExpiresAt.Format(time.DateOnly))
 	})
 }
 
-// lwaVerifySecret asks LWA for a grantless token with the secret; success
+// lwaVerifier asks LWA for a grantless token with the secret; success
 // proves the client id and secret belong together. The endpoint is
 // $SPGATE_LWA_URL, else the token URL of $SPGATE_ENDPOINT (the emulator),
 // else Amazon's.
-func lwaVerifySecret(ctx context.Context, clientID string, s secret.String) error {
-	ep := spapi.Production()
-	if e := os.Getenv(EnvEndpoint); e != "" {
-		var err error
-		if ep, err = parseEndpoint(e); err != nil {
+func lwaVerifier(cmd *cobra.Command) rotation.Verifier {
+	return func(ctx context.Context, clientID string, s secret.String) error {
+		ep, err := endpointsFor(cmd)
+		if err != nil {
 			return err
 		}
+		if u := os.Getenv(envLWAURL); u != "" {
+			ep.TokenURL = u
+		}
+		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		return rotation.LWAVerifier(ep.TokenURL, nil, nil)(ctx, clientID, s)
 	}
-	if u := os.Getenv(envLWAURL); u != "" {
-		ep.TokenURL = u
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	return rotation.LWAVerifier(ep.TokenURL, nil, nil)(ctx, clientID, s)
 }
 
-func newAppRemoveCmd(streams IO) *cobra.Command {
+// appUpdateOptions are the flags of spgate app update.
+type appUpdateOptions struct {
+	cmdutil.Env
+	Ref                      string
+	Roles                    []string
+	ClearRoles               bool
+	Region, RedirectURI      string
+	Draft, Published         bool
+	Rename                   string
+	setRegion, setURI, roles bool
+}
+
+func newAppUpdateCmd(env cmdutil.EnvFunc) *cobra.Command {
+	o := appUpdateOptions{}
+	cmd := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Change an application's roles, region, draft state, redirect URI or local name",
+		Long: `update changes the plain (non-secret) fields of a stored app; NAME is its
+local name, app id or client id. Only the flags given change anything:
+
+  --role R          the restricted roles the app holds, replacing the stored
+                    list (repeatable, comma-separated); --clear-roles empties it
+  --region R        default region na, eu or fe ("" clears it)
+  --draft           the app is a draft (OAuth consent needs version=beta)
+  --published       the app is published
+  --redirect-uri U  OAuth redirect URI ("" clears it)
+  --rename NEW      new local name; sellers' authorizations follow the app
+
+The app id and client id cannot change here, nor the client secret (see
+` + "`spgate app set-secret`" + `). update prints each change, or "nothing changed".`,
+		Example: `  spgate app update main --role "Direct-to-Consumer Shipping" --role "Tax Invoicing"
+  spgate app update main --clear-roles
+  spgate app update main --region eu --published
+  spgate app update main --rename prod --json`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			o.roles, o.setRegion, o.setURI = f.Changed("role"), f.Changed("region"), f.Changed("redirect-uri")
+			o.Env, o.Ref = env(cmd, false), args[0]
+			return runAppUpdate(cmd.Context(), &o, cmd.CommandPath())
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.Roles, "role", nil, "restricted role the app holds, replacing the stored roles (repeatable, comma-separated)")
+	f.BoolVar(&o.ClearRoles, "clear-roles", false, "remove every stored role")
+	f.StringVar(&o.Region, "region", "", `default region: na, eu or fe ("" clears it)`)
+	f.BoolVar(&o.Draft, "draft", false, "the app is a draft (its OAuth consent needs version=beta)")
+	f.BoolVar(&o.Published, "published", false, "the app is published (no longer a draft)")
+	f.StringVar(&o.RedirectURI, "redirect-uri", "", `OAuth redirect URI registered for the app ("" clears it)`)
+	f.StringVar(&o.Rename, "rename", "", "new local name for the app")
+	return cmd
+}
+
+// update checks the flags and returns the change they ask for.
+func (o *appUpdateOptions) update(cmdPath string) (vault.AppUpdate, error) {
+	u := vault.AppUpdate{Name: o.Rename}
+	switch {
+	case o.Draft && o.Published:
+		return u, usageErr("--draft and --published contradict each other: give one")
+	case o.ClearRoles && o.roles:
+		return u, usageErr("--clear-roles and --role contradict each other: --role already replaces the stored roles")
+	case o.roles && len(vault.NormList(o.Roles)) == 0:
+		return u, usageErr("--role is empty: name a restricted role (e.g. %q), or use --clear-roles", vault.KnownRestrictedRoles()[0])
+	case !o.roles && !o.ClearRoles && !o.setRegion && !o.Draft && !o.Published && !o.setURI && o.Rename == "":
+		return u, usageErr("nothing to update: give at least one of --role, --clear-roles, --region, --draft, --published, --redirect-uri, --rename\nRun '%s --help' for usage.", cmdPath)
+	}
+	if o.roles || o.ClearRoles {
+		u.Roles = &o.Roles
+	}
+	if o.setRegion {
+		u.Region = &o.Region
+	}
+	if o.Draft || o.Published {
+		u.Draft = &o.Draft
+	}
+	if o.setURI {
+		u.RedirectURI = &o.RedirectURI
+	}
+	return u, checkFlags(flagCheck{"region", o.Region, vault.ValidateRegion, ""}, flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI, ""},
+		flagCheck{"rename", o.Rename, appName, ""})
+}
+
+func runAppUpdate(ctx context.Context, o *appUpdateOptions, cmdPath string) error {
+	u, err := o.update(cmdPath)
+	if err != nil {
+		return err
+	}
+	return o.WithVault(func(v *vault.Vault) error {
+		a, changes, err := v.UpdateAppWith(ctx, o.Ref, u)
+		if err != nil {
+			return notFound(err, "app", o.Ref, "spgate app list")
+		}
+		return o.PrintUpdate("app", a.Name, changes, appvault.NewAppView(a, o.Clock.Now()))
+	})
+}
+
+func newAppRemoveCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return cmdutil.RemoveCmd(&cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove an application, its secrets and every seller's refresh token for it",
@@ -366,13 +368,10 @@ Amazon.`,
 		Example: `  spgate app remove old-app
   spgate app remove old-app --yes`,
 		Args: exactArgs(1, "NAME"),
-	}, envFor(streams), cmdutil.Remove{Kind: "app",
+	}, env, cmdutil.Remove{Kind: "app",
 		Find: func(ctx context.Context, v *vault.Vault, ref string) (string, string, error) {
 			a, err := v.GetApp(ctx, ref)
-			if err != nil {
-				return "", "", notFound(err, "app", ref, "spgate app list")
-			}
-			return a.Name, fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID), nil
+			return a.Name, fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID), notFound(err, "app", ref, "spgate app list")
 		},
 		Remove: func(v *vault.Vault) func(context.Context, string) error { return v.RemoveApp },
 	})

@@ -36,7 +36,8 @@ effect within 30 s (restart the gateway for an immediate effect).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newClientAddCmd(streams), newClientListCmd(streams), newClientRotateKeyCmd(streams), newClientRevokeCmd(streams))
+	env := envFor(streams)
+	cmd.AddCommand(newClientAddCmd(env), newClientListCmd(env), newClientRotateKeyCmd(env), newClientRevokeCmd(env))
 	return cmd
 }
 
@@ -48,7 +49,7 @@ type clientAddOptions struct {
 	PII                 bool
 }
 
-func newClientAddCmd(streams IO) *cobra.Command {
+func newClientAddCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := clientAddOptions{}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
@@ -65,7 +66,7 @@ operations that always return it (getOrderAddress…).`,
 		Example: `  spgate client add business-central --seller A2VYDBAL8BMVQK --operation orders/v0 --pii`,
 		Args:    exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Env, o.Name = envFor(streams)(cmd, false), args[0]
+			o.Env, o.Name = env(cmd, false), args[0]
 			return runClientAdd(cmd.Context(), &o)
 		},
 	}
@@ -114,11 +115,11 @@ func runClientAdd(ctx context.Context, o *clientAddOptions) error {
 	})
 }
 
-func newClientListCmd(streams IO) *cobra.Command {
+func newClientListCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List gateway clients and their scopes (never their keys)",
-	}, envFor(streams), cmdutil.List[appvault.ClientView]{
+	}, env, cmdutil.List[appvault.ClientView]{
 		Rows: func(ctx context.Context, v *vault.Vault, _ time.Time) ([]appvault.ClientView, error) {
 			cs, err := v.ListClients(ctx)
 			return cmdutil.Views(cs, err, appvault.NewClientView)
@@ -139,7 +140,7 @@ func newClientListCmd(streams IO) *cobra.Command {
 	})
 }
 
-func newClientRotateKeyCmd(streams IO) *cobra.Command {
+func newClientRotateKeyCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate-key NAME",
 		Short: "Give a gateway client a new key and print it once; the old key stops working",
@@ -150,7 +151,7 @@ it until its key cache expires. A revoked client is active again with the
 new key.`,
 		Example: `  spgate client rotate-key business-central`,
 		Args:    exactArgs(1, "NAME"),
-		RunE: cmdutil.VaultRunE(envFor(streams), func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
+		RunE: cmdutil.VaultRunE(env, func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
 			key, err := v.RotateClientKey(ctx, args[0])
 			if err != nil {
 				return notFound(err, "gateway client", args[0], "spgate client list")
@@ -168,7 +169,7 @@ new key.`,
 	}
 }
 
-func newClientRevokeCmd(streams IO) *cobra.Command {
+func newClientRevokeCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke NAME",
 		Short: "Revoke a gateway client's key",
@@ -176,7 +177,7 @@ func newClientRevokeCmd(streams IO) *cobra.Command {
 trail. A running gateway notices within 30 s (its key cache); restart it for
 an immediate effect.`,
 		Args: exactArgs(1, "NAME"),
-		RunE: cmdutil.VaultRunE(envFor(streams), func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
+		RunE: cmdutil.VaultRunE(env, func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
 			if err := v.RevokeClient(ctx, args[0]); err != nil {
 				return notFound(err, "gateway client", args[0], "spgate client list")
 			}

@@ -40,7 +40,8 @@ hidden prompt.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSellerAddCmd(streams), newSellerListCmd(streams), newSellerShowCmd(streams), newSellerUpdateCmd(streams), newSellerRemoveCmd(streams))
+	env := envFor(streams)
+	cmd.AddCommand(newSellerAddCmd(env), newSellerListCmd(env), newSellerShowCmd(env), newSellerUpdateCmd(env), newSellerRemoveCmd(env))
 	cmd.AddCommand(newSellerAuthorizeCmd(streams)) // OAuth website flow (authorize.go)
 	return cmd
 }
@@ -52,7 +53,7 @@ type sellerAddOptions struct {
 	Marketplaces                     []string
 }
 
-func newSellerAddCmd(streams IO) *cobra.Command {
+func newSellerAddCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := sellerAddOptions{}
 	cmd := &cobra.Command{
 		Use:   "add SELLER_ID",
@@ -74,7 +75,7 @@ seller confirms on Seller Central and spgate receives the token itself, use
   SPGATE_REFRESH_TOKEN='Atzr|…' spgate seller add A2VYDBAL8BMVQK --app main --region eu --marketplace DE,FR --name shop-eu`,
 		Args: exactArgs(1, "SELLER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Env, o.ID = envFor(streams)(cmd, false), args[0]
+			o.Env, o.ID = env(cmd, false), args[0]
 			return runSellerAdd(cmd.Context(), &o)
 		},
 	}
@@ -128,27 +129,21 @@ func exampleMarketplaces(region string, countries bool) string {
 }
 
 func validateSellerInput(id, region string) error {
-	if err := vault.ValidateSellerID(id); err != nil {
-		return invalidInput(err)
-	}
-	if region == "" {
-		return usageErr("--region is required: na, eu or fe")
-	}
-	return checkFlags(flagCheck{"region", region, vault.ValidateRegion})
+	return checkFlags(flagCheck{"", id, vault.ValidateSellerID, ""}, flagCheck{"region", region, vault.ValidateRegion, ": na, eu or fe"})
 }
 
+func sellerName(s string) error { return vault.ValidateName("seller", s) }
+
 func runSellerAdd(ctx context.Context, o *sellerAddOptions) error {
-	if err := validateSellerInput(o.ID, o.Region); err != nil {
+	if err := checkFlags(flagCheck{"", o.ID, vault.ValidateSellerID, ""}, flagCheck{"region", o.Region, vault.ValidateRegion, ": na, eu or fe"},
+		flagCheck{"app", o.App, func(string) error { return nil }, ": the app (see `spgate app list`) this seller authorized"}); err != nil {
 		return err
-	}
-	if o.App == "" {
-		return usageErr("--app is required: the app (see `spgate app list`) this seller authorized")
 	}
 	mps, err := parseMarketplaces(o.Region, o.Marketplaces)
 	if err != nil {
 		return err
 	}
-	if err := checkFlags(flagCheck{"name", o.Name, func(s string) error { return vault.ValidateName("seller", s) }}); err != nil {
+	if err := checkFlags(flagCheck{"name", o.Name, sellerName, ""}); err != nil {
 		return err
 	}
 	tok, err := checkedSecret(&o.Env, prompt.Source{What: "refresh token", FileFlag: "refresh-token-file", Env: envRefreshToken}, vault.ValidateRefreshToken)
@@ -197,14 +192,14 @@ func (o *sellerAddOptions) noteKept(r appvault.SellerAdded, mps []string) {
 	}
 }
 
-func newSellerListCmd(streams IO) *cobra.Command {
+func newSellerListCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List the sellers in the vault",
 		Long:  `list prints every seller: id, name, region, marketplaces and the apps it authorized. Refresh tokens are not decrypted.`,
 		Example: `  spgate seller list
   spgate seller list --json`,
-	}, envFor(streams), cmdutil.List[appvault.SellerView]{
+	}, env, cmdutil.List[appvault.SellerView]{
 		Rows: func(ctx context.Context, v *vault.Vault, _ time.Time) ([]appvault.SellerView, error) {
 			ss, err := v.ListSellers(ctx)
 			return cmdutil.Views(ss, err, appvault.NewSellerView)
@@ -221,55 +216,107 @@ func newSellerListCmd(streams IO) *cobra.Command {
 	})
 }
 
-func newSellerShowCmd(streams IO) *cobra.Command {
-	return &cobra.Command{
+func newSellerShowCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.ShowCmd(&cobra.Command{
 		Use:   "show SELLER",
 		Short: "Show one seller (refresh tokens masked)",
 		Long:  `show prints one seller (by id or name) with its marketplaces and, per app, when it was authorized and a hint of the refresh token.`,
 		Example: `  spgate seller show A2VYDBAL8BMVQK
   spgate seller show shop-eu --json`,
 		Args: exactArgs(1, "SELLER"),
-		RunE: cmdutil.VaultRunE(envFor(streams), func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
-			s, err := v.GetSeller(ctx, args[0])
-			if err != nil {
-				return notFound(err, "seller", args[0], "spgate seller list")
-			}
-			j := appvault.NewSellerView(s)
-			if o.JSON {
-				return printJSON(o.Out, j)
-			}
-			f := output.NewFields(o.Out)
-			f.Add("seller id", j.ID)
-			f.Add("name", output.Dash(j.Name))
-			f.Add("region", j.Region)
-			f.Add("marketplaces", strings.Join(j.Marketplaces, ","))
-			for _, a := range j.Authorizations {
-				at := "-"
-				if a.AuthorizedAt != nil {
-					at = a.AuthorizedAt.Format(time.DateOnly)
-				}
-				f.Add("app "+a.App, fmt.Sprintf("refresh token %s, authorized %s", output.Dash(a.RefreshTokenHint), at))
-			}
-			return f.Flush()
-		}),
-	}
+	}, env, cmdutil.Show[appvault.SellerView]{
+		Get: func(ctx context.Context, v *vault.Vault, ref string, _ time.Time) (appvault.SellerView, error) {
+			s, err := v.GetSeller(ctx, ref)
+			return appvault.NewSellerView(s), notFound(err, "seller", ref, "spgate seller list")
+		},
+		Fields: appvault.SellerView.Fields,
+	})
 }
 
-func newSellerRemoveCmd(streams IO) *cobra.Command {
+func newSellerRemoveCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return cmdutil.RemoveCmd(&cobra.Command{
 		Use:     "remove SELLER",
 		Short:   "Remove a seller and its refresh tokens",
 		Long:    `remove deletes the seller (by id or name), its refresh tokens and its checkpoints. It asks on a terminal; scripts pass --yes.`,
 		Example: `  spgate seller remove A2VYDBAL8BMVQK --yes`,
 		Args:    exactArgs(1, "SELLER"),
-	}, envFor(streams), cmdutil.Remove{Kind: "seller",
+	}, env, cmdutil.Remove{Kind: "seller",
 		Find: func(ctx context.Context, v *vault.Vault, ref string) (string, string, error) {
 			s, err := v.GetSeller(ctx, ref)
-			if err != nil {
-				return "", "", notFound(err, "seller", ref, "spgate seller list")
-			}
-			return s.ID, fmt.Sprintf("remove seller %s and its refresh tokens?", s.ID), nil
+			return s.ID, fmt.Sprintf("remove seller %s and its refresh tokens?", s.ID), notFound(err, "seller", ref, "spgate seller list")
 		},
 		Remove: func(v *vault.Vault) func(context.Context, string) error { return v.RemoveSeller },
+	})
+}
+
+type sellerUpdateOptions struct {
+	cmdutil.Env
+	Ref                       string
+	Region, Name              string
+	Marketplaces              []string
+	setRegion, setMP, setName bool
+}
+
+func newSellerUpdateCmd(env cmdutil.EnvFunc) *cobra.Command {
+	o := sellerUpdateOptions{}
+	cmd := &cobra.Command{
+		Use:   "update SELLER",
+		Short: "Change a seller's region, marketplaces or local name",
+		Long: `update changes a stored seller (by id or name): its region, its
+marketplaces (ids or country codes, replacing the stored list) and its local
+name. After the update every marketplace must belong to the region: to move a
+seller to another region give --region and --marketplace together. Refresh
+tokens stay as they are (they work in every region).`,
+		Example: `  spgate seller update A2VYDBAL8BMVQK --marketplace DE,FR,IT
+  spgate seller update A2VYDBAL8BMVQK --region na --marketplace US,CA
+  spgate seller update shop-eu --name shop-europe --json`,
+		Args: exactArgs(1, "SELLER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			o.setRegion, o.setMP, o.setName = f.Changed("region"), f.Changed("marketplace"), f.Changed("name")
+			if !o.setRegion && !o.setMP && !o.setName {
+				return usageErr("nothing to update: give at least one of --region, --marketplace, --name\nRun '%s --help' for usage.", cmd.CommandPath())
+			}
+			o.Env, o.Ref = env(cmd, false), args[0]
+			return runSellerUpdate(cmd.Context(), &o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Region, "region", "", "the seller's region: na, eu or fe")
+	f.StringSliceVar(&o.Marketplaces, "marketplace", nil, "marketplace ids or country codes, replacing the stored list (comma-separated)")
+	f.StringVar(&o.Name, "name", "", `local name for the seller ("" clears it)`)
+	return cmd
+}
+
+func runSellerUpdate(ctx context.Context, o *sellerUpdateOptions) error {
+	var u vault.SellerUpdate
+	if o.setRegion {
+		if err := vault.ValidateRegion(o.Region); err != nil {
+			return invalidInput(fmt.Errorf("--region: %w", err))
+		}
+		u.Region = &o.Region
+	}
+	if err := checkFlags(flagCheck{"name", o.Name, sellerName, ""}); err != nil {
+		return err
+	}
+	if o.setName {
+		u.Name = &o.Name
+	}
+	if o.setMP {
+		u.Marketplaces = append([]string{}, o.Marketplaces...) // given, even empty: resolved in the region after the update
+	}
+	return o.WithVault(func(v *vault.Vault) error {
+		s, changes, err := v.UpdateSellerWith(ctx, o.Ref, u)
+		var rm *vault.RegionMismatchError
+		var me *vault.MarketplaceError
+		switch {
+		case errors.As(err, &rm):
+			return usageErr("%v: give the marketplaces in %s with --marketplace too (e.g. --marketplace %s)", rm, rm.Region, exampleMarketplaces(rm.Region, false))
+		case errors.As(err, &me):
+			return marketplaceErr(me, o.Marketplaces)
+		case err != nil:
+			return notFound(err, "seller", o.Ref, "spgate seller list")
+		}
+		return o.PrintUpdate("seller", s.ID, changes, appvault.NewSellerView(s))
 	})
 }

@@ -153,6 +153,45 @@ func Views[R, T any](records []R, err error, view func(R) T) ([]T, error) {
 	return out, err
 }
 
+// Show is what a show verb shows: the record ref names, as a view.
+type Show[T any] struct {
+	// Get reads the view of the record ref names at now.
+	Get    func(ctx context.Context, v *vault.Vault, ref string, now time.Time) (T, error)
+	Fields func(T) [][2]string
+	// Warn names the record and its warning ("" for none), printed on
+	// stderr after the fields.
+	Warn func(T) (what, warning string)
+}
+
+// ShowCmd makes cmd (its name, help and argument) the show verb s
+// describes.
+func ShowCmd[T any](cmd *cobra.Command, env EnvFunc, s Show[T]) *cobra.Command {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		e := env(cmd, false)
+		return RunShow(cmd.Context(), &e, s, args[0])
+	}
+	return cmd
+}
+
+// RunShow shows the record ref names: its fields, or its view as JSON
+// under --json.
+func RunShow[T any](ctx context.Context, e *Env, s Show[T], ref string) error {
+	return e.WithVault(func(v *vault.Vault) error {
+		j, err := s.Get(ctx, v, ref, clock.Or(e.Clock).Now())
+		if err != nil {
+			return err
+		}
+		if e.JSON {
+			return output.JSON(e.Out, j)
+		}
+		err = output.Fields(e.Out, s.Fields(j))
+		if s.Warn != nil {
+			e.Warn(s.Warn(j))
+		}
+		return err
+	})
+}
+
 // Remove is what a remove verb removes: Find says what the record ref
 // names is called and asks the question confirming its removal; Remove
 // removes it.

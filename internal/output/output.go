@@ -55,24 +55,15 @@ func List[T any](out, errw io.Writer, asJSON bool, rows []T, empty, header strin
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
-// Fields prints one record as aligned "name  value" lines.
-type Fields struct{ tw *tabwriter.Writer }
-
-// NewFields returns Fields printing on w; Flush writes them.
-func NewFields(w io.Writer) *Fields { return &Fields{tw: table(w)} }
-
-// Add adds the field name with value.
-func (f *Fields) Add(name, value string) { fmt.Fprintf(f.tw, "%s\t%s\n", name, value) }
-
-// AddSet adds the field only when value is not empty.
-func (f *Fields) AddSet(name, value string) {
-	if value != "" {
-		f.Add(name, value)
+// Fields prints one record's fields, name and value pairs, as aligned
+// "name  value" lines.
+func Fields(w io.Writer, fields [][2]string) error {
+	tw := table(w)
+	for _, f := range fields {
+		fmt.Fprintf(tw, "%s\t%s\n", f[0], f[1])
 	}
+	return tw.Flush()
 }
-
-// Flush writes the fields, aligned.
-func (f *Fields) Flush() error { return f.tw.Flush() }
 
 // Dash is s, or "-" for an empty s, for a table cell.
 func Dash(s string) string {

@@ -35,11 +35,7 @@ func TestList(t *testing.T) {
 
 func TestFieldsAndNote(t *testing.T) {
 	var b strings.Builder
-	f := NewFields(&b)
-	f.Add("name", "main")
-	f.AddSet("redirect uri", "")
-	f.Add("client secret", Dash(""))
-	if err := f.Flush(); err != nil {
+	if err := Fields(&b, [][2]string{{"name", "main"}, {"client secret", Dash("")}}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "name           main\nclient secret  -\n"; b.String() != want {
