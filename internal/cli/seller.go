@@ -136,7 +136,7 @@ func sellerName(s string) error { return vault.ValidateName("seller", s) }
 
 func runSellerAdd(ctx context.Context, o *sellerAddOptions) error {
 	if err := checkFlags(flagCheck{"", o.ID, vault.ValidateSellerID, ""}, flagCheck{"region", o.Region, vault.ValidateRegion, ": na, eu or fe"},
-		flagCheck{"app", o.App, func(string) error { return nil }, ": the app (see `spgate app list`) this seller authorized"}); err != nil {
+		flagCheck{"app", o.App, noCheck, ": the app (see `spgate app list`) this seller authorized"}); err != nil {
 		return err
 	}
 	mps, err := parseMarketplaces(o.Region, o.Marketplaces)

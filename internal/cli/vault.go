@@ -106,6 +106,9 @@ type flagCheck struct {
 	required    string
 }
 
+// noCheck accepts any value, for a flagCheck that only requires one.
+func noCheck(string) error { return nil }
+
 // checkFlags checks values in order and words the first problem for the
 // flag it came from.
 func checkFlags(checks ...flagCheck) error {
