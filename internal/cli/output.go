@@ -54,6 +54,7 @@ func printJSON(w io.Writer, v any) error { return output.JSON(w, v) }
 // printNote tells the user about a choice spgate made for them, on stderr
 // (output.Note).
 func printNote(cmd *cobra.Command, w io.Writer, note string) { output.Note(w, jsonOut(cmd), note) }
+
 // confirm asks a yes/no question on stderr and reads the answer from stdin.
 // Without a terminal and without --yes it refuses (exit 2), so scripts
 // never hang.
