@@ -15,12 +15,31 @@ import (
 // SellerAdded says what AddSeller did.
 type SellerAdded struct {
 	// Existed: the seller was already stored, and only its refresh token
-	// for the app was stored; Seller is the seller as it was stored.
-	Existed bool
-	Seller  vault.Seller
+	// for the app was stored; Seller is the seller as it was stored, and
+	// Given the seller as given.
+	Existed       bool
+	Seller, Given vault.Seller
 	// KeptMarketplaces and KeptName: the seller existed with other
 	// marketplaces or another name than given, which stay as they were.
 	KeptMarketplaces, KeptName bool
+}
+
+// Note says which of the fields given were left as stored, and how to
+// change them (spgate seller update, which keeps the refresh tokens); ""
+// when none were.
+func (r SellerAdded) Note() string {
+	var kept []string
+	if mps := strings.Join(r.Given.Marketplaces, ","); r.KeptMarketplaces {
+		kept = append(kept, fmt.Sprintf("its marketplaces stay %s (to store %s: `spgate seller update %s --marketplace %s`)",
+			strings.Join(r.Seller.Marketplaces, ","), mps, r.Seller.ID, mps))
+	}
+	if r.KeptName {
+		kept = append(kept, fmt.Sprintf("its name stays %q (to rename it: `spgate seller update %s --name %s`)", r.Seller.Name, r.Seller.ID, r.Given.Name))
+	}
+	if len(kept) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("seller %s was already stored: %s; seller update keeps the refresh tokens", r.Seller.ID, strings.Join(kept, "; "))
 }
 
 // RegionConflictError is AddSeller's answer for a seller stored in another
@@ -55,7 +74,7 @@ func AddSeller(ctx context.Context, v *vault.Vault, s vault.Seller, app string, 
 	if err := v.SetRefreshToken(ctx, s.ID, app, token, time.Time{}); err != nil {
 		return SellerAdded{}, err
 	}
-	return SellerAdded{Existed: true, Seller: stored,
+	return SellerAdded{Existed: true, Seller: stored, Given: s,
 		KeptMarketplaces: !slices.Equal(vault.NormList(stored.Marketplaces), vault.NormList(s.Marketplaces)),
 		KeptName:         s.Name != "" && s.Name != stored.Name,
 	}, nil

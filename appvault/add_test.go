@@ -74,6 +74,9 @@ func TestAddSeller(t *testing.T) {
 			if err != nil || !r.Existed || r.KeptMarketplaces != tc.keptMP || r.KeptName != tc.keptNm || r.Seller.Name != "shop" {
 				t.Fatalf("got %+v %v", r, err)
 			}
+			if note := r.Note(); (note != "") != (tc.keptMP || tc.keptNm) || tc.keptMP && !strings.Contains(note, "--marketplace A13V1IB3VIYZZH`") || tc.keptNm && !strings.Contains(note, "--name other`") {
+				t.Errorf("note %q", note)
+			}
 			if rt, err := v.RefreshToken(ctx, testSeller, tc.app); err != nil || !rt.Equal(token(strings.ReplaceAll(tc.name, " ", "-"))) {
 				t.Errorf("the token for %s was not stored: %v", tc.app, err)
 			}

@@ -47,8 +47,6 @@ every 180 days; list and show count the days left.`,
   spgate app set-secret main --client-secret-file new-secret.txt
   spgate app update main --role "Direct-to-Consumer Shipping" --region na
   spgate app remove main --yes`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	env := envFor(streams)
 	cmd.AddCommand(newAppAddCmd(env), newAppListCmd(env), newAppShowCmd(env),

@@ -33,8 +33,6 @@ effect within 30 s (restart the gateway for an immediate effect).`,
   spgate client list
   spgate client rotate-key reporting
   spgate client revoke reporting`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	env := envFor(streams)
 	cmd.AddCommand(newClientAddCmd(env), newClientListCmd(env), newClientRotateKeyCmd(env), newClientRevokeCmd(env))

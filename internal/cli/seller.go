@@ -37,8 +37,6 @@ hidden prompt.`,
   spgate seller show A2VYDBAL8BMVQK --json
   spgate seller update A2VYDBAL8BMVQK --marketplace DE,FR,IT
   spgate seller remove A2VYDBAL8BMVQK --yes`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	env := envFor(streams)
 	cmd.AddCommand(newSellerAddCmd(env), newSellerListCmd(env), newSellerShowCmd(env), newSellerUpdateCmd(env), newSellerRemoveCmd(env))
@@ -167,29 +165,15 @@ func runSellerAdd(ctx context.Context, o *sellerAddOptions) error {
 		action := "added seller"
 		if r.Existed {
 			action = "stored refresh token of seller"
-			o.noteKept(r, mps)
+		}
+		if note := r.Note(); note != "" {
+			output.Note(o.Err, o.JSON, note)
 		}
 		o.Log.Info(action, "seller", o.ID, "app", a.Name, "region", o.Region)
 		mps = r.Seller.Marketplaces
 		return o.Answer(map[string]any{"seller": o.ID, "app": a.Name, "region": o.Region, "marketplaces": mps, "refreshTokenHint": tok.Hint()},
 			"%s %s for app %s (%s: %s)", action, o.ID, a.Name, o.Region, strings.Join(mps, ","))
 	})
-}
-
-// noteKept tells which of the fields given seller add left as stored, and
-// how to change them.
-func (o *sellerAddOptions) noteKept(r appvault.SellerAdded, mps []string) {
-	var kept []string
-	if r.KeptMarketplaces {
-		kept = append(kept, fmt.Sprintf("its marketplaces stay %s (to store %s: `spgate seller update %s --marketplace %s`)",
-			strings.Join(r.Seller.Marketplaces, ","), strings.Join(mps, ","), o.ID, strings.Join(mps, ",")))
-	}
-	if r.KeptName {
-		kept = append(kept, fmt.Sprintf("its name stays %q (to rename it: `spgate seller update %s --name %s`)", r.Seller.Name, o.ID, o.Name))
-	}
-	if len(kept) > 0 {
-		output.Note(o.Err, o.JSON, fmt.Sprintf("seller %s was already stored: %s; seller update keeps the refresh tokens", o.ID, strings.Join(kept, "; ")))
-	}
 }
 
 func newSellerListCmd(env cmdutil.EnvFunc) *cobra.Command {

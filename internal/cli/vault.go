@@ -168,8 +168,6 @@ func newVaultCmd(streams IO) *cobra.Command {
 gateway replicas share it in PostgreSQL (SPGATE_VAULT=postgres://…), where
 the rate limits, leases and change notifications are shared as well.`,
 		Example: `  spgate vault copy --to postgres://spgate@db.internal:5432/spgate`,
-		Args:    cobra.NoArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newVaultCopyCmd(streams))
 	return cmd
