@@ -133,8 +133,10 @@ func validateSellerInput(id, region string) error {
 func sellerName(s string) error { return vault.ValidateName("seller", s) }
 
 func runSellerAdd(ctx context.Context, o *sellerAddOptions) error {
-	if err := checkFlags(flagCheck{"", o.ID, vault.ValidateSellerID, ""}, flagCheck{"region", o.Region, vault.ValidateRegion, ": na, eu or fe"},
-		flagCheck{"app", o.App, noCheck, ": the app (see `spgate app list`) this seller authorized"}); err != nil {
+	if err := validateSellerInput(o.ID, o.Region); err != nil {
+		return err
+	}
+	if err := checkFlags(flagCheck{"app", o.App, noCheck, ": the app (see `spgate app list`) this seller authorized"}); err != nil {
 		return err
 	}
 	mps, err := parseMarketplaces(o.Region, o.Marketplaces)
