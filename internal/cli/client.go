@@ -39,17 +39,11 @@ func addClientFlags(cmd *cobra.Command) {
 // endpointsFor picks production, the sandbox, or a custom base URL from
 // --endpoint / $SPGATE_ENDPOINT.
 func endpointsFor(cmd *cobra.Command) (spapi.Endpoints, error) {
-	ep := ""
-	if f := cmd.Flags().Lookup(flagEndpoint); f != nil {
-		ep = f.Value.String()
-	}
+	ep, _ := cmd.Flags().GetString(flagEndpoint) // "" for a verb without the flag
 	if ep == "" {
 		ep = os.Getenv(EnvEndpoint)
 	}
-	sandbox := false
-	if f := cmd.Flags().Lookup(flagSandbox); f != nil {
-		sandbox = f.Value.String() == "true"
-	}
+	sandbox, _ := cmd.Flags().GetBool(flagSandbox)
 	switch {
 	case ep != "" && sandbox:
 		return spapi.Endpoints{}, usageErr("--sandbox and --endpoint (or $%s) exclude each other", EnvEndpoint)
