@@ -48,6 +48,7 @@ type RegionConflictError struct {
 	Seller, Stored, Given string
 }
 
+// Error names both regions.
 func (e *RegionConflictError) Error() string {
 	return fmt.Sprintf("seller %s is stored in region %s, not %s", e.Seller, e.Stored, e.Given)
 }

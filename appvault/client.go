@@ -22,6 +22,7 @@ var ErrNoApp = errors.New("the vault holds no app: add one with `spgate app add`
 // holds several.
 type ManyAppsError struct{ Names []string }
 
+// Error names the apps.
 func (e *ManyAppsError) Error() string {
 	return fmt.Sprintf("the vault holds %d apps (%s): name one", len(e.Names), strings.Join(e.Names, ", "))
 }

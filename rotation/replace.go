@@ -37,6 +37,7 @@ type SameSecretError struct {
 	Version int
 }
 
+// Error says nothing changes.
 func (e *SameSecretError) Error() string {
 	return fmt.Sprintf("that client secret is already app %s's current secret (v%d); nothing to change", e.App, e.Version)
 }
@@ -51,6 +52,7 @@ type RejectedError struct {
 	Err      error
 }
 
+// Error says why LWA did not accept the secret.
 func (e *RejectedError) Error() string {
 	return fmt.Sprintf("LWA did not accept the new client secret for client id %s: %v", e.ClientID, e.Err)
 }

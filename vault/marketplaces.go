@@ -14,6 +14,7 @@ type MarketplaceError struct {
 	Err    error
 }
 
+// Error names the marketplace as given.
 func (e *MarketplaceError) Error() string {
 	if e.Input == "" {
 		return e.Err.Error()

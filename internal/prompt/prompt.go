@@ -26,6 +26,7 @@ const maxSecretInput = 64 << 10
 // terminal to answer it. A command exits for it as for bad input.
 type InputError struct{ Err error }
 
+// Error returns the cause's message.
 func (e *InputError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the cause.
