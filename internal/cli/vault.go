@@ -24,8 +24,8 @@ func vaultPaths(cmd *cobra.Command) (vault.Paths, error) {
 	if err != nil {
 		return vault.Paths{}, &ExitError{Code: ExitConfig, Err: err}
 	}
-	if f := cmd.Flags().Lookup(flagVault); f != nil && f.Value.String() != "" {
-		p.Vault = f.Value.String()
+	if path, _ := cmd.Flags().GetString(flagVault); path != "" {
+		p.Vault = path
 	}
 	return p, nil
 }
