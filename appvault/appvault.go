@@ -1,7 +1,14 @@
 // Package appvault adapts the vault to what an app's SP-API client and the
 // product's jobs need: its sellers (region and refresh token) as an
 // spapi.SellerStore, cached in memory and cleared when the vault changes,
-// and the checkpoints of resumable jobs as an orderpull.CheckpointStore.
+// the checkpoints of resumable jobs as an orderpull.CheckpointStore, and an
+// SP-API client whose credentials and rate limits live in the vault
+// (NewClient).
+//
+// It also holds the rules the command line, the console and Go programs
+// share when they change the vault (AddSeller, CreateClient, ResolveApp)
+// and the views they show of its records, which never hold a secret value
+// (AppView, SellerView, ClientView).
 package appvault
 
 import (

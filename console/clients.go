@@ -102,22 +102,6 @@ func (c *Console) handleClients(w http.ResponseWriter, r *http.Request, s *sessi
 	c.render(w, r, http.StatusOK, "clients", s, d)
 }
 
-// checkOperationScope accepts what `spgate client add --operation` does:
-// "*", an operation id, api, api/version or api/version/id naming at
-// least one operation.
-func checkOperationScope(s string) error {
-	if s == "*" {
-		return nil
-	}
-	for i := range operations.All {
-		op := &operations.All[i]
-		if s == op.ID || s == op.Key() || s == op.API+"/"+op.Version || s == op.API {
-			return nil
-		}
-	}
-	return fmt.Errorf("%q names no SP-API operation: use an operation id (getOrders), api/version (orders/v0), an api (orders) or *", s)
-}
-
 // handleClientCreate creates a client and answers with its key: the only
 // time it is ever shown.
 func (c *Console) handleClientCreate(w http.ResponseWriter, r *http.Request, s *session) {
@@ -139,7 +123,7 @@ func (c *Console) handleClientCreate(w http.ResponseWriter, r *http.Request, s *
 		problem = "Give the operations the client may call: getOrders, orders/v0, orders, or * for all."
 	}
 	for _, op := range ops {
-		if err := checkOperationScope(op); err != nil && problem == "" {
+		if err := operations.CheckScope(op); err != nil && problem == "" {
 			problem = err.Error()
 		}
 	}

@@ -103,6 +103,23 @@ func WriteFile(path string, data []byte, replace bool) error {
 	return f.Commit(data)
 }
 
+// WriteRecorded writes data to path as WriteFile does, but only once
+// record has succeeded: the file is reserved first, so that a path that
+// cannot take it is refused before anything is recorded, and a failed
+// record leaves nothing at path. It is how secrets leave spgate: their
+// release is recorded (audited) before they are written anywhere.
+func WriteRecorded(path string, replace bool, data []byte, record func() error) error {
+	f, err := Create(path, replace)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := record(); err != nil {
+		return err
+	}
+	return f.Commit(data)
+}
+
 func writeExclusive(path string, data []byte) error {
 	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {

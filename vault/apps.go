@@ -154,35 +154,28 @@ func (t *tx) fillAppSecrets(a *App, decrypt bool) error {
 	return nil
 }
 
+// apps is how the vault reads, lists and updates apps.
+var apps = &record[App]{
+	kind: "app", get: (*tx).getApp, scan: scanApp,
+	list: `SELECT ` + appCols + ` FROM apps ORDER BY name`,
+	fill: (*tx).fillAppSecrets,
+	clone: func(a App) App {
+		a.Roles = append([]string(nil), a.Roles...)
+		return a
+	},
+	save: (*tx).saveApp,
+}
+
 // GetApp returns the app named ref (its name, app id or client id) with all
 // its secrets decrypted.
 func (v *Vault) GetApp(ctx context.Context, ref string) (App, error) {
-	var a App
-	err := v.read(ctx, "read app", func(t *tx) (err error) {
-		if a, err = t.getApp(ref); err != nil {
-			return err
-		}
-		return t.fillAppSecrets(&a, true)
-	})
-	return a, err
+	return getRecord(ctx, v, apps, ref)
 }
 
 // ListApps returns every app, sorted by name, with secret metadata but no
 // secret values (nothing is decrypted).
 func (v *Vault) ListApps(ctx context.Context) ([]App, error) {
-	var out []App
-	err := v.read(ctx, "list apps", func(t *tx) (err error) {
-		if out, err = queryAll(t, scanApp, `SELECT `+appCols+` FROM apps ORDER BY name`); err != nil {
-			return err
-		}
-		for i := range out {
-			if err := t.fillAppSecrets(&out[i], false); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
+	return listRecords(ctx, v, apps)
 }
 
 // UpdateApp loads the app, lets fn change its plain fields, validates and
@@ -190,38 +183,32 @@ func (v *Vault) ListApps(ctx context.Context) ([]App, error) {
 // and SetAWSKeys, not here (changes fn makes to them are ignored); the app
 // id cannot change.
 func (v *Vault) UpdateApp(ctx context.Context, ref string, fn func(*App) error) error {
-	return v.write(ctx, "update app", func(t *tx) error {
-		old, err := t.getApp(ref)
-		if err != nil {
-			return err
-		}
-		a := old
-		a.Roles = append([]string(nil), old.Roles...)
-		if err := fn(&a); err != nil {
-			return err
-		}
-		if a.AppID != old.AppID {
-			return invalid("the app id of %q cannot change; remove the app and add it again", old.Name)
-		}
-		if err := a.validate(); err != nil {
-			return err
-		}
-		if a.AWSAccessKeyID != old.AWSAccessKeyID {
-			return invalid("change the AWS access key id with SetAWSKeys, together with its secret key")
-		}
-		var n int
-		if err := t.queryRow(`SELECT count(*) FROM apps WHERE app_id<>? AND (name=? OR client_id=?)`, a.AppID, a.Name, a.ClientID).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return newErr(ErrExists, "another app already uses the name %q or client id %s", a.Name, a.ClientID)
-		}
-		if _, err := t.exec(`UPDATE apps SET name=?, client_id=?, roles=?, draft=?, region=?, role_arn=?, sqs_queue_url=?, signing=?, redirect_uri=?, updated_at=? WHERE app_id=?`,
-			a.Name, a.ClientID, jsonList(a.Roles), a.Draft, a.Region, a.RoleARN, a.SQSQueueURL, a.Signing, a.RedirectURI, fmtTime(t.now), a.AppID); err != nil {
-			return err
-		}
-		return t.audit("app:"+a.Name, "app", ActionChanged, "")
-	})
+	return updateRecord(ctx, v, apps, ref, fn)
+}
+
+// saveApp writes a's plain fields over old's.
+func (t *tx) saveApp(old, a *App) error {
+	if a.AppID != old.AppID {
+		return invalid("the app id of %q cannot change; remove the app and add it again", old.Name)
+	}
+	if err := a.validate(); err != nil {
+		return err
+	}
+	if a.AWSAccessKeyID != old.AWSAccessKeyID {
+		return invalid("change the AWS access key id with SetAWSKeys, together with its secret key")
+	}
+	var n int
+	if err := t.queryRow(`SELECT count(*) FROM apps WHERE app_id<>? AND (name=? OR client_id=?)`, a.AppID, a.Name, a.ClientID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return newErr(ErrExists, "another app already uses the name %q or client id %s", a.Name, a.ClientID)
+	}
+	if _, err := t.exec(`UPDATE apps SET name=?, client_id=?, roles=?, draft=?, region=?, role_arn=?, sqs_queue_url=?, signing=?, redirect_uri=?, updated_at=? WHERE app_id=?`,
+		a.Name, a.ClientID, jsonList(a.Roles), a.Draft, a.Region, a.RoleARN, a.SQSQueueURL, a.Signing, a.RedirectURI, fmtTime(t.now), a.AppID); err != nil {
+		return err
+	}
+	return t.audit("app:"+a.Name, "app", ActionChanged, "")
 }
 
 // RemoveApp deletes the app, its secrets and every seller's refresh token

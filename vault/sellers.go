@@ -126,70 +126,57 @@ func (v *Vault) AddSeller(ctx context.Context, s Seller) error {
 	return v.write(ctx, "add seller "+s.ID, func(t *tx) error { return t.addSeller(s) })
 }
 
+// sellers is how the vault reads, lists and updates sellers.
+var sellers = &record[Seller]{
+	kind: "seller", get: (*tx).getSeller, scan: scanSeller,
+	list: `SELECT ` + sellerCols + ` FROM sellers ORDER BY id`,
+	fill: (*tx).fillAuthorizations,
+	clone: func(s Seller) Seller {
+		s.Marketplaces = append([]string(nil), s.Marketplaces...)
+		return s
+	},
+	save: (*tx).saveSeller,
+}
+
 // GetSeller returns the seller (by id or name) with its refresh tokens decrypted.
 func (v *Vault) GetSeller(ctx context.Context, ref string) (Seller, error) {
-	var s Seller
-	err := v.read(ctx, "read seller", func(t *tx) (err error) {
-		if s, err = t.getSeller(ref); err != nil {
-			return err
-		}
-		return t.fillAuthorizations(&s, true)
-	})
-	return s, err
+	return getRecord(ctx, v, sellers, ref)
 }
 
 // ListSellers returns every seller sorted by id, with authorization
 // metadata but no refresh tokens decrypted.
 func (v *Vault) ListSellers(ctx context.Context) ([]Seller, error) {
-	var out []Seller
-	err := v.read(ctx, "list sellers", func(t *tx) (err error) {
-		if out, err = queryAll(t, scanSeller, `SELECT `+sellerCols+` FROM sellers ORDER BY id`); err != nil {
-			return err
-		}
-		for i := range out {
-			if err := t.fillAuthorizations(&out[i], false); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
+	return listRecords(ctx, v, sellers)
 }
 
 // UpdateSeller lets fn change the seller's name, region and marketplaces.
 // The id cannot change; token changes go through SetRefreshToken.
 func (v *Vault) UpdateSeller(ctx context.Context, ref string, fn func(*Seller) error) error {
-	return v.write(ctx, "update seller", func(t *tx) error {
-		old, err := t.getSeller(ref)
-		if err != nil {
+	return updateRecord(ctx, v, sellers, ref, fn)
+}
+
+// saveSeller writes s's name, region and marketplaces over old's.
+func (t *tx) saveSeller(old, s *Seller) error {
+	if s.ID != old.ID {
+		return invalid("the id of seller %s cannot change; add the other seller separately", old.ID)
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if s.Name != "" {
+		var n int
+		if err := t.queryRow(`SELECT count(*) FROM sellers WHERE id<>? AND name=?`, s.ID, s.Name).Scan(&n); err != nil {
 			return err
 		}
-		s := old
-		s.Marketplaces = append([]string(nil), old.Marketplaces...)
-		if err := fn(&s); err != nil {
-			return err
+		if n > 0 {
+			return newErr(ErrExists, "another seller is already named %q", s.Name)
 		}
-		if s.ID != old.ID {
-			return invalid("the id of seller %s cannot change; add the other seller separately", old.ID)
-		}
-		if err := s.validate(); err != nil {
-			return err
-		}
-		if s.Name != "" {
-			var n int
-			if err := t.queryRow(`SELECT count(*) FROM sellers WHERE id<>? AND name=?`, s.ID, s.Name).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return newErr(ErrExists, "another seller is already named %q", s.Name)
-			}
-		}
-		if _, err := t.exec(`UPDATE sellers SET name=?, region=?, marketplaces=?, updated_at=? WHERE id=?`,
-			nullStr(s.Name), s.Region, jsonList(s.Marketplaces), fmtTime(t.now), s.ID); err != nil {
-			return err
-		}
-		return t.audit("seller:"+s.ID, "seller", ActionChanged, "")
-	})
+	}
+	if _, err := t.exec(`UPDATE sellers SET name=?, region=?, marketplaces=?, updated_at=? WHERE id=?`,
+		nullStr(s.Name), s.Region, jsonList(s.Marketplaces), fmtTime(t.now), s.ID); err != nil {
+		return err
+	}
+	return t.audit("seller:"+s.ID, "seller", ActionChanged, "")
 }
 
 // RemoveSeller deletes the seller, its refresh tokens and its checkpoints.
@@ -264,15 +251,22 @@ func (v *Vault) SetRefreshToken(ctx context.Context, seller, app string, token s
 	})
 }
 
+// sellerAndApp looks up a seller (by id or name) and an app (by name, app
+// id or client id) together.
+func (t *tx) sellerAndApp(seller, app string) (Seller, App, error) {
+	s, err := t.getSeller(seller)
+	if err != nil {
+		return Seller{}, App{}, err
+	}
+	a, err := t.getApp(app)
+	return s, a, err
+}
+
 // RefreshToken decrypts the seller's refresh token for app and nothing else.
 func (v *Vault) RefreshToken(ctx context.Context, seller, app string) (secret.String, error) {
 	var out secret.String
 	err := v.read(ctx, "read refresh token", func(t *tx) error {
-		s, err := t.getSeller(seller)
-		if err != nil {
-			return err
-		}
-		a, err := t.getApp(app)
+		s, a, err := t.sellerAndApp(seller, app)
 		if err != nil {
 			return err
 		}
@@ -292,11 +286,7 @@ func (v *Vault) RefreshToken(ctx context.Context, seller, app string) (secret.St
 // RemoveRefreshToken deletes the seller's authorization of app.
 func (v *Vault) RemoveRefreshToken(ctx context.Context, seller, app string) error {
 	return v.write(ctx, "remove refresh token", func(t *tx) error {
-		s, err := t.getSeller(seller)
-		if err != nil {
-			return err
-		}
-		a, err := t.getApp(app)
+		s, a, err := t.sellerAndApp(seller, app)
 		if err != nil {
 			return err
 		}
@@ -317,11 +307,7 @@ func (v *Vault) RemoveRefreshToken(ctx context.Context, seller, app string) erro
 // MarkRefreshTokenVerified records that the seller's token for app worked.
 func (v *Vault) MarkRefreshTokenVerified(ctx context.Context, seller, app string) error {
 	return v.write(ctx, "mark refresh token verified", func(t *tx) error {
-		s, err := t.getSeller(seller)
-		if err != nil {
-			return err
-		}
-		a, err := t.getApp(app)
+		s, a, err := t.sellerAndApp(seller, app)
 		if err != nil {
 			return err
 		}

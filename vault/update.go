@@ -91,8 +91,9 @@ func (u AppUpdate) Apply(a *App) []FieldChange {
 // stays as it is.
 type SellerUpdate struct {
 	Region *string
-	// Marketplaces replaces the marketplace ids; they must be in the
-	// seller's region after the update.
+	// Marketplaces replaces the marketplaces: ids or country codes, which
+	// are resolved in the seller's region after the update (see
+	// ResolveMarketplaces).
 	Marketplaces []string
 	Name         *string
 }
@@ -111,7 +112,8 @@ func (e *RegionMismatchError) Error() string {
 
 // Apply makes u's changes to s and returns them, none when every value
 // given is already s's. A new region keeps the stored marketplaces only
-// when they are all in it (else a *RegionMismatchError).
+// when they are all in it (else a *RegionMismatchError); marketplaces
+// given must be in it (else a *MarketplaceError).
 func (u SellerUpdate) Apply(s *Seller) ([]FieldChange, error) {
 	region := s.Region
 	if u.Region != nil {
@@ -119,7 +121,10 @@ func (u SellerUpdate) Apply(s *Seller) ([]FieldChange, error) {
 	}
 	mps := s.Marketplaces
 	if u.Marketplaces != nil {
-		mps = u.Marketplaces
+		var err error
+		if mps, err = ResolveMarketplaces(region, u.Marketplaces); err != nil {
+			return nil, err
+		}
 	} else if region != s.Region {
 		for _, m := range mps {
 			if ValidateMarketplace(region, m) != nil {

@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/prompt"
+	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/secret"
-	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -26,23 +26,10 @@ const (
 	envLWAURL       = "SPGATE_LWA_URL"
 )
 
-// secretVerifier proves a client secret works against LWA before it is
-// stored. It must never put the secret in its error.
-type secretVerifier func(ctx context.Context, clientID string, s secret.String) error
-
-// appDeps are the injectable dependencies of the app verbs.
-type appDeps struct {
-	// verify checks a new client secret with LWA (set-secret); nil skips
-	// verification.
-	verify secretVerifier
-	now    func() time.Time
-}
+// clientSecretSource is where app add and set-secret read a client secret.
+var clientSecretSource = prompt.Source{What: "client secret", FileFlag: "client-secret-file", Env: envClientSecret}
 
 func newAppCmd(streams IO) *cobra.Command {
-	return newAppCmdWith(streams, appDeps{verify: lwaVerifySecret, now: time.Now})
-}
-
-func newAppCmdWith(streams IO, deps appDeps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "app",
 		Short: "Manage Selling Partner API applications (LWA client id and secret) in the vault",
@@ -60,23 +47,23 @@ every 180 days; list and show count the days left.`,
   spgate app set-secret main --client-secret-file new-secret.txt
   spgate app update main --role "Direct-to-Consumer Shipping" --region na
   spgate app remove main --yes`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newAppAddCmd(streams, deps), newAppListCmd(streams, deps), newAppShowCmd(streams, deps),
-		newAppSetSecretCmd(streams, deps), newAppUpdateCmd(streams, deps), newAppRemoveCmd(streams))
+	env := envFor(streams)
+	cmd.AddCommand(newAppAddCmd(env), newAppListCmd(env), newAppShowCmd(env),
+		newAppSetSecretCmd(env), newAppUpdateCmd(env), newAppRemoveCmd(env))
 	return cmd
 }
 
 // appAddOptions are the flags of spgate app add.
 type appAddOptions struct {
-	AppID, ClientID, SecretFile string
-	Roles                       []string
-	Draft                       bool
-	Region, RedirectURI         string
+	cmdutil.Env
+	Name, AppID, ClientID, SecretFile string
+	Roles                             []string
+	Draft                             bool
+	Region, RedirectURI               string
 }
 
-func newAppAddCmd(streams IO, deps appDeps) *cobra.Command {
+func newAppAddCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := appAddOptions{}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
@@ -95,7 +82,10 @@ hidden prompt; never from an argument.`,
     --client-secret-file ./secret.txt --region eu
   SPGATE_CLIENT_SECRET=… spgate app add test --app-id … --client-id … --draft`,
 		Args: exactArgs(1, "NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runAppAdd(cmd, streams, deps, args[0], o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env, o.Name = env(cmd, true), args[0]
+			return runAppAdd(cmd.Context(), &o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.AppID, "app-id", "", "application id, amzn1.sp.solution.<uuid> (required)")
@@ -108,181 +98,36 @@ hidden prompt; never from an argument.`,
 	return cmd
 }
 
-// exactArgs is cobra.ExactArgs with a message naming the argument and a
-// usage exit code.
-func exactArgs(n int, names string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageErr("%s takes %d argument(s): %s (got %d)\nRun '%s --help' for usage.", cmd.CommandPath(), n, names, len(args), cmd.CommandPath())
+func runAppAdd(ctx context.Context, o *appAddOptions) error {
+	if err := checkFlags(flagCheck{"", o.Name, appName, ""},
+		flagCheck{"app-id", o.AppID, vault.ValidateAppID, " (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)"},
+		flagCheck{"client-id", o.ClientID, vault.ValidateClientID, " (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)"},
+		flagCheck{"region", o.Region, vault.ValidateRegion, ""}, flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI, ""}); err != nil {
+		return err
+	}
+	cs, err := checkedSecret(&o.Env, clientSecretSource, vault.ValidateClientSecret)
+	if err != nil {
+		return err
+	}
+	return o.WithVault(func(v *vault.Vault) error {
+		if err := v.AddApp(ctx, vault.App{Name: o.Name, AppID: o.AppID, ClientID: o.ClientID, Roles: o.Roles, Draft: o.Draft,
+			Region: o.Region, RedirectURI: o.RedirectURI, ClientSecrets: []vault.Secret{{Value: cs, CreatedAt: o.Clock.Now()}}}); err != nil {
+			return storeErr(err)
 		}
-		return nil
-	}
-}
-
-func invalidInput(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
-
-// validateAppRegion checks an app's --region; empty means no default region.
-func validateAppRegion(region string) error {
-	if region == "" {
-		return nil
-	}
-	if err := vault.ValidateRegion(region); err != nil {
-		return invalidInput(fmt.Errorf("--region: %w", err))
-	}
-	return nil
-}
-
-// validateAppRedirectURI checks an app's --redirect-uri; empty means none.
-func validateAppRedirectURI(uri string) error {
-	if uri == "" {
-		return nil
-	}
-	if err := vault.ValidateRedirectURI(uri); err != nil {
-		return invalidInput(fmt.Errorf("--redirect-uri: %w", err))
-	}
-	return nil
-}
-
-func runAppAdd(cmd *cobra.Command, streams IO, deps appDeps, name string, o appAddOptions) error {
-	if err := vault.ValidateName("app", name); err != nil {
-		return invalidInput(err)
-	}
-	if o.AppID == "" {
-		return usageErr("--app-id is required (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)")
-	}
-	if err := vault.ValidateAppID(o.AppID); err != nil {
-		return invalidInput(fmt.Errorf("--app-id: %w", err))
-	}
-	if o.ClientID == "" {
-		return usageErr("--client-id is required (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)")
-	}
-	if err := vault.ValidateClientID(o.ClientID); err != nil {
-		return invalidInput(fmt.Errorf("--client-id: %w", err))
-	}
-	if err := validateAppRegion(o.Region); err != nil {
-		return err
-	}
-	if err := validateAppRedirectURI(o.RedirectURI); err != nil {
-		return err
-	}
-	cs, err := readCheckedSecret(cmd, "client secret", "client-secret-file", envClientSecret, vault.ValidateClientSecret)
-	if err != nil {
-		return err
-	}
-	v, err := openVault(cmd, true)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	a := vault.App{
-		Name: name, AppID: o.AppID, ClientID: o.ClientID, Roles: o.Roles, Draft: o.Draft,
-		Region: o.Region, RedirectURI: o.RedirectURI,
-		ClientSecrets: []vault.Secret{{Value: cs, CreatedAt: deps.now()}},
-	}
-	if err := v.AddApp(cmd.Context(), a); err != nil {
-		return storeErr(err)
-	}
-	logger(cmd).Info("app added", "app", name, "client_id", o.ClientID)
-	stored, err := v.GetApp(cmd.Context(), name)
-	if err != nil {
-		return storeErr(err)
-	}
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, appView(stored, deps.now()))
-	}
-	fmt.Fprintf(streams.Out, "added app %s (client id %s); client secret expires in %d days\n", name, o.ClientID, appView(stored, deps.now()).SecretDaysLeft)
-	return nil
-}
-
-// appJSON is how list, show and add print an app. It holds no secret value,
-// only hints.
-type appJSON struct {
-	Name               string     `json:"name"`
-	AppID              string     `json:"appId"`
-	ClientID           string     `json:"clientId"`
-	Region             string     `json:"region,omitempty"`
-	Draft              bool       `json:"draft"`
-	Roles              []string   `json:"roles"`
-	RedirectURI        string     `json:"redirectUri,omitempty"`
-	SecretHint         string     `json:"clientSecretHint,omitempty"`
-	SecretVersion      int        `json:"clientSecretVersion"`
-	SecretCreatedAt    *time.Time `json:"clientSecretCreatedAt,omitempty"`
-	SecretExpiresAt    *time.Time `json:"clientSecretExpiresAt,omitempty"`
-	SecretVerifiedAt   *time.Time `json:"clientSecretVerifiedAt,omitempty"`
-	SecretDaysLeft     int        `json:"clientSecretDaysLeft"`
-	PreviousSecretHint string     `json:"previousClientSecretHint,omitempty"`
-	PreviousExpiresAt  *time.Time `json:"previousClientSecretExpiresAt,omitempty"`
-	Warning            string     `json:"warning,omitempty"`
-	AWSAccessKeyID     string     `json:"awsAccessKeyId,omitempty"`
-	RoleARN            string     `json:"roleArn,omitempty"`
-	SQSQueueURL        string     `json:"sqsQueueUrl,omitempty"`
-}
-
-func tp(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-func appView(a vault.App, now time.Time) appJSON {
-	j := appJSON{Name: a.Name, AppID: a.AppID, ClientID: a.ClientID, Region: a.Region, Draft: a.Draft,
-		Roles: a.Roles, RedirectURI: a.RedirectURI, AWSAccessKeyID: a.AWSAccessKeyID, RoleARN: a.RoleARN, SQSQueueURL: a.SQSQueueURL}
-	if j.Roles == nil {
-		j.Roles = []string{}
-	}
-	if cur, ok := a.CurrentSecret(); ok {
-		j.SecretHint = hint(cur.Value)
-		j.SecretVersion = cur.Version
-		j.SecretCreatedAt, j.SecretExpiresAt, j.SecretVerifiedAt = tp(cur.CreatedAt), tp(cur.ExpiresAt), tp(cur.VerifiedAt)
-		j.SecretDaysLeft = cur.DaysLeft(now)
-		if j.SecretDaysLeft == math.MaxInt {
-			j.SecretDaysLeft = -1
+		o.Log.Info("app added", "app", o.Name, "client_id", o.ClientID)
+		stored, err := v.GetApp(ctx, o.Name)
+		if err != nil {
+			return storeErr(err)
 		}
-		j.Warning = expiryWarning(a.Name, cur, now)
-	} else {
-		j.Warning = "no client secret stored: run `spgate app set-secret " + a.Name + "`"
-	}
-	if prev, ok := a.PreviousSecret(); ok {
-		j.PreviousSecretHint = hint(prev.Value)
-		j.PreviousExpiresAt = tp(prev.ExpiresAt)
-	}
-	return j
+		j := appvault.NewAppView(stored, o.Clock.Now())
+		return o.Answer(j, "added app %s (client id %s); client secret expires in %d days", o.Name, o.ClientID, j.SecretDaysLeft)
+	})
 }
 
-func hint(s secret.String) string {
-	if s.IsZero() {
-		return ""
-	}
-	return s.Hint()
-}
+func appName(s string) error { return vault.ValidateName("app", s) }
 
-// expiryWarning says how urgent the 180-day rotation is: warnings start
-// 30 days ahead and sharpen at 14, 7 and 1 day(s).
-func expiryWarning(app string, s vault.Secret, now time.Time) string {
-	if s.ExpiresAt.IsZero() {
-		return ""
-	}
-	d := s.DaysLeft(now)
-	switch {
-	case s.Expired(now):
-		return fmt.Sprintf("client secret EXPIRED on %s: LWA refuses it; get a new one and run `spgate app set-secret %s`", s.ExpiresAt.Format(time.DateOnly), app)
-	case d < 1:
-		return "client secret expires within a day: rotate it now (`spgate rotate --app " + app + "` or `spgate app set-secret " + app + "`)"
-	case d <= 1:
-		return "client secret expires in 1 day: rotate it now"
-	case d <= 7:
-		return fmt.Sprintf("client secret expires in %d days: rotate it this week", d)
-	case d <= 14:
-		return fmt.Sprintf("client secret expires in %d days: plan the rotation", d)
-	case d <= 30:
-		return fmt.Sprintf("client secret expires in %d days (Amazon's 180-day limit)", d)
-	}
-	return ""
-}
-
-func newAppListCmd(streams IO, deps appDeps) *cobra.Command {
-	return &cobra.Command{
+func newAppListCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List the applications in the vault with their client secrets' days left",
 		Long: `list prints every application in the vault: name, client id, region and
@@ -291,50 +136,24 @@ Secret values are never printed (list does not even decrypt them).
 Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 		Example: `  spgate app list
   spgate app list --json`,
-		Args: cobra.NoArgs,
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, _ []string) error {
-			apps, err := v.ListApps(cmd.Context())
-			if err != nil {
-				return storeErr(err)
-			}
-			now := deps.now()
-			views := make([]appJSON, 0, len(apps))
-			for _, a := range apps {
-				views = append(views, appView(a, now))
-			}
-			err = printRows(cmd, streams, views, "no apps yet: add one with `spgate app add NAME --app-id … --client-id …`",
-				"NAME\tCLIENT ID\tREGION\tDRAFT\tSECRET\tDAYS LEFT", func(a appJSON) string {
-					return fmt.Sprintf("%s\t%s\t%s\t%v\tv%d\t%s", a.Name, a.ClientID, dash(a.Region), a.Draft, a.SecretVersion, daysLeft(a.SecretDaysLeft))
-				})
-			if err != nil || jsonOut(cmd) {
-				return err
-			}
-			for _, a := range views {
-				if a.Warning != "" {
-					fmt.Fprintf(streams.Err, "warning: app %s: %s\n", a.Name, a.Warning)
-				}
-			}
-			return nil
-		}),
-	}
+	}, env, cmdutil.List[appvault.AppView]{
+		Rows: func(ctx context.Context, v *vault.Vault, now time.Time) ([]appvault.AppView, error) {
+			apps, err := v.ListApps(ctx)
+			return cmdutil.Views(apps, err, func(a vault.App) appvault.AppView { return appvault.NewAppView(a, now) })
+		},
+		Empty:  "no apps yet: add one with `spgate app add NAME --app-id … --client-id …`",
+		Header: "NAME\tCLIENT ID\tREGION\tDRAFT\tSECRET\tDAYS LEFT",
+		Line: func(a appvault.AppView) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%v\tv%d\t%s", a.Name, a.ClientID, output.Dash(a.Region), a.Draft, a.SecretVersion, a.DaysLeftText())
+		},
+		Warn: appWarning,
+	})
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
+func appWarning(a appvault.AppView) (string, string) { return "app " + a.Name, a.Warning }
 
-func daysLeft(d int) string {
-	if d < 0 {
-		return "expired"
-	}
-	return fmt.Sprint(d)
-}
-
-func newAppShowCmd(streams IO, deps appDeps) *cobra.Command {
-	return &cobra.Command{
+func newAppShowCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.ShowCmd(&cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one application (secrets masked)",
 		Long: `show prints one application's ids, roles, region, and its client secret's
@@ -343,76 +162,28 @@ version, dates and days left. The secret itself appears only as a hint
 		Example: `  spgate app show main
   spgate app show amzn1.application-oa2-client.0123456789abcdef0123456789abcdef --json`,
 		Args: exactArgs(1, "NAME"),
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
-			a, err := v.GetApp(cmd.Context(), args[0])
-			if err != nil {
-				return notFound(err, "app", args[0], "spgate app list")
-			}
-			j := appView(a, deps.now())
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, j)
-			}
-			printAppText(streams.Out, j)
-			if j.Warning != "" {
-				fmt.Fprintf(streams.Err, "warning: app %s: %s\n", j.Name, j.Warning)
-			}
-			return nil
-		}),
-	}
-}
-
-func printAppText(w io.Writer, a appJSON) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, v)
-		}
-	}
-	row("name", a.Name)
-	row("app id", a.AppID)
-	row("client id", a.ClientID)
-	row("region", dash(a.Region))
-	row("draft", fmt.Sprint(a.Draft))
-	row("roles", dash(strings.Join(a.Roles, ", ")))
-	row("redirect uri", a.RedirectURI)
-	row("client secret", fmt.Sprintf("%s (v%d)", dash(a.SecretHint), a.SecretVersion))
-	if a.SecretExpiresAt != nil {
-		row("  expires", fmt.Sprintf("%s (%s days left)", a.SecretExpiresAt.Format(time.DateOnly), daysLeft(a.SecretDaysLeft)))
-	}
-	if a.SecretVerifiedAt != nil {
-		row("  verified", a.SecretVerifiedAt.Format(time.RFC3339))
-	} else {
-		row("  verified", "never")
-	}
-	if a.PreviousSecretHint != "" {
-		exp := ""
-		if a.PreviousExpiresAt != nil {
-			exp = " until " + a.PreviousExpiresAt.Format(time.DateOnly)
-		}
-		row("previous secret", a.PreviousSecretHint+exp)
-	}
-	row("aws access key", a.AWSAccessKeyID)
-	row("role arn", a.RoleARN)
-	row("sqs queue", a.SQSQueueURL)
-	_ = tw.Flush()
-}
-
-// notFound turns vault.ErrNotFound into a message with the listing command.
-func notFound(err error, kind, ref, list string) error {
-	if errors.Is(err, vault.ErrNotFound) {
-		return notFoundErr(kind, ref, list)
-	}
-	return storeErr(err)
+	}, env, cmdutil.Show[appvault.AppView]{
+		Get: func(ctx context.Context, v *vault.Vault, ref string, now time.Time) (appvault.AppView, error) {
+			a, err := v.GetApp(ctx, ref)
+			return appvault.NewAppView(a, now), notFound(err, "app", ref, "spgate app list")
+		},
+		Fields: appvault.AppView.Fields,
+		Warn:   appWarning,
+	})
 }
 
 // appSetSecretOptions are the flags of spgate app set-secret.
 type appSetSecretOptions struct {
+	cmdutil.Env
+	Name       string
 	SecretFile string
 	NoVerify   bool
 	KeepOld    time.Duration
+	// Verify proves the new secret with LWA (rotation.LWAVerifier).
+	Verify rotation.Verifier
 }
 
-func newAppSetSecretCmd(streams IO, deps appDeps) *cobra.Command {
+func newAppSetSecretCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := appSetSecretOptions{}
 	cmd := &cobra.Command{
 		Use:   "set-secret NAME",
@@ -430,7 +201,10 @@ old secret valid for a while after a rotation); 0 discards it.`,
   pbpaste | spgate app set-secret main --client-secret-file -
   SPGATE_CLIENT_SECRET=… spgate app set-secret main --no-verify`,
 		Args: exactArgs(1, "NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runAppSetSecret(cmd, streams, deps, args[0], o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env, o.Name, o.Verify = env(cmd, false), args[0], lwaVerifier(cmd)
+			return runAppSetSecret(cmd.Context(), &o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.SecretFile, "client-secret-file", "", "file holding the new client secret (- reads stdin)")
@@ -439,77 +213,150 @@ old secret valid for a while after a rotation); 0 discards it.`,
 	return cmd
 }
 
-func runAppSetSecret(cmd *cobra.Command, streams IO, deps appDeps, name string, o appSetSecretOptions) error {
+func runAppSetSecret(ctx context.Context, o *appSetSecretOptions) error {
 	if o.KeepOld < 0 {
 		return usageErr("--keep-old must not be negative (e.g. 168h, or 0 to discard the old secret)")
 	}
-	cs, err := readCheckedSecret(cmd, "client secret", "client-secret-file", envClientSecret, vault.ValidateClientSecret)
+	cs, err := checkedSecret(&o.Env, clientSecretSource, vault.ValidateClientSecret)
 	if err != nil {
 		return err
 	}
-	v, err := openVault(cmd, false)
-	if err != nil {
-		return err
+	ro := rotation.ReplaceOptions{KeepOld: o.KeepOld, Clock: o.Clock}
+	if !o.NoVerify {
+		ro.Verify = o.Verify
 	}
-	defer v.Close()
-	a, err := v.GetApp(cmd.Context(), name)
-	if err != nil {
-		return notFound(err, "app", name, "spgate app list")
-	}
-	if cur, ok := a.CurrentSecret(); ok && cur.Value.Equal(cs) {
-		return usageErr("that client secret is already app %s's current secret (v%d); nothing to change", a.Name, cur.Version)
-	}
-	verified := false
-	if !o.NoVerify && deps.verify != nil {
-		logger(cmd).Debug("verifying the new client secret with LWA", "app", a.Name, "client_id", a.ClientID)
-		if err := deps.verify(cmd.Context(), a.ClientID, cs); err != nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the new client secret was NOT stored: LWA did not accept it: %w\n(check that you copied the whole secret for client id %s; --no-verify stores it unchecked)", err, a.ClientID)}
+	return o.WithVault(func(v *vault.Vault) error {
+		r, err := rotation.Replace(ctx, v, o.Name, cs, ro)
+		var rejected *rotation.RejectedError
+		if errors.As(err, &rejected) {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the new client secret was NOT stored: LWA did not accept it: %w\n(check that you copied the whole secret for client id %s; --no-verify stores it unchecked)", rejected.Err, rejected.ClientID)}
+		} else if err != nil {
+			return notFound(err, "app", o.Name, "spgate app list")
 		}
-		verified = true
-	}
-	ch := vault.SecretChange{Verified: verified}
-	if o.KeepOld > 0 {
-		ch.PreviousExpiresAt = deps.now().Add(o.KeepOld)
-	}
-	s, err := v.SetClientSecret(cmd.Context(), a.Name, cs, ch)
-	if err != nil {
-		return storeErr(err)
-	}
-	logger(cmd).Info("client secret replaced", "app", a.Name, "version", s.Version, "verified", verified)
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, map[string]any{"app": a.Name, "version": s.Version, "verified": verified, "expiresAt": s.ExpiresAt, "hint": cs.Hint()})
-	}
-	note := "verified with LWA"
-	if !verified {
-		note = "NOT verified"
-	}
-	fmt.Fprintf(streams.Out, "app %s: client secret v%d stored (%s), expires %s\n", a.Name, s.Version, note, s.ExpiresAt.Format(time.DateOnly))
-	return nil
+		o.Log.Info("client secret replaced", "app", r.App.Name, "version", r.Secret.Version, "verified", r.Verified)
+		note := map[bool]string{true: "verified with LWA", false: "NOT verified"}[r.Verified]
+		return o.Answer(map[string]any{"app": r.App.Name, "version": r.Secret.Version, "verified": r.Verified, "expiresAt": r.Secret.ExpiresAt, "hint": cs.Hint()},
+			"app %s: client secret v%d stored (%s), expires %s", r.App.Name, r.Secret.Version, note, r.Secret.ExpiresAt.Format(time.DateOnly))
+	})
 }
 
-// lwaVerifySecret asks LWA for a grantless token with the secret; success
+// lwaVerifier asks LWA for a grantless token with the secret; success
 // proves the client id and secret belong together. The endpoint is
 // $SPGATE_LWA_URL, else the token URL of $SPGATE_ENDPOINT (the emulator),
 // else Amazon's.
-func lwaVerifySecret(ctx context.Context, clientID string, s secret.String) error {
-	ep := spapi.Production()
-	if e := os.Getenv(EnvEndpoint); e != "" {
-		var err error
-		if ep, err = parseEndpoint(e); err != nil {
+func lwaVerifier(cmd *cobra.Command) rotation.Verifier {
+	return func(ctx context.Context, clientID string, s secret.String) error {
+		ep, err := endpointsFor(cmd)
+		if err != nil {
 			return err
 		}
+		if u := os.Getenv(envLWAURL); u != "" {
+			ep.TokenURL = u
+		}
+		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		return rotation.LWAVerifier(ep.TokenURL, nil, nil)(ctx, clientID, s)
 	}
-	if u := os.Getenv(envLWAURL); u != "" {
-		ep.TokenURL = u
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	return verifyClientSecret(ctx, ep, clientID, s)
 }
 
-func newAppRemoveCmd(streams IO) *cobra.Command {
-	var yes bool
+// appUpdateOptions are the flags of spgate app update.
+type appUpdateOptions struct {
+	cmdutil.Env
+	Ref                      string
+	Roles                    []string
+	ClearRoles               bool
+	Region, RedirectURI      string
+	Draft, Published         bool
+	Rename                   string
+	setRegion, setURI, roles bool
+}
+
+func newAppUpdateCmd(env cmdutil.EnvFunc) *cobra.Command {
+	o := appUpdateOptions{}
 	cmd := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Change an application's roles, region, draft state, redirect URI or local name",
+		Long: `update changes the plain (non-secret) fields of a stored app; NAME is its
+local name, app id or client id. Only the flags given change anything:
+
+  --role R          the restricted roles the app holds, replacing the stored
+                    list (repeatable, comma-separated); --clear-roles empties it
+  --region R        default region na, eu or fe ("" clears it)
+  --draft           the app is a draft (OAuth consent needs version=beta)
+  --published       the app is published
+  --redirect-uri U  OAuth redirect URI ("" clears it)
+  --rename NEW      new local name; sellers' authorizations follow the app
+
+The app id and client id cannot change here, nor the client secret (see
+` + "`spgate app set-secret`" + `). update prints each change, or "nothing changed".`,
+		Example: `  spgate app update main --role "Direct-to-Consumer Shipping" --role "Tax Invoicing"
+  spgate app update main --clear-roles
+  spgate app update main --region eu --published
+  spgate app update main --rename prod --json`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			o.roles, o.setRegion, o.setURI = f.Changed("role"), f.Changed("region"), f.Changed("redirect-uri")
+			o.Env, o.Ref = env(cmd, false), args[0]
+			return runAppUpdate(cmd.Context(), &o, cmd.CommandPath())
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.Roles, "role", nil, "restricted role the app holds, replacing the stored roles (repeatable, comma-separated)")
+	f.BoolVar(&o.ClearRoles, "clear-roles", false, "remove every stored role")
+	f.StringVar(&o.Region, "region", "", `default region: na, eu or fe ("" clears it)`)
+	f.BoolVar(&o.Draft, "draft", false, "the app is a draft (its OAuth consent needs version=beta)")
+	f.BoolVar(&o.Published, "published", false, "the app is published (no longer a draft)")
+	f.StringVar(&o.RedirectURI, "redirect-uri", "", `OAuth redirect URI registered for the app ("" clears it)`)
+	f.StringVar(&o.Rename, "rename", "", "new local name for the app")
+	return cmd
+}
+
+// update checks the flags and returns the change they ask for.
+func (o *appUpdateOptions) update(cmdPath string) (vault.AppUpdate, error) {
+	u := vault.AppUpdate{Name: o.Rename}
+	switch {
+	case o.Draft && o.Published:
+		return u, usageErr("--draft and --published contradict each other: give one")
+	case o.ClearRoles && o.roles:
+		return u, usageErr("--clear-roles and --role contradict each other: --role already replaces the stored roles")
+	case o.roles && len(vault.NormList(o.Roles)) == 0:
+		return u, usageErr("--role is empty: name a restricted role (e.g. %q), or use --clear-roles", vault.KnownRestrictedRoles()[0])
+	case !o.roles && !o.ClearRoles && !o.setRegion && !o.Draft && !o.Published && !o.setURI && o.Rename == "":
+		return u, usageErr("nothing to update: give at least one of --role, --clear-roles, --region, --draft, --published, --redirect-uri, --rename\nRun '%s --help' for usage.", cmdPath)
+	}
+	if o.roles || o.ClearRoles {
+		u.Roles = &o.Roles
+	}
+	if o.setRegion {
+		u.Region = &o.Region
+	}
+	if o.Draft || o.Published {
+		u.Draft = &o.Draft
+	}
+	if o.setURI {
+		u.RedirectURI = &o.RedirectURI
+	}
+	return u, checkFlags(flagCheck{"region", o.Region, vault.ValidateRegion, ""}, flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI, ""},
+		flagCheck{"rename", o.Rename, appName, ""})
+}
+
+func runAppUpdate(ctx context.Context, o *appUpdateOptions, cmdPath string) error {
+	u, err := o.update(cmdPath)
+	if err != nil {
+		return err
+	}
+	return o.WithVault(func(v *vault.Vault) error {
+		a, changes, err := v.UpdateAppWith(ctx, o.Ref, u)
+		if err != nil {
+			return notFound(err, "app", o.Ref, "spgate app list")
+		}
+		return o.PrintUpdate("app", a.Name, changes, appvault.NewAppView(a, o.Clock.Now()))
+	})
+}
+
+func newAppRemoveCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.RemoveCmd(&cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove an application, its secrets and every seller's refresh token for it",
 		Long: `remove deletes the app from the vault together with its client secrets and
@@ -519,16 +366,11 @@ Amazon.`,
 		Example: `  spgate app remove old-app
   spgate app remove old-app --yes`,
 		Args: exactArgs(1, "NAME"),
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
-			a, err := v.GetApp(cmd.Context(), args[0])
-			if err != nil {
-				return notFound(err, "app", args[0], "spgate app list")
-			}
-			return removeConfirmed(cmd, streams, yes,
-				fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID),
-				"app", a.Name, v.RemoveApp)
-		}),
-	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
-	return cmd
+	}, env, cmdutil.Remove{Kind: "app",
+		Find: func(ctx context.Context, v *vault.Vault, ref string) (string, string, error) {
+			a, err := v.GetApp(ctx, ref)
+			return a.Name, fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID), notFound(err, "app", ref, "spgate app list")
+		},
+		Remove: func(v *vault.Vault) func(context.Context, string) error { return v.RemoveApp },
+	})
 }

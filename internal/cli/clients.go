@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/vault"
 )
@@ -30,19 +33,21 @@ effect within 30 s (restart the gateway for an immediate effect).`,
   spgate client list
   spgate client rotate-key reporting
   spgate client revoke reporting`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newClientAddCmd(streams), newClientListCmd(streams), newClientRotateKeyCmd(streams), newClientRevokeCmd(streams))
+	env := envFor(streams)
+	cmd.AddCommand(newClientAddCmd(env), newClientListCmd(env), newClientRotateKeyCmd(env), newClientRevokeCmd(env))
 	return cmd
 }
 
+// clientAddOptions are the flags of spgate client add.
 type clientAddOptions struct {
+	cmdutil.Env
+	Name                string
 	Sellers, Operations []string
 	PII                 bool
 }
 
-func newClientAddCmd(streams IO) *cobra.Command {
+func newClientAddCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := clientAddOptions{}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
@@ -58,7 +63,10 @@ all. --pii lets the client ask for personal data (X-Spgate-PII) and call
 operations that always return it (getOrderAddress…).`,
 		Example: `  spgate client add business-central --seller A2VYDBAL8BMVQK --operation orders/v0 --pii`,
 		Args:    exactArgs(1, "NAME"),
-		RunE:    func(cmd *cobra.Command, args []string) error { return runClientAdd(cmd, streams, args[0], o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env, o.Name = env(cmd, false), args[0]
+			return runClientAdd(cmd.Context(), &o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Sellers, "seller", nil, "sellers the client may act for: ids or names, comma-separated, or * (required)")
@@ -67,23 +75,7 @@ operations that always return it (getOrderAddress…).`,
 	return cmd
 }
 
-// checkOperationScope accepts "*", an operation id, api, api/version or
-// api/version/id that names at least one operation in the table.
-func checkOperationScope(s string) error {
-	if s == "*" {
-		return nil
-	}
-	for i := range operations.All {
-		op := &operations.All[i]
-		if s == op.ID || s == op.Key() || s == op.API+"/"+op.Version || s == op.API {
-			return nil
-		}
-	}
-	return usageErr("--operation %q names no SP-API operation: use an operation id (getOrders), api/version (orders/v0), an api (orders) or *", s)
-}
-
-func runClientAdd(cmd *cobra.Command, streams IO, name string, o clientAddOptions) error {
-	ctx := cmd.Context()
+func runClientAdd(ctx context.Context, o *clientAddOptions) error {
 	if len(o.Sellers) == 0 {
 		return usageErr("--seller is required: selling partner ids or names, or * for all sellers")
 	}
@@ -91,96 +83,62 @@ func runClientAdd(cmd *cobra.Command, streams IO, name string, o clientAddOption
 		return usageErr("--operation is required: operation ids such as getOrders, api/version such as orders/v0, or *")
 	}
 	for _, op := range o.Operations {
-		if err := checkOperationScope(strings.TrimSpace(op)); err != nil {
-			return err
+		if err := operations.CheckScope(strings.TrimSpace(op)); err != nil {
+			return usageErr("--operation %v", err)
 		}
 	}
-	v, err := openVault(cmd, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	for _, s := range o.Sellers {
-		if s = strings.TrimSpace(s); s == "*" {
-			continue
-		}
-		if _, err := v.GetSeller(ctx, s); err != nil {
-			if errors.Is(err, vault.ErrNotFound) {
-				return problemErr(ProblemNotFound, fmt.Errorf("no seller %q in the vault", s), "add it with `spgate seller add` first, or see `spgate seller list`")
-			}
+	return o.WithVault(func(v *vault.Vault) error {
+		key, err := appvault.CreateClient(ctx, v, vault.Client{Name: o.Name, Sellers: o.Sellers, Operations: o.Operations, PII: o.PII})
+		switch {
+		case errors.Is(err, vault.ErrNotFound):
+			return problemErr(ProblemNotFound, err, "add it with `spgate seller add` first, or see `spgate seller list`")
+		case errors.Is(err, vault.ErrExists):
+			return problemErr(ProblemExists, fmt.Errorf("a gateway client named %q already exists", o.Name),
+				fmt.Sprintf("pick another name, or give it a new key with `spgate client rotate-key %s`", o.Name))
+		case err != nil:
 			return storeErr(err)
 		}
-	}
-	key, err := v.CreateClient(ctx, vault.Client{Name: name, Sellers: o.Sellers, Operations: o.Operations, PII: o.PII})
-	if errors.Is(err, vault.ErrExists) {
-		return problemErr(ProblemExists, fmt.Errorf("a gateway client named %q already exists", name),
-			fmt.Sprintf("pick another name, or give it a new key with `spgate client rotate-key %s`", name))
-	}
-	if err != nil {
-		return storeErr(err)
-	}
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, struct {
-			Name       string   `json:"name"`
-			Key        string   `json:"key"`
-			Sellers    []string `json:"sellers"`
-			Operations []string `json:"operations"`
-			PII        bool     `json:"pii"`
-		}{name, key.Reveal(), o.Sellers, o.Operations, o.PII})
-	}
-	fmt.Fprintf(streams.Out, "%s\n", key.Reveal())
-	fmt.Fprintf(streams.Err, "spgate: created gateway client %s; the key above is shown only now — store it in the caller's secret store\n", name)
-	return nil
+		if o.JSON {
+			return printJSON(o.Out, struct {
+				Name       string   `json:"name"`
+				Key        string   `json:"key"`
+				Sellers    []string `json:"sellers"`
+				Operations []string `json:"operations"`
+				PII        bool     `json:"pii"`
+			}{o.Name, key.Reveal(), o.Sellers, o.Operations, o.PII})
+		}
+		fmt.Fprintf(o.Out, "%s\n", key.Reveal())
+		fmt.Fprintf(o.Err, "spgate: created gateway client %s; the key above is shown only now — store it in the caller's secret store\n", o.Name)
+		return nil
+	})
 }
 
-// clientRow is a gateway client as client list prints it.
-type clientRow struct {
-	Name       string     `json:"name"`
-	Sellers    []string   `json:"sellers"`
-	Operations []string   `json:"operations"`
-	PII        bool       `json:"pii"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
-}
-
-func (c clientRow) line() string {
-	status := "active since " + c.CreatedAt.Format(time.DateOnly)
-	if c.RevokedAt != nil {
-		status = "revoked " + c.RevokedAt.Format(time.DateOnly)
-	}
-	pii := "no"
-	if c.PII {
-		pii = "yes"
-	}
-	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", c.Name, strings.Join(c.Sellers, ","), strings.Join(c.Operations, ","), pii, status)
-}
-
-func newClientListCmd(streams IO) *cobra.Command {
-	return &cobra.Command{
+func newClientListCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List gateway clients and their scopes (never their keys)",
-		Args:  cobra.NoArgs,
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, _ []string) error {
-			cs, err := v.ListClients(cmd.Context())
-			if err != nil {
-				return storeErr(err)
+	}, env, cmdutil.List[appvault.ClientView]{
+		Rows: func(ctx context.Context, v *vault.Vault, _ time.Time) ([]appvault.ClientView, error) {
+			cs, err := v.ListClients(ctx)
+			return cmdutil.Views(cs, err, appvault.NewClientView)
+		},
+		Empty:  "spgate: no gateway clients; create one with `spgate client add`",
+		Header: "NAME\tSELLERS\tOPERATIONS\tPII\tSTATUS",
+		Line: func(c appvault.ClientView) string {
+			status := "active since " + c.CreatedAt.Format(time.DateOnly)
+			if c.RevokedAt != nil {
+				status = "revoked " + c.RevokedAt.Format(time.DateOnly)
 			}
-			rows := make([]clientRow, 0, len(cs))
-			for _, c := range cs {
-				r := clientRow{Name: c.Name, Sellers: c.Sellers, Operations: c.Operations, PII: c.PII, CreatedAt: c.CreatedAt}
-				if c.Revoked() {
-					t := c.RevokedAt
-					r.RevokedAt = &t
-				}
-				rows = append(rows, r)
+			pii := "no"
+			if c.PII {
+				pii = "yes"
 			}
-			return printRows(cmd, streams, rows, "spgate: no gateway clients; create one with `spgate client add`",
-				"NAME\tSELLERS\tOPERATIONS\tPII\tSTATUS", clientRow.line)
-		}),
-	}
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", c.Name, strings.Join(c.Sellers, ","), strings.Join(c.Operations, ","), pii, status)
+		},
+	})
 }
 
-func newClientRotateKeyCmd(streams IO) *cobra.Command {
+func newClientRotateKeyCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate-key NAME",
 		Short: "Give a gateway client a new key and print it once; the old key stops working",
@@ -191,25 +149,25 @@ it until its key cache expires. A revoked client is active again with the
 new key.`,
 		Example: `  spgate client rotate-key business-central`,
 		Args:    exactArgs(1, "NAME"),
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
-			key, err := v.RotateClientKey(cmd.Context(), args[0])
+		RunE: cmdutil.VaultRunE(env, func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
+			key, err := v.RotateClientKey(ctx, args[0])
 			if err != nil {
 				return notFound(err, "gateway client", args[0], "spgate client list")
 			}
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, struct {
+			if o.JSON {
+				return printJSON(o.Out, struct {
 					Name string `json:"name"`
 					Key  string `json:"key"`
 				}{args[0], key.Reveal()})
 			}
-			fmt.Fprintf(streams.Out, "%s\n", key.Reveal())
-			fmt.Fprintf(streams.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", args[0])
+			fmt.Fprintf(o.Out, "%s\n", key.Reveal())
+			fmt.Fprintf(o.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", args[0])
 			return nil
 		}),
 	}
 }
 
-func newClientRevokeCmd(streams IO) *cobra.Command {
+func newClientRevokeCmd(env cmdutil.EnvFunc) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke NAME",
 		Short: "Revoke a gateway client's key",
@@ -217,11 +175,11 @@ func newClientRevokeCmd(streams IO) *cobra.Command {
 trail. A running gateway notices within 30 s (its key cache); restart it for
 an immediate effect.`,
 		Args: exactArgs(1, "NAME"),
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
-			if err := v.RevokeClient(cmd.Context(), args[0]); err != nil {
+		RunE: cmdutil.VaultRunE(env, func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
+			if err := v.RevokeClient(ctx, args[0]); err != nil {
 				return notFound(err, "gateway client", args[0], "spgate client list")
 			}
-			fmt.Fprintf(streams.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", args[0])
+			fmt.Fprintf(o.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", args[0])
 			return nil
 		}),
 	}

@@ -98,7 +98,7 @@ func TestRunImport(t *testing.T) {
 			vv := newVerbVault(t)
 			var out, errOut strings.Builder
 			o := tc.o
-			o.IO = IO{In: strings.NewReader(""), Out: &out, Err: &errOut}
+			o.In, o.Out, o.Err = strings.NewReader(""), &out, &errOut
 			o.OpenVault, o.Log = vv.open, slog.New(slog.DiscardHandler)
 			o.Getenv = func(k string) string { return tc.env[k] }
 			o.App, o.AppID = "main", testAppID
@@ -160,7 +160,7 @@ func TestRunExport(t *testing.T) {
 	dir := t.TempDir()
 	export := func(o exportOptions) (string, error) {
 		var out, errOut strings.Builder
-		o.IO = IO{In: strings.NewReader(""), Out: &out, Err: &errOut}
+		o.In, o.Out, o.Err = strings.NewReader(""), &out, &errOut
 		o.OpenVault = vv.open
 		err := runExport(ctx, &o)
 		return out.String(), err
@@ -179,7 +179,7 @@ func TestRunExport(t *testing.T) {
 		src    credfile.Source
 	}{{"env", credfile.PythonEnv}, {"env", credfile.NodeFile}, {"yaml", credfile.PythonYAML}, {"json", credfile.PythonJSON}} {
 		path := filepath.Join(dir, tc.format+string(tc.src))
-		if _, err := export(exportOptions{Format: tc.format, App: "main", Seller: seller, Out: path}); err != nil {
+		if _, err := export(exportOptions{Format: tc.format, App: "main", Seller: seller, OutFile: path}); err != nil {
 			t.Fatalf("%s: %v", tc.format, err)
 		}
 		c, err := credfile.ReadFile(tc.src, path, "default")
@@ -206,10 +206,10 @@ func TestRunExport(t *testing.T) {
 		code int
 		want string
 	}{
-		{"file exists", exportOptions{Format: "json", App: "main", Out: existing}, ExitFailure, "choose another --out or pass --force"},
-		{"no such directory", exportOptions{Format: "json", App: "main", Out: filepath.Join(dir, "none", "x.json")}, ExitFailure, "create"},
-		{"seller without the app", exportOptions{Format: "env", App: "main", Seller: "A3ABCDEFGHIJK1", Out: filepath.Join(dir, "x.env")}, ExitUsage, "no seller"},
-		{"unknown format", exportOptions{Format: "xml", App: "main", Out: filepath.Join(dir, "x.xml")}, ExitUsage, "--format must be env or yaml"},
+		{"file exists", exportOptions{Format: "json", App: "main", OutFile: existing}, ExitFailure, "choose another --out or pass --force"},
+		{"no such directory", exportOptions{Format: "json", App: "main", OutFile: filepath.Join(dir, "none", "x.json")}, ExitFailure, "create"},
+		{"seller without the app", exportOptions{Format: "env", App: "main", Seller: "A3ABCDEFGHIJK1", OutFile: filepath.Join(dir, "x.env")}, ExitUsage, "no seller"},
+		{"unknown format", exportOptions{Format: "xml", App: "main", OutFile: filepath.Join(dir, "x.xml")}, ExitUsage, "--format must be env or yaml"},
 	} {
 		_, err := export(tc.o)
 		if code := exitCode(err); code != tc.code || !strings.Contains(err.Error(), tc.want) {
@@ -220,7 +220,7 @@ func TestRunExport(t *testing.T) {
 		t.Errorf("%d access events after refused exports, want %d", n, before)
 	}
 	// --force replaces the file whole.
-	if _, err := export(exportOptions{Format: "yaml", App: "main", Out: existing, Force: true}); err != nil {
+	if _, err := export(exportOptions{Format: "yaml", App: "main", OutFile: existing, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := credfile.ReadFile(credfile.PythonYAML, existing, "default"); err != nil || !c.RefreshToken.IsZero() {

@@ -1,13 +1,14 @@
 package cli
 
 import (
-	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/prompt"
 )
 
 // Names of the persistent root flags every verb inherits.
@@ -33,50 +34,41 @@ func parseLogLevel(cmd *cobra.Command) (slog.Level, error) {
 	if f := cmd.Flags().Lookup(flagLogLevel); f != nil {
 		v = f.Value.String()
 	}
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info":
-		return slog.LevelInfo, nil
-	case "warn", "warning", "":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
+	lvl, err := output.ParseLevel(v)
+	if err != nil {
+		return lvl, usageErr("--log-level %v", err)
 	}
-	return slog.LevelWarn, usageErr("--log-level %q is not a level: use debug, info, warn or error", v)
+	return lvl, nil
 }
 
 // logger returns the command's logger: slog text on stderr at --log-level
-// (default warn), JSON lines with --json. Secrets must be logged as
-// secret.String, which masks itself.
+// (default warn), JSON lines with --json.
 func logger(cmd *cobra.Command) *slog.Logger {
 	lvl, _ := parseLogLevel(cmd) // validated in the root's PersistentPreRunE
-	opts := &slog.HandlerOptions{Level: lvl}
-	w := cmd.ErrOrStderr()
-	if jsonOut(cmd) {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return output.Logger(cmd.ErrOrStderr(), lvl, jsonOut(cmd))
 }
 
 // printJSON writes v as indented JSON followed by a newline.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write JSON output: %w", err)
-	}
-	return nil
+func printJSON(w io.Writer, v any) error { return output.JSON(w, v) }
+
+// printNote tells the user about a choice spgate made for them, on stderr
+// (output.Note).
+func printNote(cmd *cobra.Command, w io.Writer, note string) { output.Note(w, jsonOut(cmd), note) }
+
+// confirm asks a yes/no question on stderr and reads the answer from stdin.
+// Without a terminal and without --yes it refuses (exit 2), so scripts
+// never hang.
+func confirm(cmd *cobra.Command, question string) (bool, error) {
+	ok, err := prompt.Confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), question)
+	return ok, promptErr(err)
 }
 
-// printNote tells the user about a choice spgate made for them, on stderr:
-// "spgate: note: …", or with --json one JSON object {"note": "…"}, so
-// stdout keeps only the command's answer.
-func printNote(cmd *cobra.Command, w io.Writer, note string) {
-	if jsonOut(cmd) {
-		b, _ := json.Marshal(map[string]string{"note": note})
-		fmt.Fprintf(w, "%s\n", b)
-		return
+// promptErr makes input the user got wrong or did not give bad input
+// (exit 2).
+func promptErr(err error) error {
+	var ie *prompt.InputError
+	if errors.As(err, &ie) {
+		return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: err}
 	}
-	fmt.Fprintf(w, "spgate: note: %s\n", note)
+	return err
 }

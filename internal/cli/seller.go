@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/prompt"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -34,20 +37,21 @@ hidden prompt.`,
   spgate seller show A2VYDBAL8BMVQK --json
   spgate seller update A2VYDBAL8BMVQK --marketplace DE,FR,IT
   spgate seller remove A2VYDBAL8BMVQK --yes`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSellerAddCmd(streams), newSellerListCmd(streams), newSellerShowCmd(streams), newSellerUpdateCmd(streams), newSellerRemoveCmd(streams))
+	env := envFor(streams)
+	cmd.AddCommand(newSellerAddCmd(env), newSellerListCmd(env), newSellerShowCmd(env), newSellerUpdateCmd(env), newSellerRemoveCmd(env))
 	cmd.AddCommand(newSellerAuthorizeCmd(streams)) // OAuth website flow (authorize.go)
 	return cmd
 }
 
+// sellerAddOptions are the flags of spgate seller add.
 type sellerAddOptions struct {
-	App, Region, Name, TokenFile string
-	Marketplaces                 []string
+	cmdutil.Env
+	ID, App, Region, Name, TokenFile string
+	Marketplaces                     []string
 }
 
-func newSellerAddCmd(streams IO) *cobra.Command {
+func newSellerAddCmd(env cmdutil.EnvFunc) *cobra.Command {
 	o := sellerAddOptions{}
 	cmd := &cobra.Command{
 		Use:   "add SELLER_ID",
@@ -68,7 +72,10 @@ seller confirms on Seller Central and spgate receives the token itself, use
 		Example: `  spgate seller add A2VYDBAL8BMVQK --app main --region na --marketplace ATVPDKIKX0DER --refresh-token-file token.txt
   SPGATE_REFRESH_TOKEN='Atzr|…' spgate seller add A2VYDBAL8BMVQK --app main --region eu --marketplace DE,FR --name shop-eu`,
 		Args: exactArgs(1, "SELLER_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runSellerAdd(cmd, streams, args[0], o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env, o.ID = env(cmd, false), args[0]
+			return runSellerAdd(cmd.Context(), &o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.App, "app", "", "app (name, app id or client id) the seller authorized (required)")
@@ -82,233 +89,220 @@ seller confirms on Seller Central and spgate receives the token itself, use
 // parseMarketplaces validates marketplace ids or country codes against
 // region and returns the ids.
 func parseMarketplaces(region string, in []string) ([]string, error) {
-	if len(in) == 0 {
-		return nil, usageErr("--marketplace is required: one or more marketplace ids in region %s, e.g. %s", region, exampleMarketplace(region))
+	ids, err := vault.ResolveMarketplaces(region, in)
+	var me *vault.MarketplaceError
+	if errors.As(err, &me) {
+		return nil, marketplaceErr(me, in)
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, m := range in {
-		m = strings.TrimSpace(m)
-		if m == "" {
-			continue
-		}
-		id := m
-		if mp, ok := vault.LookupMarketplace(m); ok {
-			id = mp.ID
-		}
-		if err := vault.ValidateMarketplace(region, id); err != nil {
-			return nil, invalidInput(fmt.Errorf("--marketplace %s: %w", m, err))
-		}
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return nil, usageErr("--marketplace is empty: give marketplace ids in region %s, e.g. %s", region, exampleMarketplace(region))
-	}
-	return ids, nil
+	return ids, err
 }
 
-func exampleMarketplace(region string) string {
+// marketplaceErr words a refused --marketplace for the flag.
+func marketplaceErr(me *vault.MarketplaceError, given []string) error {
+	switch {
+	case me.Input != "":
+		return invalidInput(fmt.Errorf("--marketplace %s: %w", me.Input, me.Err))
+	case len(given) == 0:
+		return usageErr("--marketplace is required: one or more marketplace ids in region %s, e.g. %s", me.Region, exampleMarketplaces(me.Region, true))
+	}
+	return usageErr("--marketplace is empty: give marketplace ids in region %s, e.g. %s", me.Region, exampleMarketplaces(me.Region, true))
+}
+
+// exampleMarketplaces lists up to three marketplaces of region: "ID (CC),
+// …" for people, or without countries "ID,ID,ID" to paste as --marketplace.
+func exampleMarketplaces(region string, countries bool) string {
 	var ex []string
-	for _, m := range vault.Marketplaces() {
-		if m.Region == region && len(ex) < 3 {
+	ms := vault.MarketplacesIn(region)
+	for _, m := range ms[:min(3, len(ms))] {
+		if countries {
 			ex = append(ex, m.ID+" ("+m.Country+")")
+		} else {
+			ex = append(ex, m.ID)
 		}
 	}
-	return strings.Join(ex, ", ")
+	if countries {
+		return strings.Join(ex, ", ")
+	}
+	return strings.Join(ex, ",")
 }
 
 func validateSellerInput(id, region string) error {
-	if err := vault.ValidateSellerID(id); err != nil {
-		return invalidInput(err)
-	}
-	if region == "" {
-		return usageErr("--region is required: na, eu or fe")
-	}
-	if err := vault.ValidateRegion(region); err != nil {
-		return invalidInput(fmt.Errorf("--region: %w", err))
-	}
-	return nil
+	return checkFlags(flagCheck{"", id, vault.ValidateSellerID, ""}, flagCheck{"region", region, vault.ValidateRegion, ": na, eu or fe"})
 }
 
-func runSellerAdd(cmd *cobra.Command, streams IO, id string, o sellerAddOptions) error {
-	if err := validateSellerInput(id, o.Region); err != nil {
+func sellerName(s string) error { return vault.ValidateName("seller", s) }
+
+func runSellerAdd(ctx context.Context, o *sellerAddOptions) error {
+	if err := validateSellerInput(o.ID, o.Region); err != nil {
 		return err
 	}
-	if o.App == "" {
-		return usageErr("--app is required: the app (see `spgate app list`) this seller authorized")
+	if err := checkFlags(flagCheck{"app", o.App, noCheck, ": the app (see `spgate app list`) this seller authorized"}); err != nil {
+		return err
 	}
 	mps, err := parseMarketplaces(o.Region, o.Marketplaces)
 	if err != nil {
 		return err
 	}
-	if o.Name != "" {
-		if err := vault.ValidateName("seller", o.Name); err != nil {
-			return invalidInput(err)
-		}
+	if err := checkFlags(flagCheck{"name", o.Name, sellerName, ""}); err != nil {
+		return err
 	}
-	tok, err := readCheckedSecret(cmd, "refresh token", "refresh-token-file", envRefreshToken, vault.ValidateRefreshToken)
+	tok, err := checkedSecret(&o.Env, prompt.Source{What: "refresh token", FileFlag: "refresh-token-file", Env: envRefreshToken}, vault.ValidateRefreshToken)
 	if err != nil {
 		return err
 	}
-	v, err := openVault(cmd, false)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	ctx := cmd.Context()
-	a, err := v.GetApp(ctx, o.App)
-	if err != nil {
-		return notFound(err, "app", o.App, "spgate app list")
-	}
-	s := vault.Seller{ID: id, Name: o.Name, Region: o.Region, Marketplaces: mps,
-		Authorizations: []vault.Authorization{{AppName: a.Name, RefreshToken: vault.Secret{Value: tok}}}}
-	action := "added seller"
-	var kept []string // stored fields add left as they were
-	err = v.AddSeller(ctx, s)
-	if errors.Is(err, vault.ErrExists) {
-		existing, gerr := v.GetSeller(ctx, id)
-		if gerr != nil {
-			return storeErr(err) // the name, not the id, is taken
+	return o.WithVault(func(v *vault.Vault) error {
+		a, err := v.GetApp(ctx, o.App)
+		if err != nil {
+			return notFound(err, "app", o.App, "spgate app list")
 		}
-		// A stored seller keeps its fields: seller update changes them and
-		// keeps every app's refresh token, where remove and add would not.
-		if existing.Region != o.Region {
-			return problemErr(ProblemBadInput, fmt.Errorf("seller %s is stored in region %s, not %s", id, existing.Region, o.Region),
-				fmt.Sprintf("move it with `spgate seller update %s --region %s --marketplace %s` (its refresh tokens stay), then run seller add again",
-					id, o.Region, strings.Join(o.Marketplaces, ",")))
+		r, err := appvault.AddSeller(ctx, v, vault.Seller{ID: o.ID, Name: o.Name, Region: o.Region, Marketplaces: mps}, a.Name, tok)
+		var rc *appvault.RegionConflictError
+		if errors.As(err, &rc) {
+			return problemErr(ProblemBadInput, rc, fmt.Sprintf("move it with `spgate seller update %s --region %s --marketplace %s` (its refresh tokens stay), then run seller add again",
+				o.ID, o.Region, strings.Join(o.Marketplaces, ",")))
 		}
-		if err := v.SetRefreshToken(ctx, id, a.Name, tok, time.Time{}); err != nil {
+		if err != nil {
 			return storeErr(err)
 		}
-		action = "stored refresh token of seller"
-		if !slices.Equal(vault.NormList(existing.Marketplaces), vault.NormList(mps)) {
-			kept = append(kept, fmt.Sprintf("its marketplaces stay %s (to store %s: `spgate seller update %s --marketplace %s`)",
-				strings.Join(existing.Marketplaces, ","), strings.Join(mps, ","), id, strings.Join(mps, ",")))
+		action := "added seller"
+		if r.Existed {
+			action = "stored refresh token of seller"
 		}
-		if o.Name != "" && o.Name != existing.Name {
-			kept = append(kept, fmt.Sprintf("its name stays %q (to rename it: `spgate seller update %s --name %s`)", existing.Name, id, o.Name))
+		if note := r.Note(); note != "" {
+			output.Note(o.Err, o.JSON, note)
 		}
-		mps = existing.Marketplaces
-	} else if err != nil {
-		return storeErr(err)
-	}
-	if len(kept) > 0 {
-		printNote(cmd, streams.Err, fmt.Sprintf("seller %s was already stored: %s; seller update keeps the refresh tokens", id, strings.Join(kept, "; ")))
-	}
-	logger(cmd).Info(action, "seller", id, "app", a.Name, "region", o.Region)
-	if jsonOut(cmd) {
-		return printJSON(streams.Out, map[string]any{"seller": id, "app": a.Name, "region": o.Region, "marketplaces": mps, "refreshTokenHint": tok.Hint()})
-	}
-	fmt.Fprintf(streams.Out, "%s %s for app %s (%s: %s)\n", action, id, a.Name, o.Region, strings.Join(mps, ","))
-	return nil
+		o.Log.Info(action, "seller", o.ID, "app", a.Name, "region", o.Region)
+		mps = r.Seller.Marketplaces
+		return o.Answer(map[string]any{"seller": o.ID, "app": a.Name, "region": o.Region, "marketplaces": mps, "refreshTokenHint": tok.Hint()},
+			"%s %s for app %s (%s: %s)", action, o.ID, a.Name, o.Region, strings.Join(mps, ","))
+	})
 }
 
-// sellerJSON is how list and show print a seller; no token values.
-type sellerJSON struct {
-	ID             string       `json:"id"`
-	Name           string       `json:"name,omitempty"`
-	Region         string       `json:"region"`
-	Marketplaces   []string     `json:"marketplaces"`
-	Authorizations []sellerAuth `json:"authorizations"`
-}
-
-type sellerAuth struct {
-	App              string     `json:"app"`
-	AppID            string     `json:"appId,omitempty"`
-	AuthorizedAt     *time.Time `json:"authorizedAt,omitempty"`
-	VerifiedAt       *time.Time `json:"verifiedAt,omitempty"`
-	RefreshTokenHint string     `json:"refreshTokenHint,omitempty"`
-}
-
-func sellerView(s vault.Seller) sellerJSON {
-	j := sellerJSON{ID: s.ID, Name: s.Name, Region: s.Region, Marketplaces: s.Marketplaces, Authorizations: []sellerAuth{}}
-	for _, a := range s.Authorizations {
-		j.Authorizations = append(j.Authorizations, sellerAuth{App: a.AppName, AppID: a.AppID, AuthorizedAt: tp(a.AuthorizedAt),
-			VerifiedAt: tp(a.RefreshToken.VerifiedAt), RefreshTokenHint: hint(a.RefreshToken.Value)})
-	}
-	return j
-}
-
-func newSellerListCmd(streams IO) *cobra.Command {
-	return &cobra.Command{
+func newSellerListCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List the sellers in the vault",
 		Long:  `list prints every seller: id, name, region, marketplaces and the apps it authorized. Refresh tokens are not decrypted.`,
 		Example: `  spgate seller list
   spgate seller list --json`,
-		Args: cobra.NoArgs,
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, _ []string) error {
-			ss, err := v.ListSellers(cmd.Context())
-			if err != nil {
-				return storeErr(err)
+	}, env, cmdutil.List[appvault.SellerView]{
+		Rows: func(ctx context.Context, v *vault.Vault, _ time.Time) ([]appvault.SellerView, error) {
+			ss, err := v.ListSellers(ctx)
+			return cmdutil.Views(ss, err, appvault.NewSellerView)
+		},
+		Empty:  "no sellers yet: add one with `spgate seller add SELLER_ID --app NAME --region R --marketplace M`",
+		Header: "SELLER ID\tNAME\tREGION\tMARKETPLACES\tAPPS",
+		Line: func(s appvault.SellerView) string {
+			var apps []string
+			for _, a := range s.Authorizations {
+				apps = append(apps, a.App)
 			}
-			views := make([]sellerJSON, 0, len(ss))
-			for _, s := range ss {
-				views = append(views, sellerView(s))
-			}
-			return printRows(cmd, streams, views, "no sellers yet: add one with `spgate seller add SELLER_ID --app NAME --region R --marketplace M`",
-				"SELLER ID\tNAME\tREGION\tMARKETPLACES\tAPPS", func(s sellerJSON) string {
-					var apps []string
-					for _, a := range s.Authorizations {
-						apps = append(apps, a.App)
-					}
-					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", s.ID, dash(s.Name), s.Region, strings.Join(s.Marketplaces, ","), dash(strings.Join(apps, ",")))
-				})
-		}),
-	}
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", s.ID, output.Dash(s.Name), s.Region, strings.Join(s.Marketplaces, ","), output.Dash(strings.Join(apps, ",")))
+		},
+	})
 }
 
-func newSellerShowCmd(streams IO) *cobra.Command {
-	return &cobra.Command{
+func newSellerShowCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.ShowCmd(&cobra.Command{
 		Use:   "show SELLER",
 		Short: "Show one seller (refresh tokens masked)",
 		Long:  `show prints one seller (by id or name) with its marketplaces and, per app, when it was authorized and a hint of the refresh token.`,
 		Example: `  spgate seller show A2VYDBAL8BMVQK
   spgate seller show shop-eu --json`,
 		Args: exactArgs(1, "SELLER"),
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
-			s, err := v.GetSeller(cmd.Context(), args[0])
-			if err != nil {
-				return notFound(err, "seller", args[0], "spgate seller list")
-			}
-			j := sellerView(s)
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, j)
-			}
-			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "seller id\t%s\nname\t%s\nregion\t%s\nmarketplaces\t%s\n", j.ID, dash(j.Name), j.Region, strings.Join(j.Marketplaces, ","))
-			for _, a := range j.Authorizations {
-				at := "-"
-				if a.AuthorizedAt != nil {
-					at = a.AuthorizedAt.Format(time.DateOnly)
-				}
-				fmt.Fprintf(tw, "app %s\trefresh token %s, authorized %s\n", a.App, dash(a.RefreshTokenHint), at)
-			}
-			return tw.Flush()
-		}),
-	}
+	}, env, cmdutil.Show[appvault.SellerView]{
+		Get: func(ctx context.Context, v *vault.Vault, ref string, _ time.Time) (appvault.SellerView, error) {
+			s, err := v.GetSeller(ctx, ref)
+			return appvault.NewSellerView(s), notFound(err, "seller", ref, "spgate seller list")
+		},
+		Fields: appvault.SellerView.Fields,
+	})
 }
 
-func newSellerRemoveCmd(streams IO) *cobra.Command {
-	var yes bool
-	cmd := &cobra.Command{
+func newSellerRemoveCmd(env cmdutil.EnvFunc) *cobra.Command {
+	return cmdutil.RemoveCmd(&cobra.Command{
 		Use:     "remove SELLER",
 		Short:   "Remove a seller and its refresh tokens",
 		Long:    `remove deletes the seller (by id or name), its refresh tokens and its checkpoints. It asks on a terminal; scripts pass --yes.`,
 		Example: `  spgate seller remove A2VYDBAL8BMVQK --yes`,
 		Args:    exactArgs(1, "SELLER"),
-		RunE: vaultRunE(func(cmd *cobra.Command, v *vault.Vault, args []string) error {
-			s, err := v.GetSeller(cmd.Context(), args[0])
-			if err != nil {
-				return notFound(err, "seller", args[0], "spgate seller list")
+	}, env, cmdutil.Remove{Kind: "seller",
+		Find: func(ctx context.Context, v *vault.Vault, ref string) (string, string, error) {
+			s, err := v.GetSeller(ctx, ref)
+			return s.ID, fmt.Sprintf("remove seller %s and its refresh tokens?", s.ID), notFound(err, "seller", ref, "spgate seller list")
+		},
+		Remove: func(v *vault.Vault) func(context.Context, string) error { return v.RemoveSeller },
+	})
+}
+
+type sellerUpdateOptions struct {
+	cmdutil.Env
+	Ref                       string
+	Region, Name              string
+	Marketplaces              []string
+	setRegion, setMP, setName bool
+}
+
+func newSellerUpdateCmd(env cmdutil.EnvFunc) *cobra.Command {
+	o := sellerUpdateOptions{}
+	cmd := &cobra.Command{
+		Use:   "update SELLER",
+		Short: "Change a seller's region, marketplaces or local name",
+		Long: `update changes a stored seller (by id or name): its region, its
+marketplaces (ids or country codes, replacing the stored list) and its local
+name. After the update every marketplace must belong to the region: to move a
+seller to another region give --region and --marketplace together. Refresh
+tokens stay as they are (they work in every region).`,
+		Example: `  spgate seller update A2VYDBAL8BMVQK --marketplace DE,FR,IT
+  spgate seller update A2VYDBAL8BMVQK --region na --marketplace US,CA
+  spgate seller update shop-eu --name shop-europe --json`,
+		Args: exactArgs(1, "SELLER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			o.setRegion, o.setMP, o.setName = f.Changed("region"), f.Changed("marketplace"), f.Changed("name")
+			if !o.setRegion && !o.setMP && !o.setName {
+				return usageErr("nothing to update: give at least one of --region, --marketplace, --name\nRun '%s --help' for usage.", cmd.CommandPath())
 			}
-			return removeConfirmed(cmd, streams, yes, fmt.Sprintf("remove seller %s and its refresh tokens?", s.ID),
-				"seller", s.ID, v.RemoveSeller)
-		}),
+			o.Env, o.Ref = env(cmd, false), args[0]
+			return runSellerUpdate(cmd.Context(), &o)
+		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	f := cmd.Flags()
+	f.StringVar(&o.Region, "region", "", "the seller's region: na, eu or fe")
+	f.StringSliceVar(&o.Marketplaces, "marketplace", nil, "marketplace ids or country codes, replacing the stored list (comma-separated)")
+	f.StringVar(&o.Name, "name", "", `local name for the seller ("" clears it)`)
 	return cmd
+}
+
+func runSellerUpdate(ctx context.Context, o *sellerUpdateOptions) error {
+	var u vault.SellerUpdate
+	if o.setRegion {
+		if err := vault.ValidateRegion(o.Region); err != nil {
+			return invalidInput(fmt.Errorf("--region: %w", err))
+		}
+		u.Region = &o.Region
+	}
+	if err := checkFlags(flagCheck{"name", o.Name, sellerName, ""}); err != nil {
+		return err
+	}
+	if o.setName {
+		u.Name = &o.Name
+	}
+	if o.setMP {
+		u.Marketplaces = append([]string{}, o.Marketplaces...) // given, even empty: resolved in the region after the update
+	}
+	return o.WithVault(func(v *vault.Vault) error {
+		s, changes, err := v.UpdateSellerWith(ctx, o.Ref, u)
+		var rm *vault.RegionMismatchError
+		var me *vault.MarketplaceError
+		switch {
+		case errors.As(err, &rm):
+			return usageErr("%v: give the marketplaces in %s with --marketplace too (e.g. --marketplace %s)", rm, rm.Region, exampleMarketplaces(rm.Region, false))
+		case errors.As(err, &me):
+			return marketplaceErr(me, o.Marketplaces)
+		case err != nil:
+			return notFound(err, "seller", o.Ref, "spgate seller list")
+		}
+		return o.PrintUpdate("seller", s.ID, changes, appvault.NewSellerView(s))
+	})
 }
