@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/rotation"
@@ -242,6 +243,8 @@ func clientForApp(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app v
 		Limiter:   ratelimit.New(ratelimit.Options{Store: v.RateLimitStore(log), Headroom: 1, Logger: log}),
 		UserAgent: "spgate/" + buildVersion() + " (Language=Go)",
 		Logger:    log,
+		// So are access tokens and RDTs: no request for one another process holds.
+		TokenCache: appvault.NewTokenCache(v, log),
 	})
 }
 
