@@ -34,13 +34,13 @@ type store struct {
 // unless SPGATE_REQUIRE_POSTGRES=1).
 var backends = []struct {
 	name string
-	path func(t *testing.T) string
+	path func(tb testing.TB) string
 }{
-	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "vault.db") }},
-	{"postgres", func(t *testing.T) string { return pgtest.Need(t).Schema(t) }},
+	{"sqlite", func(tb testing.TB) string { return filepath.Join(tb.TempDir(), "vault.db") }},
+	{"postgres", func(tb testing.TB) string { return pgtest.Need(tb).Schema(tb) }},
 }
 
-func openStore(t *testing.T, path string, clk clock.Clock) store {
+func openStore(t testing.TB, path string, clk clock.Clock) store {
 	t.Helper()
 	key, err := vault.NewRandomKey()
 	if err != nil {
