@@ -261,8 +261,10 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	rotations()
 
 	// The load: workers send one call at a time, each to the next live
-	// replica, until a window of Amazon's time has passed; one of every
-	// six workers asks for the order's address (personal data, an RDT).
+	// replica, until a window of Amazon's time has passed. Every other call
+	// of a worker asks for the order's address (personal data, an RDT): as
+	// often as the seller's paced calls, far below getOrderAddress's own
+	// limit, whose pacing at full speed is not what is measured here.
 	load := func(window time.Duration, during func(elapsed time.Duration)) (calls int64, elapsed time.Duration, ok, other int64) {
 		const workers = 12
 		var next atomic.Int64
@@ -270,16 +272,16 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 		before := srv.Counters().Calls[op.Key()]
 		start := srv.Now()
 		var wg sync.WaitGroup
-		for w := range workers {
+		for range workers {
 			wg.Go(func() {
-				for srv.Now().Sub(start) < window && ctx.Err() == nil {
+				for i := 0; srv.Now().Sub(start) < window && ctx.Err() == nil; i++ {
 					r := replicas[int(next.Add(1))%len(replicas)]
 					if r.dead.Load() {
 						continue
 					}
 					var code int
 					var body string
-					if w%6 == 5 {
+					if i%2 == 1 {
 						code, body = pii(r)
 					} else {
 						code, body = call(r.base, loadKey)
@@ -314,7 +316,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 		t.Fatalf("the load did not finish within %v", testenv.Patience)
 	}
 	if c.TotalThrottled != 0 {
-		t.Errorf("Amazon answered 429 %d times: the replicas did not share the seller's limit", c.TotalThrottled)
+		t.Errorf("Amazon answered 429 %d times (%v): the replicas did not share the seller's limit", c.TotalThrottled, c.Throttled)
 	}
 	if float64(calls) > bound {
 		t.Errorf("%d calls in %v exceed burst + rate×t = %.1f", calls, elapsed, bound)
