@@ -70,7 +70,8 @@ type ClientConfig struct {
 // (Sellers, uncached), and the rate limiter keeps its buckets in the vault
 // (vault.RateLimitStore), so that every spgate process using the vault
 // (spgate serve, a cron'd orders pull, a one-off call) paces each seller's
-// calls together.
+// calls together. So are access tokens and RDTs (NewTokenCache): no
+// process asks LWA for a token another one holds.
 func NewClient(v *vault.Vault, app vault.App, cfg ClientConfig) (*spapi.Client, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -85,5 +86,6 @@ func NewClient(v *vault.Vault, app vault.App, cfg ClientConfig) (*spapi.Client, 
 		Limiter:     ratelimit.New(ratelimit.Options{Store: v.RateLimitStore(log), Headroom: 1, Logger: log}),
 		UserAgent:   cfg.UserAgent,
 		Logger:      log,
+		TokenCache:  NewTokenCache(v, log),
 	})
 }

@@ -18,6 +18,7 @@ package credstate
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/tokencache"
 )
 
 // Status is what is known of a seller's authorization.
@@ -102,6 +104,15 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait between LWA requests for a
 	// dead authorization or secret (defaults 1 minute and 30 minutes).
 	MinBackoff, MaxBackoff time.Duration
+	// Shared, when set, shares the sellers' access tokens with the other
+	// processes using it (appvault.TokenCache: every spgate process on
+	// the vault), so that they make one refresh per seller and token
+	// lifetime among them. Nil keeps them in this process. The in-memory
+	// token is still served without asking it.
+	Shared tokencache.Shared
+	// App is the app id; with Shared it is part of every token's key, so
+	// apps sharing a cache never share a token. Required with Shared.
+	App string
 }
 
 // Store holds the credential state of an app's sellers. It is safe for
@@ -148,6 +159,11 @@ func New(o Options) *Store {
 	s := &Store{o: o, clk: clock.Or(o.Clock), log: o.Logger, sellers: map[string]*entry{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if o.Shared != nil && o.App == "" {
+		// Keys without the app would mix apps' tokens: share nothing.
+		s.o.Shared = nil
+		s.log.Warn("credstate: a shared token cache without Options.App is not used; tokens stay in this process")
 	}
 	return s
 }
@@ -351,8 +367,17 @@ func (s *Store) entry(ctx context.Context, seller string) (*entry, error) {
 }
 
 func (s *Store) newEntry(seller string, tok secret.String) *entry {
-	return &entry{seller: seller, token: tok, src: lwa.NewRefreshTokenSource(s.o.LWA, s.o.Credentials, tok),
-		status: Unknown, since: s.clk.Now()}
+	src := lwa.NewRefreshTokenSource(s.o.LWA, s.o.Credentials, tok, lwa.WithShared(s.o.Shared, SharedKey(s.o.App, seller, tok)))
+	return &entry{seller: seller, token: tok, src: src, status: Unknown, since: s.clk.Now()}
+}
+
+// SharedKey is the shared token cache's key of the access token that
+// refreshToken yields for the seller and the app: a digest of the refresh
+// token, not the token, so a replaced refresh token never gets the old
+// one's access token and the key shows no secret.
+func SharedKey(app, seller string, refreshToken secret.String) string {
+	d := sha256.Sum256([]byte(refreshToken.Reveal()))
+	return "lwa|" + app + "|" + seller + "|" + hex.EncodeToString(d[:16])
 }
 
 // Reload re-reads the refresh token of every seller it holds: a seller

@@ -7,7 +7,9 @@
 // [NewRefreshTokenSource] or [NewGrantlessSource]) keeps one token fresh:
 // it refreshes ahead of expiry, shares one refresh among any number of
 // concurrent callers, honours each caller's context, and never caches a
-// failure.
+// failure. With [WithShared] it also shares its tokens with other processes
+// through a tokencache.Shared (the vault's, for spgate's processes), so that
+// of all of them one asks LWA.
 //
 // Failures are *[Error] values that match sentinels with errors.Is
 // ([ErrClientRejected], [ErrGrantRejected], [ErrUnavailable], …) and say how

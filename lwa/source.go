@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/tokencache"
 )
 
 // Source supplies access tokens. Implementations are safe for concurrent
@@ -41,10 +42,18 @@ const staleHoldoff = 5 * time.Second
 //     refresh starts for a few seconds. Rejections (invalid_client,
 //     invalid_grant) are returned at once even then: they need a fix, and
 //     hiding them until the token runs out helps nobody.
+//
+// With a shared cache (WithShared), a refresh first asks it: another
+// process's token is taken as it is, and of all the processes sharing the
+// cache one asks LWA. The token in memory is still served without asking
+// the shared cache, and Invalidate drops the token there too.
 type CachedSource struct {
 	c     *Client
 	label string // for logs: grant and scope
 	fetch func(ctx context.Context) (Token, error)
+
+	shared    tokencache.Shared // nil: this process alone
+	sharedKey string
 
 	mu        sync.Mutex
 	tok       Token
@@ -62,21 +71,45 @@ type call struct {
 
 var _ Source = (*CachedSource)(nil)
 
+// SourceOption adjusts a CachedSource.
+type SourceOption func(*CachedSource)
+
+// WithShared makes the source share its tokens with other processes
+// through shared, under key. The key must name what the token grants —
+// the app, the seller and a digest of the refresh token, or the app and
+// the grantless scope — so that a replaced refresh token never gets the
+// old one's token; it must not contain a secret. A nil shared is ignored.
+func WithShared(shared tokencache.Shared, key string) SourceOption {
+	return func(s *CachedSource) {
+		if shared != nil && key != "" {
+			s.shared, s.sharedKey = shared, key
+		}
+	}
+}
+
 // NewRefreshTokenSource returns a source of seller-scoped tokens from the
 // refresh_token grant. creds is asked for the app's credentials on every
 // refresh.
-func NewRefreshTokenSource(c *Client, creds CredentialsProvider, refreshToken secret.String) *CachedSource {
-	return &CachedSource{c: c, label: GrantRefreshToken, fetch: func(ctx context.Context) (Token, error) {
+func NewRefreshTokenSource(c *Client, creds CredentialsProvider, refreshToken secret.String, opts ...SourceOption) *CachedSource {
+	return newSource(c, GrantRefreshToken, func(ctx context.Context) (Token, error) {
 		return c.refresh(ctx, creds, refreshToken)
-	}}
+	}, opts)
 }
 
 // NewGrantlessSource returns a source of grantless tokens from the
 // client_credentials grant for scope (one of the Scope constants).
-func NewGrantlessSource(c *Client, creds CredentialsProvider, scope string) *CachedSource {
-	return &CachedSource{c: c, label: GrantClientCredentials + " " + scope, fetch: func(ctx context.Context) (Token, error) {
+func NewGrantlessSource(c *Client, creds CredentialsProvider, scope string, opts ...SourceOption) *CachedSource {
+	return newSource(c, GrantClientCredentials+" "+scope, func(ctx context.Context) (Token, error) {
 		return c.grantless(ctx, creds, scope)
-	}}
+	}, opts)
+}
+
+func newSource(c *Client, label string, fetch func(ctx context.Context) (Token, error), opts []SourceOption) *CachedSource {
+	s := &CachedSource{c: c, label: label, fetch: fetch}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Token returns the cached token, or waits for the shared refresh.
@@ -124,14 +157,13 @@ func (s *CachedSource) Token(ctx context.Context) (Token, error) {
 func (s *CachedSource) run(ctx context.Context, cl *call) {
 	ctx, cancel := context.WithTimeout(ctx, s.c.fetchTimeout())
 	defer cancel()
-	tok, err := s.fetch(ctx)
+	tok, refreshAt, err := s.get(ctx)
 
 	s.mu.Lock()
 	now := s.c.clock().Now()
 	if err == nil {
-		life := tok.Expiry.Sub(now)
 		s.tok, s.has = tok, true
-		s.refreshAt = tok.Expiry.Add(-s.c.margin(life))
+		s.refreshAt = refreshAt
 		s.holdUntil = time.Time{}
 	} else if s.has && now.Before(s.tok.Expiry) && IsRetryable(err) {
 		s.holdUntil = now.Add(staleHoldoff)
@@ -144,10 +176,53 @@ func (s *CachedSource) run(ctx context.Context, cl *call) {
 	close(cl.done)
 }
 
-// Invalidate drops the cached token if it is accessToken.
+// get fetches a token — through the shared cache when there is one — and
+// says when to refresh it.
+func (s *CachedSource) get(ctx context.Context) (Token, time.Time, error) {
+	if s.shared == nil {
+		tok, err := s.fetch(ctx)
+		return tok, s.refreshTime(tok), err
+	}
+	st, err := s.shared.Get(ctx, s.sharedKey, func(ctx context.Context) (tokencache.Token, error) {
+		tok, err := s.fetch(ctx)
+		if err != nil {
+			return tokencache.Token{}, err
+		}
+		return tokencache.Token{Value: tok.AccessToken, Expiry: tok.Expiry, RefreshAt: s.refreshTime(tok)}, nil
+	})
+	if err != nil {
+		return Token{}, time.Time{}, err
+	}
+	refreshAt := st.RefreshAt
+	if refreshAt.IsZero() {
+		refreshAt = s.refreshTime(Token{Expiry: st.Expiry})
+	}
+	return Token{AccessToken: st.Value, Expiry: st.Expiry}, refreshAt, nil
+}
+
+// refreshTime is when a token just issued enters the refresh margin.
+func (s *CachedSource) refreshTime(tok Token) time.Time {
+	life := tok.Expiry.Sub(s.c.clock().Now())
+	return tok.Expiry.Add(-s.c.margin(life))
+}
+
+// Invalidate drops the cached token if it is accessToken — in the shared
+// cache first, so that a concurrent refresh here cannot take it back from
+// there.
 func (s *CachedSource) Invalidate(accessToken string) {
 	if accessToken == "" {
 		return
+	}
+	s.mu.Lock()
+	held := s.has && s.tok.AccessToken.Reveal() == accessToken
+	s.mu.Unlock()
+	if !held {
+		return
+	}
+	if s.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.c.fetchTimeout())
+		s.shared.Invalidate(ctx, s.sharedKey, accessToken)
+		cancel()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/tokencache"
 )
 
 // MaxResources is Amazon's limit of restricted resources per token request.
@@ -131,11 +132,18 @@ const DefaultMargin = 5 * time.Minute
 // token is used for 54 s and still has 6 s of slack, while a tenth keeps
 // the token requests for short-lived tokens (createRestrictedDataToken is
 // paced at 1/s) near one per lifetime.
+//
+// With a shared cache (WithShared), a token missing here is first looked
+// for there, and of all the processes sharing it one requests it; Token's
+// tokens are stored there, Invalidate drops them there too. Prefetch
+// requests for this process alone (one request for many resources) and
+// stores nothing there.
 type Cache struct {
 	fetch  FetchFunc
 	clk    clock.Clock
 	margin time.Duration
 	log    *slog.Logger
+	shared tokencache.Shared // nil: this process alone
 
 	mu     sync.Mutex
 	tokens map[string]entry
@@ -144,16 +152,30 @@ type Cache struct {
 	requests atomic.Int64
 }
 
+// CacheOption adjusts a Cache.
+type CacheOption func(*Cache)
+
+// WithShared makes the cache share its tokens with other processes
+// through shared (nil: ignored). Keys there name the seller, app, target
+// application and resource, never a token.
+func WithShared(shared tokencache.Shared) CacheOption {
+	return func(c *Cache) { c.shared = shared }
+}
+
 // NewCache returns a cache that fetches with fetch. margin is the longest
 // refresh margin (0 means DefaultMargin); see Cache.
-func NewCache(fetch FetchFunc, clk clock.Clock, margin time.Duration, log *slog.Logger) *Cache {
+func NewCache(fetch FetchFunc, clk clock.Clock, margin time.Duration, log *slog.Logger, opts ...CacheOption) *Cache {
 	if margin <= 0 {
 		margin = DefaultMargin
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{fetch: fetch, clk: clock.Or(clk), margin: margin, log: log, tokens: map[string]entry{}}
+	c := &Cache{fetch: fetch, clk: clock.Or(clk), margin: margin, log: log, tokens: map[string]entry{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Requests reports how many token requests the cache has made.
@@ -181,17 +203,10 @@ func (c *Cache) Token(ctx context.Context, seller, app, target string, res Resou
 		// The shared fetch must not die with the first caller's context.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		defer cancel()
-		toks, err := c.prefetch(fctx, seller, app, target, []Resource{res})
-		if err != nil {
-			return nil, err
+		if c.shared != nil {
+			return c.sharedToken(fctx, k, seller, app, target, res)
 		}
-		// The token just issued, even when its lifetime is shorter than
-		// any margin: it is as fresh as Amazon makes them.
-		t := toks[0]
-		if !c.clk.Now().Before(t.Expiry) {
-			return nil, errors.New("createRestrictedDataToken issued a token that expired before it could be used; check the machine's clock")
-		}
-		return t.Value, nil
+		return c.fetchOne(fctx, seller, app, target, res)
 	})
 	select {
 	case r := <-ch:
@@ -203,6 +218,50 @@ func (c *Cache) Token(ctx context.Context, seller, app, target string, res Resou
 		return secret.String{}, ctx.Err()
 	}
 }
+
+// fetchOne requests a token for res alone and caches it here.
+func (c *Cache) fetchOne(ctx context.Context, seller, app, target string, res Resource) (secret.String, error) {
+	toks, err := c.prefetch(ctx, seller, app, target, []Resource{res})
+	if err != nil {
+		return secret.String{}, err
+	}
+	// The token just issued, even when its lifetime is shorter than any
+	// margin: it is as fresh as Amazon makes them.
+	t := toks[0]
+	if !c.clk.Now().Before(t.Expiry) {
+		return secret.String{}, errors.New("createRestrictedDataToken issued a token that expired before it could be used; check the machine's clock")
+	}
+	return t.Value, nil
+}
+
+// sharedToken gets k's token through the shared cache — another process's,
+// or one requested here for all — and caches it here.
+func (c *Cache) sharedToken(ctx context.Context, k, seller, app, target string, res Resource) (secret.String, error) {
+	st, err := c.shared.Get(ctx, sharedKey(k), func(ctx context.Context) (tokencache.Token, error) {
+		v, err := c.fetchOne(ctx, seller, app, target, res)
+		if err != nil {
+			return tokencache.Token{}, err
+		}
+		c.mu.Lock()
+		e := c.tokens[k]
+		c.mu.Unlock()
+		return tokencache.Token{Value: v, Expiry: e.Expiry, RefreshAt: e.refreshAt}, nil
+	})
+	if err != nil {
+		return secret.String{}, err
+	}
+	refreshAt := st.RefreshAt
+	if refreshAt.IsZero() {
+		refreshAt = st.Expiry
+	}
+	c.mu.Lock()
+	c.tokens[k] = entry{Token: Token{Value: st.Value, Expiry: st.Expiry}, refreshAt: refreshAt}
+	c.mu.Unlock()
+	return st.Value, nil
+}
+
+// sharedKey is a local cache key's name in the shared cache.
+func sharedKey(k string) string { return "rdt|" + k }
 
 // Prefetch gets tokens for several resources at once, up to MaxResources per
 // request, so a job that needs addresses and buyer info makes one request.
@@ -272,15 +331,32 @@ func (c *Cache) cached(k string) (secret.String, bool) {
 }
 
 // Invalidate drops every cached entry holding token (Amazon refused it as
-// expired, revoked or invalid), so the next call fetches a new one.
+// expired, revoked or invalid), so the next call fetches a new one. The
+// shared cache's entries go first, so a concurrent miss here cannot take
+// the token back from there.
 func (c *Cache) Invalidate(token string) {
 	if token == "" {
 		return
 	}
+	var keys []string
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for k, t := range c.tokens {
 		if t.Value.Reveal() == token {
+			keys = append(keys, k)
+		}
+	}
+	c.mu.Unlock()
+	if c.shared != nil && len(keys) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		for _, k := range keys {
+			c.shared.Invalidate(ctx, sharedKey(k), token)
+		}
+		cancel()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if t, ok := c.tokens[k]; ok && t.Value.Reveal() == token {
 			delete(c.tokens, k)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/spgate/spgate/ratelimit"
 	"github.com/spgate/spgate/rdt"
 	"github.com/spgate/spgate/secret"
+	"github.com/spgate/spgate/tokencache"
 )
 
 // Seller is a selling partner the client may call for.
@@ -107,6 +108,13 @@ type Config struct {
 	// of an unanswered request included (default lwa.DefaultFetchTimeout,
 	// 30 s).
 	TokenTimeout time.Duration
+	// TokenCache, when set, shares LWA access tokens (seller and
+	// grantless) and Restricted Data Tokens with the other processes that
+	// use it — appvault.NewTokenCache: every spgate process on the vault —
+	// so that they request each token once among them. Nil keeps them in
+	// this client. Needs AppID. A token in this client's memory is used
+	// without asking it.
+	TokenCache tokencache.Shared
 
 	// lwa replaces the token client (this package's tests).
 	lwa *lwa.Client
@@ -140,6 +148,9 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	if cfg.Credentials == nil {
 		return nil, errors.New("spapi: Config.Credentials is required (the app's LWA client id and secret)")
+	}
+	if cfg.TokenCache != nil && cfg.AppID == "" {
+		return nil, errors.New("spapi: Config.TokenCache needs Config.AppID: tokens are shared per app")
 	}
 	if cfg.Endpoints.SPAPI == nil {
 		cfg.Endpoints = Production()
@@ -186,8 +197,9 @@ func New(cfg Config) (*Client, error) {
 	if c.limiter == nil {
 		c.limiter = ratelimit.New(ratelimit.Options{Clock: c.clk, Logger: c.log, Headroom: 1})
 	}
-	c.creds = credstate.New(credstate.Options{LWA: c.lwa, Credentials: cfg.Credentials, RefreshToken: c.refreshToken, Clock: c.clk, Logger: c.log})
-	c.rdts = rdt.NewCache(c.fetchRDT, c.clk, 0, c.log)
+	c.creds = credstate.New(credstate.Options{LWA: c.lwa, Credentials: cfg.Credentials, RefreshToken: c.refreshToken, Clock: c.clk, Logger: c.log,
+		Shared: cfg.TokenCache, App: cfg.AppID})
+	c.rdts = rdt.NewCache(c.fetchRDT, c.clk, 0, c.log, rdt.WithShared(cfg.TokenCache))
 	c.chain = &transport{c: c}
 	c.hc = &http.Client{Transport: c.chain, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return c, nil
@@ -486,7 +498,7 @@ func (c *Client) grantlessSource(scope string) lwa.Source {
 	defer c.mu.Unlock()
 	src, ok := c.grantless[scope]
 	if !ok {
-		src = lwa.NewGrantlessSource(c.lwa, c.cfg.Credentials, scope)
+		src = lwa.NewGrantlessSource(c.lwa, c.cfg.Credentials, scope, lwa.WithShared(c.cfg.TokenCache, "lwa-grantless|"+c.cfg.AppID+"|"+scope))
 		c.grantless[scope] = src
 	}
 	return src

@@ -53,8 +53,8 @@ type copyTable struct {
 // copyTables are the tables of the vault, parents before children. Not
 // copied: the schema version (each side has its own, equal), the change
 // counter (the target's moves with the copy, so its replicas reload), the
-// rate-limit buckets and the leases (runtime state of the processes on
-// each side).
+// rate-limit buckets, the leases, the shared token cache and the replicas'
+// heartbeats (runtime state of the processes on each side).
 var copyTables = []copyTable{
 	{"meta", "key", "key <> '" + copyDigestKey + "'"},
 	{"apps", "name", ""},

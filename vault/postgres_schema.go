@@ -171,3 +171,22 @@ func pgSchemaV4() []string {
 	}
 	return stmts
 }
+
+// pgSchemaV5 is the shared token cache and the replicas' heartbeats.
+var pgSchemaV5 = []string{
+	`CREATE TABLE token_cache (
+		key ` + pgText + ` PRIMARY KEY,
+		ct BYTEA NOT NULL,
+		expires_at BIGINT NOT NULL,
+		holder ` + pgText + ` NOT NULL,
+		lease_until BIGINT NOT NULL)`,
+	`CREATE TABLE replicas (
+		id ` + pgText + ` PRIMARY KEY,
+		host ` + pgText + ` NOT NULL,
+		pid INTEGER NOT NULL,
+		started_at BIGINT NOT NULL,
+		addr ` + pgText + ` NOT NULL,
+		version ` + pgText + ` NOT NULL,
+		seen_at BIGINT NOT NULL,
+		clock BIGINT NOT NULL)`,
+}

@@ -143,6 +143,28 @@ var migrations = []migration{
 	// processes cache (changes.go), so they follow another process's
 	// changes without re-reading everything.
 	{Version: changesVersion, Name: "change counter", Up: execAll(changeCounterStatements()...), PG: execAll(pgSchemaV4()...)},
+	// Runtime state every replica shares: access tokens and RDTs
+	// (tokencache.go; key is an HMAC of the cache key, ct the sealed
+	// token or empty, times Unix nanoseconds, holder the fetch lease's
+	// holder or empty) and the replicas' heartbeats (replicas.go). Not
+	// watched by the change counter, not copied, not audited.
+	{Version: sharedTokensVersion, Name: "shared token cache and replica heartbeats", Up: execAll(
+		`CREATE TABLE token_cache (
+			key TEXT PRIMARY KEY,
+			ct BLOB NOT NULL,
+			expires_at INTEGER NOT NULL,
+			holder TEXT NOT NULL,
+			lease_until INTEGER NOT NULL)`,
+		`CREATE TABLE replicas (
+			id TEXT PRIMARY KEY,
+			host TEXT NOT NULL,
+			pid INTEGER NOT NULL,
+			started_at INTEGER NOT NULL,
+			addr TEXT NOT NULL,
+			version TEXT NOT NULL,
+			seen_at INTEGER NOT NULL,
+			clock INTEGER NOT NULL)`,
+	), PG: execAll(pgSchemaV5...)},
 }
 
 // latestVersion is the schema version this code writes.

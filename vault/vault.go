@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -58,6 +59,12 @@ type Vault struct {
 	dek     []byte
 	macKey  []byte // row MAC key, derived from dek (integrity.go)
 	version int
+
+	// The shared token cache's subkeys, derived from dek (tokencache.go),
+	// and when this handle last pruned it (Unix nanoseconds).
+	tokenSeal   cipher.AEAD
+	tokenNames  []byte
+	tokenPruned atomic.Int64
 }
 
 type actorKey struct{}
@@ -108,6 +115,7 @@ func LatestSchemaVersion() int { return latestVersion(migrations) }
 func (v *Vault) Close() error {
 	clear0(v.dek)
 	clear0(v.macKey)
+	clear0(v.tokenNames)
 	return v.db.Close()
 }
 
@@ -464,6 +472,11 @@ func (v *Vault) openDataKey(meta map[string][]byte, kek []byte, ver int) error {
 	macKey, err := deriveMACKey(dek)
 	if err != nil {
 		clear0(dek)
+		return err
+	}
+	if v.tokenSeal, v.tokenNames, err = tokenKeys(dek); err != nil {
+		clear0(dek)
+		clear0(macKey)
 		return err
 	}
 	v.dek, v.macKey = dek, macKey

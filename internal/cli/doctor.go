@@ -100,6 +100,7 @@ func doctorChecks(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app v
 	checks = append(checks, doctorSecrets(ctx, v, app, ep)...)
 	checks = append(checks, doctorAWS(ctx, v, app)...)
 	checks = append(checks, doctor.Database(ctx, v)...) // a vault in PostgreSQL
+	checks = append(checks, doctor.Replicas(ctx, v, buildVersion())...)
 	return checks, nil
 }
 

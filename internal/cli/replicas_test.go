@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/internal/mototest"
 	"github.com/spgate/spgate/internal/pgtest"
 	"github.com/spgate/spgate/internal/testenv"
@@ -32,8 +35,12 @@ import (
 type replica struct {
 	cmd    *exec.Cmd
 	base   string
+	audit  string // its audit log file
 	stderr *e2eBuffer
 	dead   atomic.Bool
+
+	mu       sync.Mutex
+	released []string // request ids of the personal-data answers a client got from it
 }
 
 // TestThreeReplicasOnePostgres runs the gateway as three `spgate serve`
@@ -44,10 +51,13 @@ type replica struct {
 // gets at least 95 % of its limit, measured on the emulator's counters and
 // its (scaled) clock. A key revoked in the shared vault is refused by all
 // three; with --auto-rotate on all three, exactly one rotates the client
-// secret; kill -9 of one leaves the others serving, still without 429s.
+// secret; kill -9 of one leaves the others serving, still without 429s,
+// and every personal-data answer a client got from the killed one has its
+// line in that one's audit log.
 //
-// Each replica keeps its own LWA access token (one refresh grant per
-// replica and token lifetime, not one in all).
+// The replicas share LWA access tokens and Restricted Data Tokens through
+// the vault: Amazon sees one refresh grant for the seller per token
+// lifetime and one RDT for the whole run (which fits in one lifetime).
 func TestThreeReplicasOnePostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three gateway processes for half a minute")
@@ -74,7 +84,8 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	const loadTime = 3*time.Hour + 30*time.Minute
 	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience+time.Duration(float64(loadTime)/scale))
 	defer cancel()
-	srv := amazontest.NewServer(amazontest.WithSeed(21), amazontest.WithTimeScale(scale), amazontest.WithTokenLifetime(24*time.Hour),
+	const tokenLifetime = 24 * time.Hour
+	srv := amazontest.NewServer(amazontest.WithSeed(21), amazontest.WithTimeScale(scale), amazontest.WithTokenLifetime(tokenLifetime),
 		amazontest.WithSQS(moto.Endpoint, moto.Admin.AccessKeyID, secret.New(moto.Admin.SecretAccessKey)))
 	t.Cleanup(srv.Close)
 	demo := srv.Demo()
@@ -100,7 +111,19 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 		"--marketplace", strings.Join(seller.Marketplaces, ","), "--refresh-token-file", "-")
 	loadKey, _ := e2eMust(t, ExitOK, "", "client", "add", "load", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
 	victimKey, _ := e2eMust(t, ExitOK, "", "client", "add", "victim", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
-	loadKey, victimKey = strings.TrimSpace(loadKey), strings.TrimSpace(victimKey)
+	piiKey, _ := e2eMust(t, ExitOK, "", "client", "add", "pii", "--seller", seller.ID, "--operation", "getOrderAddress", "--pii")
+	loadKey, victimKey, piiKey = strings.TrimSpace(loadKey), strings.TrimSpace(victimKey), strings.TrimSpace(piiKey)
+	// An order to ask the address of, found the way an operator would. This
+	// command's access token lands in the vault's shared cache too: the
+	// replicas will not ask LWA for another.
+	runStart := srv.Now()
+	orders, _ := e2eMust(t, ExitOK, "", "call", "getOrders", "MarketplaceIds="+seller.Marketplaces[0],
+		"CreatedAfter="+srv.Now().AddDate(0, -3, 0).UTC().Format(time.RFC3339), "--api", "orders/v0", "--seller", seller.ID)
+	ids := orderIDs(orders)
+	if len(ids) == 0 {
+		t.Fatalf("spgate call getOrders found no orders:\n%.500s", e2eMask(orders))
+	}
+	addressPath := "/orders/v0/orders/" + ids[0] + "/address"
 	p, _ := vault.DefaultPaths()
 	key, err := vault.LoadKey(p, false)
 	if err != nil {
@@ -127,9 +150,8 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	listening := regexp.MustCompile(`serving app \S+ on (http://127\.0\.0\.1:\d+)`)
 	replicas := make([]*replica, 3)
 	for i := range replicas {
-		r := &replica{stderr: &e2eBuffer{}}
-		r.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--auto-rotate", "--log-level", "info",
-			"--audit-log", filepath.Join(t.TempDir(), fmt.Sprintf("audit-%d.jsonl", i)))
+		r := &replica{stderr: &e2eBuffer{}, audit: filepath.Join(t.TempDir(), fmt.Sprintf("audit-%d.jsonl", i))}
+		r.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--auto-rotate", "--log-level", "info", "--audit-log", r.audit)
 		r.cmd.Env = os.Environ()
 		r.cmd.Stderr = r.stderr
 		if err := r.cmd.Start(); err != nil {
@@ -159,21 +181,41 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 			}
 		}
 	}
-	call := func(base, key string) (int, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+participationsPath, nil)
+	callPath := func(base, key, path string) (code int, body, requestID string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("X-Spgate-Seller", seller.ID)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return 0, err.Error()
+			return 0, err.Error(), ""
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		return resp.StatusCode, string(body)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return resp.StatusCode, string(b), resp.Header.Get("X-Spgate-Request-Id")
+	}
+	call := func(base, key string) (int, string) {
+		code, body, _ := callPath(base, key, participationsPath)
+		return code, body
+	}
+	// pii asks r for the order's address; an answer with the address is
+	// noted as released by r.
+	pii := func(r *replica) (int, string) {
+		code, body, id := callPath(r.base, piiKey, addressPath)
+		if code == http.StatusOK && strings.Contains(body, `"AddressLine1"`) {
+			r.mu.Lock()
+			r.released = append(r.released, id)
+			r.mu.Unlock()
+		}
+		return code, body
 	}
 	// One call teaches the shared bucket Amazon's (scaled) rate.
 	if code, body := call(replicas[0].base, loadKey); code != http.StatusOK {
 		t.Fatalf("replica 0: %d %s", code, body)
+	}
+	for i, r := range replicas {
+		if code, body := pii(r); code != http.StatusOK {
+			t.Fatalf("replica %d, the order's address: %d %s", i, code, body)
+		}
 	}
 
 	// 1. With --auto-rotate on all three and the secret due, exactly one
@@ -219,7 +261,10 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	rotations()
 
 	// The load: workers send one call at a time, each to the next live
-	// replica, until a window of Amazon's time has passed.
+	// replica, until a window of Amazon's time has passed. Every other call
+	// of a worker asks for the order's address (personal data, an RDT): as
+	// often as the seller's paced calls, far below getOrderAddress's own
+	// limit, whose pacing at full speed is not what is measured here.
 	load := func(window time.Duration, during func(elapsed time.Duration)) (calls int64, elapsed time.Duration, ok, other int64) {
 		const workers = 12
 		var next atomic.Int64
@@ -229,12 +274,18 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 		var wg sync.WaitGroup
 		for range workers {
 			wg.Go(func() {
-				for srv.Now().Sub(start) < window && ctx.Err() == nil {
+				for i := 0; srv.Now().Sub(start) < window && ctx.Err() == nil; i++ {
 					r := replicas[int(next.Add(1))%len(replicas)]
 					if r.dead.Load() {
 						continue
 					}
-					code, body := call(r.base, loadKey)
+					var code int
+					var body string
+					if i%2 == 1 {
+						code, body = pii(r)
+					} else {
+						code, body = call(r.base, loadKey)
+					}
 					switch {
 					case code == http.StatusOK:
 						nOK.Add(1)
@@ -259,13 +310,13 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	calls, elapsed, nOK, nOther := load(3*time.Hour, nil) // loadTime's first part
 	bound := float64(op.Burst) + op.Rate*elapsed.Seconds()
 	c := srv.Counters()
-	t.Logf("%d calls reached Amazon in %v of Amazon's time (limit: burst + rate×t = %.1f, %.1f%% used); %d answered 200, %d otherwise; %d × 429 from Amazon; %d LWA refresh grants",
-		calls, elapsed.Round(time.Second), bound, 100*float64(calls)/bound, nOK, nOther, c.TotalThrottled, c.TokensIssued["refresh_token"])
+	t.Logf("%d calls reached Amazon in %v of Amazon's time (limit: burst + rate×t = %.1f, %.1f%% used); the gateways answered %d calls 200 (personal data included), %d otherwise; %d × 429 from Amazon; %d LWA refresh grants, %d RDTs",
+		calls, elapsed.Round(time.Second), bound, 100*float64(calls)/bound, nOK, nOther, c.TotalThrottled, c.TokensIssued["refresh_token"], c.RDTsIssued)
 	if ctx.Err() != nil {
 		t.Fatalf("the load did not finish within %v", testenv.Patience)
 	}
 	if c.TotalThrottled != 0 {
-		t.Errorf("Amazon answered 429 %d times: the replicas did not share the seller's limit", c.TotalThrottled)
+		t.Errorf("Amazon answered 429 %d times (%v): the replicas did not share the seller's limit", c.TotalThrottled, c.Throttled)
 	}
 	if float64(calls) > bound {
 		t.Errorf("%d calls in %v exceed burst + rate×t = %.1f", calls, elapsed, bound)
@@ -273,12 +324,20 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	if float64(calls) < 0.95*bound {
 		t.Errorf("only %d calls in %v, under 95%% of burst + rate×t = %.1f: the replicas did not use the limit", calls, elapsed, bound)
 	}
-	// Each replica keeps its own access token for the seller (no token
-	// lifetime passes here): one refresh grant each, and one more after
-	// the rotation made them re-read their credentials.
-	if n := c.TokensIssued["refresh_token"]; n > 2*int64(len(replicas)) {
-		t.Errorf("%d LWA refresh grants for one seller on %d replicas within one token lifetime", n, len(replicas))
+	// The replicas (and spgate call before them) share the seller's
+	// access token and the address's RDT through the vault.
+	tokens := func() {
+		t.Helper()
+		c := srv.Counters()
+		lifetimes := 1 + int64(srv.Now().Sub(runStart)/tokenLifetime)
+		if n := c.TokensIssued["refresh_token"]; n != lifetimes {
+			t.Errorf("%d LWA refresh grants for one seller on %d replicas in %d token lifetime(s), want %d", n, len(replicas), lifetimes, lifetimes)
+		}
+		if c.RDTsIssued != 1 {
+			t.Errorf("%d RDTs for the order's address on %d replicas, want 1 for the whole run", c.RDTsIssued, len(replicas))
+		}
 	}
+	tokens()
 
 	// 3. A key revoked in the shared vault is refused by every replica,
 	// each of which checked (and cached) it before.
@@ -333,4 +392,77 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	if okAfter != 2 {
 		t.Errorf("%d of the 2 surviving replicas answer", okAfter)
 	}
+	tokens()
+
+	// No audit record is lost: each personal-data answer a client got —
+	// from the killed replica before the kill, or from the others — has
+	// its line in that replica's audit log, which was synced before the
+	// answer was released.
+	for i, r := range replicas {
+		audited := auditedPII(t, r.audit)
+		r.mu.Lock()
+		released := slices.Clone(r.released)
+		r.mu.Unlock()
+		missing := 0
+		for _, id := range released {
+			if !audited[id] {
+				if missing++; missing <= 3 {
+					t.Errorf("replica %d released personal data for request %s without an audit line", i, id)
+				}
+			}
+		}
+		t.Logf("replica %d released %d personal-data answers, its audit log has %d; %d missing", i, len(released), len(audited), missing)
+	}
+	if n := len(replicas[0].released); n < 2 {
+		t.Errorf("the killed replica released %d personal-data answers: too few to tell whether its audit log kept them", n)
+	}
+
+	// spgate doctor lists the replicas from their heartbeats in the
+	// vault: the killed one too, its last one being seconds old.
+	_, out, _ := e2eRun(t, "", "doctor", "--json")
+	var report struct {
+		Checks []doctor.Check `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("doctor --json: %v\n%.1000s", err, e2eMask(out))
+	}
+	i := slices.IndexFunc(report.Checks, func(c doctor.Check) bool { return c.Name == doctor.CheckReplicas })
+	if i < 0 || report.Checks[i].Status != doctor.OK || !strings.Contains(report.Checks[i].Detail, "3 replicas seen in the last minute") {
+		t.Errorf("doctor's replica check: %+v", report.Checks[max(i, 0):])
+	} else {
+		for _, r := range replicas {
+			if !strings.Contains(report.Checks[i].Detail, r.base) {
+				t.Errorf("doctor does not list the replica at %s: %s", r.base, report.Checks[i].Detail)
+			}
+		}
+	}
+}
+
+// auditedPII reads an audit log and returns the request ids of the
+// personal-data calls it allowed.
+func auditedPII(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasSuffix(line, "\n") {
+			continue // a write cut short by kill -9: its answer never left
+		}
+		var e struct {
+			RequestID string `json:"requestId"`
+			PII       bool   `json:"pii"`
+			Decision  string `json:"decision"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Errorf("audit log %s: a line that is not JSON (%v): %.200q", path, err, line)
+			continue
+		}
+		if e.PII && e.Decision == "allowed" {
+			out[e.RequestID] = true
+		}
+	}
+	return out
 }

@@ -237,6 +237,9 @@ func (s *served) buildClient(ctx context.Context, o serveOptions) error {
 		Limiter:     limiter,
 		UserAgent:   "spgate/" + buildVersion() + " (Language=Go)",
 		Logger:      s.log,
+		// Access tokens and RDTs are shared with every process on the
+		// vault (the other replicas too): one request each among them.
+		TokenCache: appvault.NewTokenCache(s.v, s.log),
 	})
 	if err != nil {
 		return &ExitError{Code: ExitInternal, Err: err}
@@ -281,6 +284,9 @@ func (s *served) buildGateway(o serveOptions) error {
 // (rotation with ctx) and counted in bg.
 func (s *served) startBackground(ctx, bgCtx context.Context, bg *sync.WaitGroup, cmd *cobra.Command, streams IO, o serveOptions, gatewayURL string) error {
 	bg.Go(func() { s.ready.Run(bgCtx) })
+	// A heartbeat in the vault every 10 s, for spgate doctor; removed
+	// when serving stops.
+	bg.Go(func() { s.v.Heartbeat(bgCtx, nil, vault.NewReplica(gatewayURL, buildVersion()), 0) })
 	// Follow the vault: what another process changes (a new refresh token,
 	// a removed seller, a revoked key, a new client secret) takes effect
 	// here within a watch interval (250 ms), without restart.
