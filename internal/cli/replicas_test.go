@@ -62,6 +62,10 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three gateway processes for half a minute")
 	}
+	// Every spgate command runs as a process of its own, with the
+	// environment given to it: this process's stays as it is, so the test
+	// runs beside the other parallel ones.
+	t.Parallel()
 	pg := pgtest.Start(t)
 	moto := mototest.Start(t)
 	exe, err := os.Executable()
@@ -100,32 +104,39 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	}
 
 	// One vault, in PostgreSQL, set up as an operator would.
-	dir := e2eHome(t)
+	dir := t.TempDir()
 	dsn := pg.Schema(t)
-	t.Setenv("SPGATE_VAULT", dsn)
-	t.Setenv(EnvEndpoint, e2eEndpoint(srv))
-	t.Setenv(EnvAWSEndpoint, moto.Endpoint)
+	homeEnv := e2eHomeEnv(dir)
+	homeEnv["SPGATE_VAULT"] = dsn
+	homeEnv[EnvEndpoint] = e2eEndpoint(srv)
+	homeEnv[EnvAWSEndpoint] = moto.Endpoint
+	homeEnv["GORACE"] = testenv.RaceEnv()
+	env := e2eProcEnv(homeEnv)
+	spgate := func(stdin string, args ...string) string {
+		t.Helper()
+		out, _ := e2eExec(t, bin, env, ExitOK, stdin, args...)
+		return out
+	}
 	cs := e2eWriteFile(t, dir, "client-secret", demo.ClientSecret+"\n")
-	e2eMust(t, ExitOK, "", "app", "add", "main", "--app-id", demo.AppID, "--client-id", demo.ClientID, "--client-secret-file", cs)
-	e2eMust(t, ExitOK, seller.RefreshToken, "seller", "add", seller.ID, "--app", "main", "--region", string(seller.Region),
+	spgate("", "app", "add", "main", "--app-id", demo.AppID, "--client-id", demo.ClientID, "--client-secret-file", cs)
+	spgate(seller.RefreshToken, "seller", "add", seller.ID, "--app", "main", "--region", string(seller.Region),
 		"--marketplace", strings.Join(seller.Marketplaces, ","), "--refresh-token-file", "-")
-	loadKey, _ := e2eMust(t, ExitOK, "", "client", "add", "load", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
-	victimKey, _ := e2eMust(t, ExitOK, "", "client", "add", "victim", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
-	piiKey, _ := e2eMust(t, ExitOK, "", "client", "add", "pii", "--seller", seller.ID, "--operation", "getOrderAddress", "--pii")
+	loadKey := spgate("", "client", "add", "load", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
+	victimKey := spgate("", "client", "add", "victim", "--seller", seller.ID, "--operation", "getMarketplaceParticipations")
+	piiKey := spgate("", "client", "add", "pii", "--seller", seller.ID, "--operation", "getOrderAddress", "--pii")
 	loadKey, victimKey, piiKey = strings.TrimSpace(loadKey), strings.TrimSpace(victimKey), strings.TrimSpace(piiKey)
 	// An order to ask the address of, found the way an operator would. This
 	// command's access token lands in the vault's shared cache too: the
 	// replicas will not ask LWA for another.
 	runStart := srv.Now()
-	orders, _ := e2eMust(t, ExitOK, "", "call", "getOrders", "MarketplaceIds="+seller.Marketplaces[0],
+	orders := spgate("", "call", "getOrders", "MarketplaceIds="+seller.Marketplaces[0],
 		"CreatedAfter="+srv.Now().AddDate(0, -3, 0).UTC().Format(time.RFC3339), "--api", "orders/v0", "--seller", seller.ID)
 	ids := orderIDs(orders)
 	if len(ids) == 0 {
 		t.Fatalf("spgate call getOrders found no orders:\n%.500s", e2eMask(orders))
 	}
 	addressPath := "/orders/v0/orders/" + ids[0] + "/address"
-	p, _ := vault.DefaultPaths()
-	key, err := vault.LoadKey(p, false)
+	key, err := vault.ParseKey(testMasterKey, "the test's master key")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +163,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	for i := range replicas {
 		r := &replica{stderr: &e2eBuffer{}, audit: filepath.Join(t.TempDir(), fmt.Sprintf("audit-%d.jsonl", i))}
 		r.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--auto-rotate", "--log-level", "info", "--audit-log", r.audit)
-		r.cmd.Env = os.Environ()
+		r.cmd.Env = env
 		r.cmd.Stderr = r.stderr
 		if err := r.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -346,7 +357,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 			t.Fatalf("replica %d: %d %s", i, code, body)
 		}
 	}
-	e2eMust(t, ExitOK, "", "client", "revoke", "victim")
+	spgate("", "client", "revoke", "victim")
 	for i, r := range replicas {
 		for {
 			code, body := call(r.base, victimKey)
@@ -419,7 +430,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 
 	// spgate doctor lists the replicas from their heartbeats in the
 	// vault: the killed one too, its last one being seconds old.
-	_, out, _ := e2eRun(t, "", "doctor", "--json")
+	out, _ := e2eExec(t, bin, env, -1, "", "doctor", "--json")
 	var report struct {
 		Checks []doctor.Check `json:"checks"`
 	}
