@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/secret"
@@ -293,7 +294,7 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 			t.Errorf("%s: the vault was opened for bad flags", name)
 			return nil, errors.New("not for bad flags")
 		}
-		if _, code := problemOf(runOrdersPull(context.Background(), o)); code != ExitUsage {
+		if _, code := problem.Of(runOrdersPull(context.Background(), o)); code != ExitUsage {
 			t.Errorf("%s: exit %d, want %d", name, code, ExitUsage)
 		}
 	}

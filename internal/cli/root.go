@@ -8,43 +8,11 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spgate/spgate/internal/problem"
 )
-
-// Exit codes. Scripts can rely on them.
-const (
-	ExitOK       = 0
-	ExitFailure  = 1 // the operation failed (Amazon refused, a check failed)
-	ExitUsage    = 2 // bad flags or arguments
-	ExitConfig   = 3 // vault missing, locked, corrupted or wrong key
-	ExitInternal = 4
-)
-
-// ExitError carries the exit code a command wants, with its message.
-type ExitError struct {
-	Code int
-	Err  error
-	// Problem names the kind of error (ProblemNotFound, …; errors.go);
-	// empty means the one Code stands for.
-	Problem string
-	// Fix says what to do about it, when Err's text does not.
-	Fix string
-}
-
-func (e *ExitError) Error() string {
-	if e.Fix != "" {
-		return e.Err.Error() + ": " + e.Fix
-	}
-	return e.Err.Error()
-}
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// usageErr marks err as bad user input (exit code 2).
-func usageErr(format string, a ...any) error {
-	return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: fmt.Errorf(format, a...)}
-}
 
 // IO bundles the streams a command reads and writes, so tests can inject them.
 type IO struct {
@@ -168,8 +136,8 @@ func Main(ctx context.Context, args []string, in io.Reader, out, errw io.Writer)
 		asJSON = asJSON || jsonOut(cmd)
 		path = cmd.CommandPath()
 	}
-	writeError(errw, err, asJSON, path)
-	_, code := problemOf(err)
+	problem.Write(errw, err, asJSON, path)
+	_, code := problem.Of(err)
 	return code
 }
 
@@ -181,17 +149,6 @@ func argsWantJSON(args []string) bool {
 		case "--":
 			return false
 		case "--" + flagJSON, "--" + flagJSON + "=true":
-			return true
-		}
-	}
-	return false
-}
-
-// isUsage recognises cobra's own argument errors, which it returns unwrapped.
-func isUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
-		if strings.Contains(msg, p) {
 			return true
 		}
 	}
