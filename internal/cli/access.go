@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/user"
 	"strconv"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -30,12 +30,16 @@ func cliClient() string {
 
 // recordRelease writes e, with Client set to the CLI user, to the vault's
 // access log before a command writes personal data or a secret anywhere
-// (audit before release). When the record cannot be written the command
-// must write nothing: the error says so and carries the vault error's exit
-// code (3 when the vault is locked or damaged, else 1).
+// (appvault.RecordRelease). When the record cannot be written the command
+// must write nothing; the error says so.
 func recordRelease(ctx context.Context, v *vault.Vault, e vault.AccessEvent, what string) error {
 	e.Client = cliClient()
-	err := v.RecordAccess(ctx, e)
+	return releaseErr(appvault.RecordRelease(ctx, v, e, what))
+}
+
+// releaseErr gives a failed access record the vault error's exit code: 3
+// when the vault is locked or damaged, else 1.
+func releaseErr(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -44,5 +48,5 @@ func recordRelease(ctx context.Context, v *vault.Vault, e vault.AccessEvent, wha
 	if errors.As(storeErr(err), &ee) && ee.Code == ExitConfig {
 		code = ExitConfig
 	}
-	return &ExitError{Code: code, Err: fmt.Errorf("could not record %s in the vault's access log, so nothing was written (personal data and secrets leave spgate only after their access is recorded): %w", what, err)}
+	return &ExitError{Code: code, Err: err}
 }

@@ -10,8 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/internal/demo"
+	"github.com/spgate/spgate/internal/progress"
+	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
@@ -187,11 +190,13 @@ func (o *demoOptions) pull(ctx context.Context, e *demo.Env, c *spapi.Client, su
 			return err
 		}
 		out := filepath.Join(e.Dir, fmt.Sprintf("orders-%s-%s.jsonl", s.Region, s.ID))
-		res, err := pullOrders(ctx, pullJob{Vault: e.Vault, Client: c, Seller: sl, API: ordersV0, Out: out,
-			Job: "demo/orders", Since: time.Now().Add(-100 * 24 * time.Hour), PII: []string{"address"}, PageSize: 100,
-			Progress: newProgress(o.IO.Err, c), Now: time.Now})
+		p := progress.NewPull(o.IO.Err, time.Now)
+		res, err := appvault.PullOrders(ctx, e.Vault, c, appvault.OrdersJob{Seller: sl, Out: out, Reader: cliClient(),
+			Options: orderpull.Options{API: ordersV0, Job: "demo/orders", Since: time.Now().Add(-100 * 24 * time.Hour),
+				PII: []string{"address"}, PageSize: 100, Progress: p.Event}})
+		p.Finish()
 		if err != nil {
-			return err
+			return pullError(err, sl.ID, out, false)
 		}
 		full, err := demo.CountFullAddresses(out)
 		if err != nil {

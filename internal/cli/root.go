@@ -6,12 +6,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/internal/problem"
+	"github.com/spgate/spgate/spapi"
+	"github.com/spgate/spgate/vault"
 )
 
 // IO bundles the streams a command reads and writes, so tests can inject them.
@@ -19,6 +22,37 @@ type IO struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+}
+
+// cmdEnv is what a verb takes from its command line besides its own flags
+// (cli/cli's Factory): the streams, --json, the logger, and how to open
+// the vault and build a client. Tests fill one in and call the verb's run
+// function without cobra.
+type cmdEnv struct {
+	IO   IO
+	JSON bool         // --json
+	Log  *slog.Logger // on stderr at --log-level
+	// OpenVault opens the vault --vault names.
+	OpenVault func() (*vault.Vault, error)
+	// OpenApp opens the vault and resolves the app --app names (default:
+	// the only app) and the endpoints --endpoint and --sandbox select. On
+	// success the caller closes the vault.
+	OpenApp func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error)
+	// NewClient builds app's SP-API client the way every verb does.
+	NewClient func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error)
+}
+
+// newEnv is cmd's cmdEnv.
+func newEnv(cmd *cobra.Command, streams IO) cmdEnv {
+	return cmdEnv{IO: streams, JSON: jsonOut(cmd), Log: logger(cmd),
+		OpenVault: func() (*vault.Vault, error) { return openVault(cmd, false) },
+		OpenApp: func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
+			return openVaultApp(ctx, cmd)
+		},
+		NewClient: func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
+			return clientForApp(ctx, cmd, v, app, ep)
+		},
+	}
 }
 
 // version is set with -ldflags "-X github.com/spgate/spgate/internal/cli.version=…".
