@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/consent"
 	"github.com/spgate/spgate/console"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/gateway"
@@ -198,16 +199,10 @@ func consoleConsent(d consoleDeps) *console.Consent {
 	return &console.Consent{
 		RedirectURI: app.RedirectURI,
 		URL: func(region, redirectURI, state string) (string, error) {
-			f := &authFlow{ConsentBase: consentBase(region), AppID: app.AppID, Draft: app.Draft, RedirectURI: redirectURI, State: state}
-			return f.consentURL()
+			return consent.Link{Page: consentBase(region), AppID: app.AppID, Draft: app.Draft, RedirectURI: redirectURI, State: state}.URL()
 		},
 		Complete: func(ctx context.Context, state, redirectURI string, q url.Values) (string, secret.String, error) {
-			f := &authFlow{AppID: app.AppID, RedirectURI: redirectURI, State: state,
-				Exchange: func(ctx context.Context, code, ru string) (secret.String, error) {
-					_, rt, err := lc.ExchangeCode(ctx, creds, code, ru)
-					return rt, err
-				}}
-			res, err := f.handleRedirect(ctx, q)
+			res, err := consent.Complete(ctx, q, state, redirectURI, consent.LWA(lc, creds))
 			return res.SellerID, res.RefreshToken, err
 		},
 	}
