@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/awsauth"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/provision"
@@ -39,7 +40,7 @@ func doctorAWS(ctx context.Context, v *vault.Vault, app vault.App) []doctor.Chec
 	if app.AWSAccessKeyID == "" && app.RoleARN == "" && app.SQSQueueURL == "" {
 		return nil
 	}
-	rec, _ := loadAWSSetup(ctx, v, app)
+	rec, _ := appvault.LoadAWSSetup(ctx, v, app)
 	in := doctor.AWSInput{
 		UserKeys: awsauth.UserKeys{AccessKeyID: app.AWSAccessKeyID, SecretAccessKey: app.AWSSecretKey.Value},
 		RoleARN:  app.RoleARN,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/vault"
 )
@@ -220,7 +221,7 @@ func resolveSQSEndpoint(flag string) string {
 // rotationQueues opens app's notification queue at endpoint, in the region
 // setup stored with the app when the queue URL does not name one.
 func rotationQueues(ctx context.Context, v *vault.Vault, app vault.App, endpoint string) rotation.QueueFactory {
-	rec, _ := loadAWSSetup(ctx, v, app)
+	rec, _ := appvault.LoadAWSSetup(ctx, v, app)
 	return rotation.SQSQueuesWith(rotation.SQSOptions{Endpoint: endpoint, Region: rec.Region})
 }
 
