@@ -69,7 +69,7 @@ one-time sign-in link, and runs until Ctrl-C.`,
 				return clientForApp(ctx, cmd, v, app, ep)
 			}
 			o.Doctor = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
-				return doctorChecks(ctx, cmd, v, app, ep, "")
+				return newEnv(cmd, streams).doctorChecks(ctx, v, app, ep, "")
 			}
 			if cmd.Flags().Changed("console") {
 				o.TimeScaleSet = cmd.Flags().Changed("time-scale")

@@ -130,7 +130,7 @@ func newServeConsole(cmd *cobra.Command, o consoleOptions, d consoleDeps, addr s
 			if err != nil {
 				return nil, err
 			}
-			return doctorChecks(ctx, cmd, v, a, ep, "")
+			return newEnv(cmd, IO{}).doctorChecks(ctx, v, a, ep, "")
 		},
 		Rotate:   consoleRotate(cmd, d),
 		SetupAWS: consoleSetupAWS(cmd, app.Name),
