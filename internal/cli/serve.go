@@ -321,16 +321,9 @@ func startAutoRotate(ctx context.Context, v *vault.Vault, app string, ep spapi.E
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--auto-rotate: %w", err)}
 	}
-	r, err := rotation.New(rotation.Config{
-		Vault:   v,
-		Request: rotation.SPAPIRequester(v, ep, nil, nil, log),
-		// The same endpoint and region as spgate rotate: flag,
-		// $SPGATE_SQS_ENDPOINT, then $SPGATE_AWS_ENDPOINT.
-		Queues: rotationQueues(ctx, v, a, resolveSQSEndpoint(sqsEndpoint)),
-		Verify: rotation.LWAVerifier(ep.TokenURL, nil, nil),
-		Logger: log,
-		Owner:  "spgate serve --auto-rotate",
-	})
+	// The same endpoint and region as spgate rotate: flag,
+	// $SPGATE_SQS_ENDPOINT, then $SPGATE_AWS_ENDPOINT.
+	r, err := appvault.NewRotator(ctx, v, a, ep, resolveSQSEndpoint(sqsEndpoint), rotation.Config{Logger: log, Owner: "spgate serve --auto-rotate"})
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--auto-rotate: %w", err)}
 	}

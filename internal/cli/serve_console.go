@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/consent"
 	"github.com/spgate/spgate/console"
 	"github.com/spgate/spgate/doctor"
@@ -152,15 +153,7 @@ func consoleRotate(cmd *cobra.Command, d consoleDeps) func(context.Context, func
 		if err != nil {
 			return rotation.Result{}, err
 		}
-		r, err := rotation.New(rotation.Config{
-			Vault:    v,
-			Request:  rotation.SPAPIRequester(v, ep, nil, nil, d.Log),
-			Queues:   rotationQueues(ctx, v, a, resolveSQSEndpoint(sqsEndpoint)),
-			Verify:   rotation.LWAVerifier(ep.TokenURL, nil, nil),
-			Logger:   d.Log,
-			Progress: progress,
-			Owner:    "spgate serve --console",
-		})
+		r, err := appvault.NewRotator(ctx, v, a, ep, resolveSQSEndpoint(sqsEndpoint), rotation.Config{Logger: d.Log, Progress: progress, Owner: "spgate serve --console"})
 		if err != nil {
 			return rotation.Result{}, err
 		}
