@@ -214,11 +214,3 @@ func authorizeErr(err error) error {
 	}
 	return fail("")
 }
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
