@@ -151,8 +151,15 @@ type Server struct {
 
 // Start builds the gateway for cfg.App and starts its background work:
 // readiness, following the vault, the operations listener, automatic
-// rotation and the console. On error nothing is left running.
+// rotation and the console. It takes cfg's listeners over: Serve and Close
+// close them. On error nothing is left running and the listeners are
+// closed.
 func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	defer func() {
+		if err != nil {
+			CloseListeners(cfg)
+		}
+	}()
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -209,13 +216,28 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// Close stops the background work, waits for it, and closes the gateway
-// and its audit log. The vault stays open.
+// Close stops the background work, waits for it, and closes the gateway,
+// its listeners and its audit log. The vault stays open.
 func (s *Server) Close() {
 	s.stopBG()
 	s.bg.Wait()
+	CloseListeners(s.cfg)
 	s.gw.Close()
 	s.audit.Close()
+}
+
+// CloseListeners closes cfg's listeners (the gateway's, the operations'
+// and the console's), for a caller that opened them and does not start
+// the gateway after all. Closing one twice does no harm.
+func CloseListeners(cfg Config) {
+	for _, ln := range []net.Listener{cfg.Listener, cfg.OpsListener} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if cfg.Console != nil && cfg.Console.Listener != nil {
+		cfg.Console.Listener.Close()
+	}
 }
 
 func (s *Server) maxDeadline() time.Duration {

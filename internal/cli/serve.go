@@ -23,21 +23,15 @@ import (
 
 func init() { commands = append(commands, newServeCmd) }
 
-// serveOptions are the flags of spgate serve and what it takes from its
-// surroundings; package gatewayserver does the serving.
+// serveOptions are the flags of spgate serve, most of them bound to the
+// gateway's own configuration (package gatewayserver serves), and what it
+// takes from its surroundings.
 type serveOptions struct {
-	Addr, TLSCert, TLSKey, AuditLog string
-	AuditMaxMB, AuditKeep           int
-	ReadySecretDays                 int
-	ReadyInterval, Drain, KeyTTL    time.Duration
-	AutoRotate                      bool
-	NoRateLimits, SharedLimits      bool
-	SQSEndpoint                     string
-	NoVaultAccessLog                bool
-	MaxQueueWait, MaxDeadline       time.Duration
-	MaxConns, MaxUnauthConns        int
-	OpsAddr                         string
-	Console                         consoleOptions
+	gatewayserver.Config
+	Addr, OpsAddr              string
+	AuditMaxMB                 int
+	NoRateLimits, SharedLimits bool
+	ConsoleFlags               consoleOptions
 
 	cmdEnv
 	// Level is --log-level: serve logs JSON lines on stderr like --json.
@@ -90,7 +84,7 @@ and --tls-key when it listens on a network.`,
 			noDump(cmd) // before the vault key is read: no core dump, no same-user ptrace
 			o.cmdEnv = newEnv(cmd, streams)
 			o.Level, _ = parseLogLevel(cmd)
-			o.Console.vaultFlag, _ = cmd.Flags().GetString(flagVault)
+			o.ConsoleFlags.vaultFlag, _ = cmd.Flags().GetString(flagVault)
 			return runServe(cmd.Context(), &o)
 		},
 	}
@@ -104,8 +98,8 @@ and --tls-key when it listens on a network.`,
 	f.IntVar(&o.AuditKeep, "audit-keep", 5, "rotated audit log files to keep")
 	f.IntVar(&o.ReadySecretDays, "ready-secret-days", 7, "/readyz fails when the client secret expires within this many days")
 	f.DurationVar(&o.ReadyInterval, "ready-interval", time.Minute, "how often /readyz's checks are refreshed")
-	f.DurationVar(&o.Drain, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
-	f.DurationVar(&o.KeyTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it; 0 asks the vault on every request)")
+	f.DurationVar(&o.DrainTimeout, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
+	f.DurationVar(&o.KeyCacheTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it; 0 asks the vault on every request)")
 	f.BoolVar(&o.NoRateLimits, "no-rate-limits", false, "do not pace calls (load tests against spgate emulate --no-rate-limits only)")
 	_ = f.MarkHidden("no-rate-limits")
 	f.BoolVar(&o.SharedLimits, "shared-limits", true, "keep the rate-limit buckets in the vault, shared with every other spgate process on this machine (an orders pull, spgate call), so together they stay within Amazon's limits; a busy bucket is leased in 20 ms blocks, so this costs a few µs per call. --shared-limits=false paces this process alone")
@@ -116,8 +110,8 @@ and --tls-key when it listens on a network.`,
 	f.DurationVar(&o.MaxDeadline, "max-call-time", gateway.DefaultMaxDeadline, "longest a call may take in all, queueing and Amazon's answer included")
 	f.StringVar(&o.OpsAddr, "ops-addr", "", "also serve /metrics and the detailed /readyz without a key on this address (keep it private, e.g. 127.0.0.1:9187); on --addr they need a client key")
 	f.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
-	f.IntVar(&o.MaxUnauthConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
-	addConsoleFlags(cmd, &o.Console)
+	f.IntVar(&o.MaxUnauthenticatedConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
+	addConsoleFlags(cmd, &o.ConsoleFlags)
 	return cmd
 }
 
@@ -130,12 +124,12 @@ func (o serveOptions) validate() error {
 		return usageErr("give both --tls-cert and --tls-key, or neither")
 	case o.MaxQueueWait <= 0 || o.MaxDeadline <= 0 || o.MaxQueueWait > o.MaxDeadline:
 		return usageErr("--max-queue-wait and --max-call-time must be positive, the queue wait not longer than the call")
-	case o.MaxConns <= 0 || o.MaxUnauthConns <= 0:
+	case o.MaxConns <= 0 || o.MaxUnauthenticatedConns <= 0:
 		return usageErr("--max-conns and --max-unauthenticated-conns must be positive")
-	case o.KeyTTL < 0:
+	case o.KeyCacheTTL < 0:
 		return usageErr("--key-cache must not be negative (0 asks the vault on every request)")
 	}
-	return o.Console.validate()
+	return o.ConsoleFlags.validate()
 }
 
 func runServe(ctx context.Context, o *serveOptions) error {
@@ -159,7 +153,6 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	defer closeListeners(cfg)
 	srv, err := gatewayserver.Start(ctx, cfg)
 	if err != nil {
 		return serveErr(err)
@@ -168,7 +161,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if cfg.OpsListener != nil {
 		fmt.Fprintf(o.IO.Err, "spgate: operations (/metrics, /readyz with details) on http://%s\n", cfg.OpsListener.Addr())
 	}
-	o.Console.printLogin(o.IO.Err, srv)
+	o.ConsoleFlags.printLogin(o.IO.Err, srv)
 	fmt.Fprintf(o.IO.Err, "spgate: serving app %s on %s (audit log %s); Ctrl-C stops\n", app.Name, srv.URL(), srv.AuditLog())
 	if err := srv.Serve(ctx); err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
@@ -176,21 +169,20 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	return nil
 }
 
-// config turns the flags into the gateway's configuration, with its
+// config completes the gateway's configuration from the flags, with its
 // listeners open: a port that is taken is a configuration error naming
 // the flag.
 func (o *serveOptions) config(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (gatewayserver.Config, error) {
-	cfg := gatewayserver.Config{Vault: v, App: app, Endpoints: ep, TLSCert: o.TLSCert, TLSKey: o.TLSKey, AuditLog: o.AuditLog,
-		AuditMaxBytes: int64(o.AuditMaxMB) << 20, AuditKeep: o.AuditKeep, ReadySecretDays: o.ReadySecretDays, ReadyInterval: o.ReadyInterval,
-		DrainTimeout: o.Drain, KeyCacheTTL: o.KeyTTL, MaxQueueWait: o.MaxQueueWait, MaxDeadline: o.MaxDeadline,
-		MaxConns: o.MaxConns, MaxUnauthenticatedConns: o.MaxUnauthConns, NoVaultAccessLog: o.NoVaultAccessLog,
-		AutoRotate: o.AutoRotate, SQSEndpoint: resolveSQSEndpoint(o.SQSEndpoint), UserAgent: "spgate/" + buildVersion() + " (Language=Go)",
-		// Serve logs JSON lines on stderr at --log-level like every verb
-		// (warn by default: failures, refused keys, tampered records);
-		// --log-level info adds one line per request (never a key or token).
-		Logger: slog.New(slog.NewJSONHandler(o.IO.Err, &slog.HandlerOptions{Level: o.Level})),
-	}
-	if o.KeyTTL == 0 {
+	cfg := o.Config
+	cfg.Vault, cfg.App, cfg.Endpoints = v, app, ep
+	cfg.AuditMaxBytes = int64(o.AuditMaxMB) << 20
+	cfg.SQSEndpoint = resolveSQSEndpoint(cfg.SQSEndpoint)
+	cfg.UserAgent = "spgate/" + buildVersion() + " (Language=Go)"
+	// Serve logs JSON lines on stderr at --log-level like every verb (warn
+	// by default: failures, refused keys, tampered records); --log-level
+	// info adds one line per request (never a key or token).
+	cfg.Logger = slog.New(slog.NewJSONHandler(o.IO.Err, &slog.HandlerOptions{Level: o.Level}))
+	if cfg.KeyCacheTTL == 0 {
 		cfg.KeyCacheTTL = -1 // ask the vault on every request
 	}
 	switch {
@@ -214,29 +206,16 @@ func (o *serveOptions) config(ctx context.Context, v *vault.Vault, app vault.App
 			return cfg, &ExitError{Code: ExitConfig, Err: fmt.Errorf("--ops-addr: listen on %s: %w", o.OpsAddr, err)}
 		}
 	}
-	if cfg.Console, err = o.Console.config(app.Name, func(ctx context.Context) ([]doctor.Check, error) {
+	if cfg.Console, err = o.ConsoleFlags.config(app.Name, func(ctx context.Context) ([]doctor.Check, error) {
 		a, err := v.GetApp(ctx, app.Name) // the app as the vault holds it now
 		if err != nil {
 			return nil, err
 		}
 		return o.doctorChecks(ctx, v, a, ep, "")
 	}); err != nil {
-		closeListeners(cfg)
+		gatewayserver.CloseListeners(cfg)
 	}
 	return cfg, err
-}
-
-// closeListeners closes what config opened (Serve closes them too; a
-// second close does no harm).
-func closeListeners(cfg gatewayserver.Config) {
-	for _, ln := range []net.Listener{cfg.Listener, cfg.OpsListener} {
-		if ln != nil {
-			ln.Close()
-		}
-	}
-	if cfg.Console != nil {
-		cfg.Console.Listener.Close()
-	}
 }
 
 // serveErr gives a gateway that could not start its exit code, and the

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,44 +85,13 @@ func consoleSetupAWS(vaultFlag, app string) func(context.Context, bool, func(str
 		if dryRun {
 			args = append(args, "--dry-run")
 		}
-		w := &lineWriter{out: out}
+		w := gatewayserver.NewLineWriter(out)
 		code := Main(vault.WithActor(ctx, console.Actor), args, strings.NewReader(""), w, w)
 		w.Flush()
 		if code != ExitOK {
 			return fmt.Errorf("spgate %s exited with %d: see its report above", strings.Join(args, " "), code)
 		}
 		return nil
-	}
-}
-
-// lineWriter hands what a verb prints to out, a line at a time.
-type lineWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	out func(string)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		line, err := w.buf.ReadString('\n')
-		if err != nil {
-			w.buf.WriteString(line) // no newline yet: keep it
-			return len(p), nil
-		}
-		w.out(strings.TrimRight(line, "\r\n"))
-	}
-}
-
-// Flush hands on a last line without a newline.
-func (w *lineWriter) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.buf.Len() > 0 {
-		w.out(w.buf.String())
-		w.buf.Reset()
 	}
 }
 
@@ -146,29 +113,22 @@ only as a hash.`,
   spgate console link --url https://gateway.example.com:8088`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			v, err := openVault(cmd, false)
 			if err != nil {
 				return err
 			}
 			defer v.Close()
-			u := base
-			if u == "" {
-				if u, err = console.PublishedURL(ctx, v); err != nil {
-					return storeErr(err)
-				}
-			}
-			if u == "" {
-				return problemErr(ProblemNotFound, errors.New("no admin console has served this vault yet"), "start one with spgate serve --console 127.0.0.1:8088, or give its address with --url")
-			}
-			tok, err := console.IssueLoginToken(ctx, v, nil)
-			if err != nil {
+			link, err := gatewayserver.LoginLink(cmd.Context(), v, base)
+			switch {
+			case errors.Is(err, gatewayserver.ErrNoConsole):
+				return problemErr(ProblemNotFound, err, "start one with spgate serve --console 127.0.0.1:8088, or give its address with --url")
+			case err != nil:
 				return storeErr(err)
 			}
 			if jsonOut(cmd) {
-				return printJSON(streams.Out, map[string]any{"url": console.LoginURL(u, tok), "expiresInSeconds": int(console.LoginTokenTTL / time.Second)})
+				return printJSON(streams.Out, map[string]any{"url": link, "expiresInSeconds": int(console.LoginTokenTTL / time.Second)})
 			}
-			fmt.Fprintln(streams.Out, console.LoginURL(u, tok))
+			fmt.Fprintln(streams.Out, link)
 			fmt.Fprintf(streams.Err, "spgate: open it once, within %d minutes, in the browser that should be signed in\n", int(console.LoginTokenTTL/time.Minute))
 			return nil
 		},

@@ -128,14 +128,3 @@ func TestConsoleFlagsRefusePlainNetworkAddress(t *testing.T) {
 		t.Errorf("without --console: a console %+v (%v)", c, err)
 	}
 }
-
-func TestLineWriter(t *testing.T) {
-	var lines []string
-	w := &lineWriter{out: func(s string) { lines = append(lines, s) }}
-	_, _ = io.WriteString(w, "one\ntw")
-	_, _ = io.WriteString(w, "o\r\nthree")
-	w.Flush()
-	if strings.Join(lines, "|") != "one|two|three" {
-		t.Fatalf("lines: %q", lines)
-	}
-}
