@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
+	"strconv"
 
 	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/spapi"
@@ -51,11 +54,64 @@ func PullOrders(ctx context.Context, v *vault.Vault, c *spapi.Client, job Orders
 
 // RecordRelease writes e to the vault's access log before personal data or
 // a secret (what) is written anywhere: audit before release. When the
-// record cannot be written the caller must write nothing; the error says
-// so and wraps the vault's.
+// record cannot be written the caller must write nothing; the error is a
+// *ReleaseError that says so.
 func RecordRelease(ctx context.Context, v *vault.Vault, e vault.AccessEvent, what string) error {
 	if err := v.RecordAccess(ctx, e); err != nil {
-		return fmt.Errorf("could not record %s in the vault's access log, so nothing was written (personal data and secrets leave spgate only after their access is recorded): %w", what, err)
+		return &ReleaseError{What: what, Err: err}
 	}
 	return nil
+}
+
+// ReleaseError is RecordRelease's error: the access to What could not be
+// recorded, so nothing of it may be released.
+type ReleaseError struct {
+	What string
+	Err  error // the vault's
+}
+
+func (e *ReleaseError) Error() string {
+	return fmt.Sprintf("could not record %s in the vault's access log, so nothing was written (personal data and secrets leave spgate only after their access is recorded): %v", e.What, e.Err)
+}
+
+// Unwrap returns the vault's error.
+func (e *ReleaseError) Unwrap() error { return e.Err }
+
+// Call sends call through c for reader (the access log's Client) and,
+// when the answer holds personal data (decided on the operation, data
+// elements and decoded query that were sent) or hands out an Amazon
+// credential (a Restricted Data Token opens personal data to whoever holds
+// it), records the release in the vault's access log before returning the
+// answer. An error from the record is a *ReleaseError.
+func Call(ctx context.Context, v *vault.Vault, c *spapi.Client, call spapi.Call, reader string) (*spapi.Response, error) {
+	resp, err := c.Do(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	op := call.Operation
+	if op.ReturnsPersonalData(call.DataElements, call.Query) || op.HandsOutCredentials() {
+		if err := RecordRelease(ctx, v, vault.AccessEvent{Client: reader, Seller: call.Seller, Operation: op.ID, PII: true, Status: resp.Status,
+			RequestID: resp.Header.Get("x-amzn-RequestId")}, "this "+op.ID+" call (it returns personal data or an Amazon credential)"); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// CommandLineReader names the operating-system user running this process,
+// for the Client of the access events of a command line: "cli:<user>".
+// Gateway key names cannot hold a ':', so an auditor tells command-line
+// reads from gateway calls at a glance. The name comes from the process's
+// user id, not from $USER.
+func CommandLineReader() string {
+	if u, err := user.Current(); err == nil {
+		if u.Username != "" {
+			return "cli:" + u.Username
+		}
+		return "cli:uid " + u.Uid
+	}
+	if uid := os.Getuid(); uid >= 0 {
+		return "cli:uid " + strconv.Itoa(uid)
+	}
+	return "cli:unknown"
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/orderpull"
+	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -64,5 +65,43 @@ func TestPullOrdersRecordsEachPage(t *testing.T) {
 		Options: orderpull.Options{Since: time.Now().AddDate(0, 0, -1), Job: "none"}})
 	if !errors.Is(err, appvault.ErrNoMarketplaces) || !strings.Contains(err.Error(), "spgate seller update "+s.ID) {
 		t.Fatalf("a seller without marketplaces: %v", err)
+	}
+}
+
+// TestCallRecordsWhatItReleases: a call whose answer holds personal data
+// (an order's address) or an Amazon credential (a Restricted Data Token) is
+// in the access log before it is returned; a plain call is not.
+func TestCallRecordsWhatItReleases(t *testing.T) {
+	ctx := context.Background()
+	e := newDemoVault(t, 3)
+	count := func() int {
+		ev, err := e.v.AccessLog(ctx, vault.AccessFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ev)
+	}
+	for _, tc := range []struct {
+		args     []string
+		recorded bool
+	}{
+		{[]string{"getMarketplaceParticipations"}, false},
+		{[]string{"POST", "/tokens/2021-03-01/restrictedDataToken"}, true},
+	} {
+		call, _, err := spapi.ParseCall(tc.args, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		call.Seller = e.d.SellerID
+		if tc.args[0] == "POST" {
+			call.Body = map[string]any{"restrictedResources": []map[string]any{{"method": "GET", "path": "/orders/v0/orders", "dataElements": []string{"shippingAddress"}}}}
+		}
+		before := count()
+		if _, err := appvault.Call(ctx, e.v, e.c, call, "test:caller"); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := count() - before; got != map[bool]int{true: 1, false: 0}[tc.recorded] {
+			t.Errorf("%v: %d access events, want recorded=%v", tc.args, got, tc.recorded)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
@@ -101,19 +102,15 @@ func runCall(ctx context.Context, o *callOptions) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.Do(ctx, call)
-	if err != nil {
+	// Personal data and Amazon credentials are printed only after their
+	// release is recorded.
+	resp, err := appvault.Call(ctx, v, c, call, appvault.CommandLineReader())
+	var re *appvault.ReleaseError
+	switch {
+	case errors.As(err, &re):
+		return releaseErr(err)
+	case err != nil:
 		return callError(err)
-	}
-	// Personal data is printed only after its access is recorded, decided
-	// on the operation, data elements and decoded query that were sent.
-	// A Restricted Data Token opens personal data to whoever holds it, so
-	// printing one is recorded the same way.
-	if op.ReturnsPersonalData(o.PII, call.Query) || op.HandsOutCredentials() {
-		if err := recordRelease(ctx, v, vault.AccessEvent{Seller: call.Seller, Operation: op.ID, PII: true,
-			Status: resp.Status, RequestID: resp.Header.Get("x-amzn-RequestId")}, "this "+op.ID+" call (it returns personal data or an Amazon credential)"); err != nil {
-			return err
-		}
 	}
 	return o.printAnswer(op.ID, resp)
 }

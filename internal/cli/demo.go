@@ -2,13 +2,20 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/console"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/internal/demo"
 	"github.com/spgate/spgate/spapi"
@@ -91,7 +98,7 @@ func runDemo(ctx context.Context, o *demoOptions) error {
 			return err
 		}
 	}
-	to := demo.TourOptions{Began: began, Kept: o.Keep != "", TimeScale: o.TimeScale, Progress: o.IO.Err, Reader: cliClient(),
+	to := demo.TourOptions{Began: began, Kept: o.Keep != "", TimeScale: o.TimeScale, Progress: o.IO.Err, Reader: appvault.CommandLineReader(),
 		NewClient: o.NewClient,
 		Doctor: func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
 			return o.doctorChecks(ctx, v, app, ep, "")
@@ -105,6 +112,76 @@ func runDemo(ctx context.Context, o *demoOptions) error {
 	}
 	if o.JSON {
 		return printJSON(o.IO.Out, sum)
+	}
+	return nil
+}
+
+// demoConsoleAddr is where spgate demo --console serves the console.
+const demoConsoleAddr = "127.0.0.1:8088"
+
+// runDemoConsole is spgate demo --console: the offline Amazon and a demo
+// vault as spgate demo makes them, then spgate serve --console on that
+// vault, as the verb itself, until Ctrl-C. The demo app's redirect URI is
+// the console's callback, and one emulator seller has not authorized it,
+// so every page has something to show and to do.
+func runDemoConsole(ctx context.Context, o *demoOptions) error {
+	scale := o.TimeScale
+	if !o.TimeScaleSet {
+		scale = 1 // the console shows ages and expiries: real time
+	}
+	if o.Orders < 1 || scale <= 0 {
+		return usageErr("--orders must be at least 1 and --time-scale positive")
+	}
+	if err := console.CheckAddr(o.Console, false); err != nil {
+		return usageErr("--console: %v", err)
+	}
+	if _, port, _ := net.SplitHostPort(o.Console); port == "0" {
+		// The demo app registers the console's callback with the offline
+		// Amazon before the console listens: take a free port now.
+		ln, err := net.Listen("tcp", o.Console)
+		if err != nil {
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--console: listen on %s: %w", o.Console, err)}
+		}
+		o.Console = ln.Addr().String()
+		ln.Close()
+	}
+	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo", Fixture: demo.ConsoleFixture("http://" + o.Console),
+		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: scale, TokenLifetime: time.Hour}})
+	if err != nil {
+		if o.Keep != "" {
+			err = fmt.Errorf("--keep %s: %w (use an empty directory)", o.Keep, err)
+		}
+		return err
+	}
+	defer e.Close()
+	keyFile := filepath.Join(e.Dir, "master.key")
+	if err := e.SaveKey(keyFile); err != nil {
+		return err
+	}
+	enc, err := e.Key.Encode()
+	if err != nil {
+		return err
+	}
+	srv := e.Amazon
+	// spgate serve reads the key, the endpoints and the consent page from
+	// the environment, as after `spgate emulate` and its exports.
+	for k, v := range map[string]string{vault.EnvMasterKey: enc, EnvEndpoint: srv.Endpoints(), EnvConsentURL: srv.ConsentURL()} {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	out := o.IO.Err
+	fmt.Fprintf(out, "spgate demo: offline Amazon on %s (NA), %s (EU), %s (FE); its clock runs %gx\n",
+		srv.RegionURL(amazontest.RegionNA), srv.RegionURL(amazontest.RegionEU), srv.RegionURL(amazontest.RegionFE), scale)
+	fmt.Fprintf(out, "spgate demo: vault %s: app %q (%s) with %d authorized sellers; one more seller in EU can authorize it from the console's Sellers page\n",
+		e.VaultPath, e.App.Name, e.App.AppID, len(e.Fixture.Sellers))
+	if o.Keep != "" {
+		fmt.Fprintf(out, "spgate demo: kept in %s; use the vault from another shell with\n  export SPGATE_VAULT=%s SPGATE_MASTER_KEY=$(cat %s) SPGATE_ENDPOINT=%s\n",
+			e.Dir, e.VaultPath, keyFile, srv.Endpoints())
+	}
+	args := []string{"serve", "--" + flagVault, e.VaultPath, "--addr", "127.0.0.1:0", "--console", o.Console}
+	if code := Main(ctx, args, o.IO.In, o.IO.Out, o.IO.Err); code != ExitOK {
+		return &ExitError{Code: code, Err: errors.New("demo --console: spgate " + strings.Join(args, " ") + " exited with " + strconv.Itoa(code) + " (its error is above)")}
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -22,22 +21,17 @@ import (
 
 func init() { commands = append(commands, newEmulateCmd) }
 
-// emulateOptions are the flags of spgate emulate.
+// emulateOptions are the flags of spgate emulate, those that configure the
+// emulator bound to its own Config.
 type emulateOptions struct {
-	Addr      string
-	Seed      int64
-	Orders    int
-	Sellers   int
-	TimeScale float64
-	TLS       bool
-	CAFile    string
-	JSON      bool
-	Registry  string
-	NoLimits  bool
-	// SQSEndpoint is an SQS (moto_server, LocalStack) where the demo app's
-	// notification queue is created and rotation notifications are sent.
-	SQSEndpoint string
-	SQSQueue    string
+	Amazon amazontest.Config
+	Addr   string
+	TLS    bool
+	CAFile string
+	JSON   bool
+	// SQSQueue is the demo app's notification queue at
+	// Amazon.SQSEndpoint (moto_server, LocalStack).
+	SQSQueue string
 
 	IO IO
 }
@@ -77,16 +71,16 @@ SQS calls with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else "testing".`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Addr, "addr", "127.0.0.1:8099", "listen address; port 0 picks a free port")
-	f.Int64Var(&o.Seed, "seed", 1, "seed for ids, secrets and orders (same seed, same data)")
-	f.IntVar(&o.Orders, "orders", 100, "orders per seller")
-	f.IntVar(&o.Sellers, "sellers", 3, "demo sellers, spread over the NA, EU and FE regions")
-	f.Float64Var(&o.TimeScale, "time-scale", 1, "emulated time per real time (60: an hour passes in a minute)")
+	f.Int64Var(&o.Amazon.Seed, "seed", 1, "seed for ids, secrets and orders (same seed, same data)")
+	f.IntVar(&o.Amazon.OrdersPerSeller, "orders", 100, "orders per seller")
+	f.IntVar(&o.Amazon.Sellers, "sellers", 3, "demo sellers, spread over the NA, EU and FE regions")
+	f.Float64Var(&o.Amazon.TimeScale, "time-scale", 1, "emulated time per real time (60: an hour passes in a minute)")
 	f.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a generated CA and a certificate for Amazon's host names")
 	f.StringVar(&o.CAFile, "ca-file", "", "where --tls writes the CA certificate (default: a file in the temp directory)")
 	f.BoolVar(&o.JSON, "json", false, "print the listen URL and demo credentials as JSON")
-	f.StringVar(&o.Registry, "registry", "", "JSON file of apps, sellers and authorizations to use instead of the demo")
-	f.BoolVar(&o.NoLimits, "no-rate-limits", false, "lift every rate limit (load benchmarks)")
-	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint (moto_server, LocalStack) to create the demo app's notification queue on and send its rotation notifications to")
+	f.StringVar(&o.Amazon.RegistryFile, "registry", "", "JSON file of apps, sellers and authorizations to use instead of the demo")
+	f.BoolVar(&o.Amazon.NoRateLimits, "no-rate-limits", false, "lift every rate limit (load benchmarks)")
+	f.StringVar(&o.Amazon.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint (moto_server, LocalStack) to create the demo app's notification queue on and send its rotation notifications to")
 	f.StringVar(&o.SQSQueue, "sqs-queue", provision.DefaultQueueName, "with --sqs-endpoint: the queue's name (the default is the one `spgate setup aws --queue` adopts)")
 	return cmd
 }
@@ -108,7 +102,7 @@ func runEmulate(ctx context.Context, o *emulateOptions) error {
 		return startError(err)
 	}
 	defer srv.Close()
-	info := demo.NewEmulatorInfo(srv, "", o.SQSEndpoint, queueURL)
+	info := demo.NewEmulatorInfo(srv, "", cfg.SQSEndpoint, queueURL)
 	if o.TLS {
 		if info.CAFile = o.CAFile; info.CAFile == "" {
 			info.CAFile = filepath.Join(os.TempDir(), fmt.Sprintf("spgate-emulator-ca-%d.pem", info.Port()))
@@ -118,13 +112,11 @@ func runEmulate(ctx context.Context, o *emulateOptions) error {
 		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(info); err != nil {
+		if err := printJSON(o.IO.Out, info); err != nil {
 			return err
 		}
 	} else {
-		info.WriteBanner(o.IO.Out, o.TimeScale)
+		info.WriteBanner(o.IO.Out, cfg.TimeScale)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -142,27 +134,23 @@ func runEmulate(ctx context.Context, o *emulateOptions) error {
 	return nil
 }
 
-// config checks the flags and turns them into the emulator's configuration.
+// config checks the flags and completes the emulator's configuration.
 func (o *emulateOptions) config() (amazontest.Config, error) {
-	if o.Orders < 0 || o.Sellers < 0 {
-		return amazontest.Config{}, usageErr("--orders and --sellers must not be negative")
+	cfg := o.Amazon
+	if cfg.OrdersPerSeller < 0 || cfg.Sellers < 0 {
+		return cfg, usageErr("--orders and --sellers must not be negative")
 	}
-	if o.TimeScale <= 0 {
-		return amazontest.Config{}, usageErr("--time-scale must be positive (1 = real time)")
+	if cfg.TimeScale <= 0 {
+		return cfg, usageErr("--time-scale must be positive (1 = real time)")
 	}
-	cfg := amazontest.Config{
-		Seed: o.Seed, OrdersPerSeller: o.Orders, Sellers: o.Sellers, TimeScale: o.TimeScale,
-		RegistryFile: o.Registry, NoRateLimits: o.NoLimits,
-	}
-	if o.SQSEndpoint != "" {
-		u, err := url.Parse(o.SQSEndpoint)
+	if cfg.SQSEndpoint != "" {
+		u, err := url.Parse(cfg.SQSEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return cfg, usageErr("--sqs-endpoint %q is not an http(s) URL (e.g. http://127.0.0.1:5000 for moto_server)", o.SQSEndpoint)
+			return cfg, usageErr("--sqs-endpoint %q is not an http(s) URL (e.g. http://127.0.0.1:5000 for moto_server)", cfg.SQSEndpoint)
 		}
 		if err := provision.ValidateName(provision.QueueName, o.SQSQueue); err != nil {
 			return cfg, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--sqs-queue: %w", err)}
 		}
-		cfg.SQSEndpoint = o.SQSEndpoint
 		cfg.SQSAccessKeyID, cfg.SQSSecretAccessKey = demo.SQSKeys()
 	}
 	return cfg, nil

@@ -158,7 +158,7 @@ func runOrdersPull(ctx context.Context, o *pullOptions) error {
 		job = "orders-pull/" + o.API + "/" + out
 	}
 	p := progress.NewPull(o.IO.Err, o.Now)
-	res, err := appvault.PullOrders(ctx, v, c, appvault.OrdersJob{Seller: s, Out: out, Reader: cliClient(),
+	res, err := appvault.PullOrders(ctx, v, c, appvault.OrdersJob{Seller: s, Out: out, Reader: appvault.CommandLineReader(),
 		Options: orderpull.Options{API: o.API, Since: since, Until: until, PII: o.PII, PageSize: o.PageSize,
 			Job: job, Restart: o.Restart, Progress: p.Event}})
 	p.Finish()
