@@ -586,3 +586,55 @@ func TestStore(t *testing.T) {
 		t.Error("stored for an app the vault does not hold")
 	}
 }
+
+// TestAuthorize runs the flow for an app in the vault: the link asks for
+// the draft app's consent, the code is exchanged with the app's secret as
+// the vault holds it, and the seller is stored with its refresh token,
+// dated by the flow's clock.
+func TestAuthorize(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	key, err := vault.NewRandomKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(ctx, filepath.Join(t.TempDir(), "vault.db"), key, vault.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.AddApp(ctx, vault.App{Name: "main", AppID: e.app.ID, ClientID: e.app.ClientID, Draft: true,
+		ClientSecrets: []vault.Secret{{Value: secret.New(e.app.ClientSecret)}}}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := v.GetApp(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := clock.NewFake(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC))
+	o := consent.Options{Link: consent.Link{Page: e.srv.ConsentURL(), RedirectURI: e.redirect}, Listener: e.l, Timeout: testenv.Patience, Clock: at}
+	var link string
+	res, err := consent.Authorize(ctx, v, app, &lwa.Client{TokenURL: e.srv.TokenURL()}, o, vault.Seller{Name: "shop", Region: "na"}, func(f *consent.Flow) {
+		link = f.URL()
+		loc, err := testenv.ConsentRedirect(f.URL(), nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		go testenv.Visit(loc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(link, "version=beta") || !strings.Contains(link, url.QueryEscape(e.app.ID)) {
+		t.Errorf("the link %s is not the draft app's", link)
+	}
+	s, err := v.GetSeller(ctx, res.SellerID)
+	if err != nil || s.Name != "shop" {
+		t.Fatalf("seller %+v (%v)", s, err)
+	}
+	a, ok := s.Authorization("main")
+	if !ok || !a.RefreshToken.Value.Equal(res.RefreshToken) || !a.AuthorizedAt.Equal(at.Now()) {
+		t.Errorf("authorization %+v, want the flow's token dated %v", a, at.Now())
+	}
+}

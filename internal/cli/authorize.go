@@ -15,7 +15,6 @@ import (
 	"github.com/spgate/spgate/consent"
 	"github.com/spgate/spgate/internal/browser"
 	"github.com/spgate/spgate/lwa"
-	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -108,28 +107,17 @@ func runSellerAuthorize(ctx context.Context, o *authorizeOptions) error {
 	if err != nil {
 		return err
 	}
-	lc := &lwa.Client{TokenURL: ep.TokenURL, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: o.Log}
-	co := consent.Options{
-		Link:     consent.Link{Page: o.ConsentPage(region), AppID: app.AppID, Draft: app.Draft, RedirectURI: redirect},
-		Exchange: consent.LWA(lc, rotation.VaultCredentials{Vault: v, App: app.Name}),
-		Listener: o.Listener, Listen: o.Listen, Timeout: o.Timeout, Clock: o.Clock,
-	}
+	co := consent.Options{Link: consent.Link{Page: o.ConsentPage(region), RedirectURI: redirect},
+		Listener: o.Listener, Listen: o.Listen, Timeout: o.Timeout, Clock: o.Clock}
 	if o.Paste {
 		co.Paste, co.Listener = o.IO.In, nil
 	}
-	flow, err := consent.Start(ctx, co)
+	// The seller is stored at once: the refresh token exists only in this
+	// process until then.
+	lc := &lwa.Client{TokenURL: ep.TokenURL, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: o.Log}
+	res, err := consent.Authorize(ctx, v, app, lc, co, vault.Seller{Name: o.Name, Region: region, Marketplaces: mps}, o.instruct)
 	if err != nil {
 		return authorizeErr(err)
-	}
-	defer flow.Close()
-	o.instruct(flow)
-	res, err := flow.Wait(ctx)
-	if err != nil {
-		return authorizeErr(err)
-	}
-	// Store at once: the refresh token exists only in this process now.
-	if err := res.Store(ctx, v, app.Name, vault.Seller{Name: o.Name, Region: region, Marketplaces: mps}, clock.Or(o.Clock).Now()); err != nil {
-		return storeErr(err)
 	}
 	o.Log.Info("seller authorized", "seller", res.SellerID, "app", app.Name)
 	if o.JSON {
@@ -212,5 +200,5 @@ func authorizeErr(err error) error {
 	case errors.Is(err, consent.ErrTimeout):
 		return fail("use --paste if the browser cannot reach this machine")
 	}
-	return fail("")
+	return storeErr(err) // the vault's, storing the seller; else a plain failure
 }
