@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -90,44 +87,19 @@ func runEmulate(ctx context.Context, o *emulateOptions) error {
 	if err != nil {
 		return err
 	}
-	so := amazontest.StartOptions{Addr: o.Addr}
-	if o.TLS {
-		host, _, _ := net.SplitHostPort(o.Addr)
-		if so.TLS, err = amazontest.NewTLSBundle(time.Now(), host); err != nil {
-			return err
-		}
-	}
-	srv, _, queueURL, err := demo.StartAmazon(ctx, cfg, so, o.SQSQueue)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = demo.Emulate(ctx, demo.EmulateOptions{Config: cfg, Addr: o.Addr, TLS: o.TLS, CAFile: o.CAFile, Queue: o.SQSQueue,
+		Started: func(info demo.EmulatorInfo) error {
+			if o.JSON {
+				return printJSON(o.IO.Out, info)
+			}
+			info.WriteBanner(o.IO.Out, cfg.TimeScale)
+			return nil
+		}})
 	if err != nil {
 		return startError(err)
 	}
-	defer srv.Close()
-	info := demo.NewEmulatorInfo(srv, "", cfg.SQSEndpoint, queueURL)
-	if o.TLS {
-		if info.CAFile = o.CAFile; info.CAFile == "" {
-			info.CAFile = filepath.Join(os.TempDir(), fmt.Sprintf("spgate-emulator-ca-%d.pem", info.Port()))
-		}
-		if err := os.WriteFile(info.CAFile, srv.CACertPEM(), 0o644); err != nil {
-			return fmt.Errorf("write the CA certificate: %w (choose a writable --ca-file)", err)
-		}
-	}
-	if o.JSON {
-		if err := printJSON(o.IO.Out, info); err != nil {
-			return err
-		}
-	} else {
-		info.WriteBanner(o.IO.Out, cfg.TimeScale)
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	select {
-	case err := <-srv.ServeErr():
-		return fmt.Errorf("emulator stopped: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
 	if !o.JSON {
 		fmt.Fprintln(o.IO.Err, "emulator stopped")
 	}
@@ -167,6 +139,8 @@ func startError(err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("start the emulator: %w", se.Err)}
 	case se.Step == demo.StepQueue:
 		return &ExitError{Code: ExitConfig, Err: se.Err}
+	case se.Step == demo.StepCAFile:
+		return fmt.Errorf("%w (choose a writable --ca-file)", se.Err)
 	case errors.Is(se.Err, amazontest.ErrStartAddr):
 		return usageErr("--addr %v", se.Err)
 	}

@@ -1,9 +1,13 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -145,4 +149,71 @@ func (in EmulatorInfo) writeCurl(p func(format string, a ...any)) {
 	p("Call the Selling Partner API with it:")
 	p("  %s -H \"x-amz-access-token: $TOKEN\" '%s/orders/v0/orders?MarketplaceIds=%s&CreatedAfter=2020-01-01T00:00:00Z'", curl, spURL, marketplace)
 	p("Other regions: EU at %s, FE at %s (or send Host: sellingpartnerapi-eu.amazon.com to any of them).", in.RegionURLs["eu"], in.RegionURLs["fe"])
+}
+
+// EmulateOptions say how Emulate runs the offline Amazon for a person
+// (spgate emulate).
+type EmulateOptions struct {
+	Config amazontest.Config
+	// Addr is where NA (and LWA) listen; EU and FE take the next two
+	// ports, and port 0 picks three free ones.
+	Addr string
+	// TLS serves HTTPS with a throw-away CA and a certificate for Amazon's
+	// host names and Addr's host, the CA certificate written to CAFile
+	// (default: a file in the temporary directory named after the port).
+	TLS    bool
+	CAFile string
+	// Queue names the demo app's notification queue at
+	// Config.SQSEndpoint (StartAmazon).
+	Queue string
+	// Started is told what runs once the emulator listens; its error stops
+	// the emulator.
+	Started func(EmulatorInfo) error
+}
+
+// StepCAFile is the step of Emulate that writes the TLS CA certificate, as
+// its StartError names it.
+const StepCAFile = "ca-file"
+
+// Emulate starts the offline Amazon as o says (StartAmazon), tells
+// o.Started about it, and serves until ctx ends, then shuts it down within
+// five seconds, or until a listener fails. An error starting it is a
+// *StartError.
+func Emulate(ctx context.Context, o EmulateOptions) error {
+	so := amazontest.StartOptions{Addr: o.Addr}
+	if o.TLS {
+		host, _, _ := net.SplitHostPort(o.Addr)
+		var err error
+		if so.TLS, err = amazontest.NewTLSBundle(time.Now(), host); err != nil {
+			return err
+		}
+	}
+	srv, _, queueURL, err := StartAmazon(ctx, o.Config, so, o.Queue)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	info := NewEmulatorInfo(srv, "", o.Config.SQSEndpoint, queueURL)
+	if o.TLS {
+		if info.CAFile = o.CAFile; info.CAFile == "" {
+			info.CAFile = filepath.Join(os.TempDir(), fmt.Sprintf("spgate-emulator-ca-%d.pem", info.Port()))
+		}
+		if err := os.WriteFile(info.CAFile, srv.CACertPEM(), 0o644); err != nil {
+			return &StartError{Step: StepCAFile, Err: fmt.Errorf("write the CA certificate: %w", err)}
+		}
+	}
+	if o.Started != nil {
+		if err := o.Started(info); err != nil {
+			return err
+		}
+	}
+	select {
+	case err := <-srv.ServeErr():
+		return fmt.Errorf("emulator stopped: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return nil
 }

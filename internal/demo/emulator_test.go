@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,5 +63,33 @@ func TestStartAmazonSteps(t *testing.T) {
 		if !errors.As(err, &se) || se.Step != tc.step || !strings.HasPrefix(err.Error(), "start the offline Amazon: ") {
 			t.Errorf("%s: %v, want a StartError at step %s", tc.name, err, tc.step)
 		}
+	}
+}
+
+// Emulate serves until its context ends: Started sees it listening with
+// TLS and its CA certificate written, and a CA file that cannot be written
+// stops it at that step.
+func TestEmulate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	var seen EmulatorInfo
+	err := Emulate(ctx, EmulateOptions{Config: amazontest.Config{Seed: 2, OrdersPerSeller: 1, Sellers: 1, TimeScale: 1}, Addr: "127.0.0.1:0", TLS: true, CAFile: ca,
+		Started: func(info EmulatorInfo) error {
+			seen = info
+			cancel()
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(ca); err != nil || !bytes.Contains(b, []byte("BEGIN CERTIFICATE")) || seen.CAFile != ca || !strings.HasPrefix(seen.URL, "https://") {
+		t.Fatalf("info %+v, CA file: %v", seen, err)
+	}
+	err = Emulate(context.Background(), EmulateOptions{Config: amazontest.Config{Seed: 2, OrdersPerSeller: 1, Sellers: 1, TimeScale: 1}, Addr: "127.0.0.1:0",
+		TLS: true, CAFile: filepath.Join(t.TempDir(), "no", "such", "dir", "ca.pem")})
+	var se *StartError
+	if !errors.As(err, &se) || se.Step != StepCAFile {
+		t.Fatalf("an unwritable CA file: %v", err)
 	}
 }
