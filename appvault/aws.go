@@ -123,8 +123,21 @@ func SetupAWS(ctx context.Context, v *vault.Vault, app vault.App, prev provision
 // TeardownAWS runs provision.Teardown with o (from AWSOptions), removing
 // each deleted key, role and queue from app as it happens, so that a
 // teardown that stops partway leaves nothing deleted in the vault; when it
-// finishes, the app forgets its AWS chain and saved names.
-func TeardownAWS(ctx context.Context, v *vault.Vault, app vault.App, o provision.Options) (AWSResult, error) {
+// finishes, the app forgets its AWS chain and saved names. Unless o is a
+// dry run, confirm (when set) is shown the plan, a dry run's report, and
+// its error stops the teardown before anything is removed.
+func TeardownAWS(ctx context.Context, v *vault.Vault, app vault.App, o provision.Options, confirm func(plan *provision.Report) error) (AWSResult, error) {
+	if !o.DryRun && confirm != nil {
+		plan := o
+		plan.DryRun = true
+		rep, err := provision.Teardown(ctx, plan)
+		if err != nil {
+			return AWSResult{App: app.Name}, fmt.Errorf("read the AWS setup to remove: %w", err)
+		}
+		if err := confirm(rep); err != nil {
+			return AWSResult{App: app.Name}, err
+		}
+	}
 	if !o.DryRun {
 		o.OnStep = func(st provision.Step) error {
 			_, err := updateAppAWS(ctx, v, app.Name, st.AfterStep)

@@ -2,6 +2,7 @@ package appvault_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -85,7 +86,19 @@ func TestAWSSetupIsKeptWithTheApp(t *testing.T) {
 		t.Error("a second setup wrote the app")
 	}
 
-	res, err = appvault.TeardownAWS(ctx, v, a, o)
+	errNo := errors.New("not now")
+	if _, err := appvault.TeardownAWS(ctx, v, a, o, func(plan *provision.Report) error {
+		if !plan.DryRun || !plan.Changed() {
+			t.Errorf("the plan to confirm: %+v", plan)
+		}
+		return errNo
+	}); !errors.Is(err, errNo) {
+		t.Fatalf("a teardown not confirmed: %v", err)
+	}
+	if after := getApp(t, v); after.RoleARN != a.RoleARN || after.AWSAccessKeyID != a.AWSAccessKeyID {
+		t.Fatal("a teardown not confirmed removed something")
+	}
+	res, err = appvault.TeardownAWS(ctx, v, a, o, func(*provision.Report) error { return nil })
 	if err != nil || !res.AppChanged {
 		t.Fatalf("teardown: %+v, %v", res, err)
 	}

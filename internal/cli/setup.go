@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -204,23 +203,27 @@ func (o *setupAWSOptions) check(ctx context.Context, app vault.App, opts provisi
 			fmt.Fprintf(o.IO.Out, "Note: app %s is set to role %s, but this check read %s (pass --role-name).\n", app.Name, app.RoleARN, rep.RoleARN)
 		}
 	}
-	if len(rep.Findings) > 0 {
-		what := "deviates from the guide"
-		if !slices.ContainsFunc(rep.Findings, func(f provision.Finding) bool { return f.Severity != provision.Unverified }) {
-			what = "could not be verified in full (Conditions spgate cannot evaluate)"
-		}
+	if what := rep.Verdict(); what != "" {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the AWS setup %s: %s; fix as shown above or run %s", what, strings.Join(rep.Names(), ", "), opts.SetupCommandLine())}
 	}
 	return nil
 }
 
+// teardown removes the app's AWS chain, after showing what it would remove
+// and asking (unless --yes).
 func (o *setupAWSOptions) teardown(ctx context.Context, v *vault.Vault, app vault.App, opts provision.Options) error {
-	if !opts.DryRun && !o.Yes {
-		if err := o.confirmTeardown(ctx, app, opts); err != nil {
+	var confirm func(*provision.Report) error
+	if !o.Yes {
+		confirm = func(plan *provision.Report) error {
+			fmt.Fprint(o.IO.Err, plan.Text())
+			ok, err := o.Confirm(fmt.Sprintf("Remove the AWS user %s, its keys, role %s and policy %s for app %s", opts.UserName, opts.RoleName, opts.PolicyName, app.Name))
+			if err == nil && !ok {
+				err = &ExitError{Code: ExitFailure, Err: errors.New("teardown cancelled; nothing was removed")}
+			}
 			return err
 		}
 	}
-	res, err := appvault.TeardownAWS(ctx, v, app, opts)
+	res, err := appvault.TeardownAWS(ctx, v, app, opts, confirm)
 	text := ""
 	if res.Report != nil {
 		text = res.Report.Text()
@@ -229,25 +232,6 @@ func (o *setupAWSOptions) teardown(ctx context.Context, v *vault.Vault, app vaul
 		text += fmt.Sprintf("\nRemoved the AWS access key, role ARN and queue URL from app %s.\n", app.Name)
 	}
 	return o.print(res, err, text)
-}
-
-// confirmTeardown shows what a teardown would remove, then asks.
-func (o *setupAWSOptions) confirmTeardown(ctx context.Context, app vault.App, opts provision.Options) error {
-	plan := opts
-	plan.DryRun = true
-	rep, err := provision.Teardown(ctx, plan)
-	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("read the AWS setup to remove: %w", err)}
-	}
-	fmt.Fprint(o.IO.Err, rep.Text())
-	ok, err := o.Confirm(fmt.Sprintf("Remove the AWS user %s, its keys, role %s and policy %s for app %s", opts.UserName, opts.RoleName, opts.PolicyName, app.Name))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return &ExitError{Code: ExitFailure, Err: errors.New("teardown cancelled; nothing was removed")}
-	}
-	return nil
 }
 
 // signerFor returns the spapi.Config.Sign hook for app (appvault.Signer),
