@@ -79,25 +79,38 @@ one-time sign-in link, and runs until Ctrl-C.`,
 	return cmd
 }
 
-func runDemo(ctx context.Context, o *demoOptions) error {
-	began := time.Now()
-	if o.Orders < 1 || o.TimeScale <= 0 {
-		return usageErr("--orders must be at least 1 and --time-scale positive")
+// start starts the offline Amazon and the demo vault (demo.Start) with
+// the fixture (nil: the emulator's demo), its clock at scale and its tokens
+// living lifetime, in --keep's directory with the vault's master.key, or
+// in a temporary one that Close removes.
+func (o *demoOptions) start(ctx context.Context, scale float64, lifetime time.Duration, fixture func(*amazontest.Server) (amazontest.Demo, error)) (*demo.Env, error) {
+	if o.Orders < 1 || scale <= 0 {
+		return nil, usageErr("--orders must be at least 1 and --time-scale positive")
 	}
-	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo",
-		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: o.TimeScale, TokenLifetime: 12 * time.Hour}})
+	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo", Fixture: fixture,
+		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: scale, TokenLifetime: lifetime}})
 	if err != nil {
 		if o.Keep != "" {
 			err = fmt.Errorf("--keep %s: %w (use an empty directory)", o.Keep, err)
 		}
+		return nil, err
+	}
+	if o.Keep != "" {
+		if err := e.SaveKey(filepath.Join(e.Dir, "master.key")); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func runDemo(ctx context.Context, o *demoOptions) error {
+	began := time.Now()
+	e, err := o.start(ctx, o.TimeScale, 12*time.Hour, nil)
+	if err != nil {
 		return err
 	}
 	defer e.Close()
-	if o.Keep != "" {
-		if err := e.SaveKey(filepath.Join(e.Dir, "master.key")); err != nil {
-			return err
-		}
-	}
 	to := demo.TourOptions{Began: began, Kept: o.Keep != "", TimeScale: o.TimeScale, Progress: o.IO.Err, Reader: appvault.CommandLineReader(),
 		NewClient: o.NewClient,
 		Doctor: func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
@@ -129,9 +142,6 @@ func runDemoConsole(ctx context.Context, o *demoOptions) error {
 	if !o.TimeScaleSet {
 		scale = 1 // the console shows ages and expiries: real time
 	}
-	if o.Orders < 1 || scale <= 0 {
-		return usageErr("--orders must be at least 1 and --time-scale positive")
-	}
 	if err := console.CheckAddr(o.Console, false); err != nil {
 		return usageErr("--console: %v", err)
 	}
@@ -145,19 +155,11 @@ func runDemoConsole(ctx context.Context, o *demoOptions) error {
 		o.Console = ln.Addr().String()
 		ln.Close()
 	}
-	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo", Fixture: demo.ConsoleFixture("http://" + o.Console),
-		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: scale, TokenLifetime: time.Hour}})
+	e, err := o.start(ctx, scale, time.Hour, demo.ConsoleFixture("http://"+o.Console))
 	if err != nil {
-		if o.Keep != "" {
-			err = fmt.Errorf("--keep %s: %w (use an empty directory)", o.Keep, err)
-		}
 		return err
 	}
 	defer e.Close()
-	keyFile := filepath.Join(e.Dir, "master.key")
-	if err := e.SaveKey(keyFile); err != nil {
-		return err
-	}
 	enc, err := e.Key.Encode()
 	if err != nil {
 		return err
@@ -177,7 +179,7 @@ func runDemoConsole(ctx context.Context, o *demoOptions) error {
 		e.VaultPath, e.App.Name, e.App.AppID, len(e.Fixture.Sellers))
 	if o.Keep != "" {
 		fmt.Fprintf(out, "spgate demo: kept in %s; use the vault from another shell with\n  export SPGATE_VAULT=%s SPGATE_MASTER_KEY=$(cat %s) SPGATE_ENDPOINT=%s\n",
-			e.Dir, e.VaultPath, keyFile, srv.Endpoints())
+			e.Dir, e.VaultPath, filepath.Join(e.Dir, "master.key"), srv.Endpoints())
 	}
 	args := []string{"serve", "--" + flagVault, e.VaultPath, "--addr", "127.0.0.1:0", "--console", o.Console}
 	if code := Main(ctx, args, o.IO.In, o.IO.Out, o.IO.Err); code != ExitOK {
