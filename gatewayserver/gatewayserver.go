@@ -45,7 +45,8 @@ const (
 	// LocalLimits paces this process alone.
 	LocalLimits
 	// NoLimits does not pace at all: only for load tests against an
-	// emulator without limits.
+	// emulator without limits. Start refuses it against Amazon's
+	// production and sandbox endpoints, where it would only collect 429s.
 	NoLimits
 )
 
@@ -109,6 +110,7 @@ type Config struct {
 
 // Parts of the gateway Start sets up, as its Error names them.
 const (
+	PartRateLimits   = "rate limits"   // NoLimits against Amazon
 	PartClient       = "client"        // the SP-API client (a bug)
 	PartAuditLog     = "audit log"     // the audit log file
 	PartGateway      = "gateway"       // the gateway itself (a bug)
@@ -169,6 +171,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		// the gateway's request lines.
 		cfg.Console.stats = console.NewStats(nil)
 		s.log = slog.New(cfg.Console.stats.Handler(s.log.Handler()))
+	}
+	if cfg.RateLimits == NoLimits && (cfg.Endpoints.Name == "production" || cfg.Endpoints.Name == "sandbox") {
+		return nil, &Error{Part: PartRateLimits, Err: errors.New("no rate limits against Amazon: load tests only, against an emulator without limits")}
 	}
 	if err := s.buildClient(); err != nil {
 		return nil, &Error{Part: PartClient, Err: err}

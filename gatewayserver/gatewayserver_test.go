@@ -18,6 +18,7 @@ import (
 	"github.com/spgate/spgate/gatewayserver"
 	"github.com/spgate/spgate/internal/demo"
 	"github.com/spgate/spgate/internal/testenv"
+	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -118,6 +119,11 @@ func TestStartErrors(t *testing.T) {
 	var se *gatewayserver.Error
 	if !errors.As(err, &se) || se.Part != gatewayserver.PartAuditLog {
 		t.Errorf("an audit log under a file: %v, want an error of part %q", err, gatewayserver.PartAuditLog)
+	}
+	_, err = gatewayserver.Start(ctx, gatewayserver.Config{Vault: e.Vault, App: e.App, Endpoints: spapi.Production(), Listener: listen(t),
+		AuditLog: filepath.Join(t.TempDir(), "audit.jsonl"), RateLimits: gatewayserver.NoLimits})
+	if !errors.As(err, &se) || se.Part != gatewayserver.PartRateLimits {
+		t.Errorf("no rate limits against Amazon: %v, want an error of part %q", err, gatewayserver.PartRateLimits)
 	}
 	ln := listen(t)
 	_, err = gatewayserver.Start(ctx, gatewayserver.Config{Vault: e.Vault, App: e.App, Endpoints: e.Endpoints, Listener: listen(t),

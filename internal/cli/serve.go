@@ -186,8 +186,6 @@ func (o *serveOptions) config(ctx context.Context, v *vault.Vault, app vault.App
 		cfg.KeyCacheTTL = -1 // ask the vault on every request
 	}
 	switch {
-	case o.NoRateLimits && (ep.Name == "production" || ep.Name == "sandbox"):
-		return cfg, usageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
 	case o.NoRateLimits:
 		cfg.RateLimits = gatewayserver.NoLimits
 	case !o.SharedLimits:
@@ -226,6 +224,8 @@ func serveErr(err error) error {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	switch se.Part {
+	case gatewayserver.PartRateLimits:
+		return usageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
 	case gatewayserver.PartClient, gatewayserver.PartGateway:
 		return &ExitError{Code: ExitInternal, Err: se.Err}
 	case gatewayserver.PartAutoRotate:
