@@ -71,40 +71,6 @@ func (e *env) options() consent.Options {
 	}
 }
 
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: testenv.Patience}
-
-// consentPage plays the seller's browser on the consent page (with extra
-// query parameters) and returns where Amazon redirects.
-func consentPage(link string, extra url.Values) (string, error) {
-	u, err := url.Parse(link)
-	if err != nil {
-		return "", err
-	}
-	q := u.Query()
-	for k, v := range extra {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	resp, err := noRedirect.Get(u.String())
-	if err != nil {
-		return "", err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return "", errors.New("consent page answered " + resp.Status)
-	}
-	return resp.Header.Get("Location"), nil
-}
-
-func hit(u string) (int, error) {
-	resp, err := noRedirect.Get(u)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
-}
-
 // assertNoSecret fails when err's text holds a code or a refresh token.
 func (e *env) assertNoSecret(t *testing.T, err error, res consent.Result) {
 	t.Helper()
@@ -139,12 +105,12 @@ func TestFlow(t *testing.T) {
 			if !strings.Contains(link, "version=beta") || !strings.Contains(link, "state=") {
 				t.Errorf("consent link lacks version=beta or state: %s", link)
 			}
-			loc, err := consentPage(link, nil)
+			loc, err := testenv.ConsentRedirect(link, nil)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			if c, err := hit(loc); c != http.StatusOK || err != nil {
+			if c, err := testenv.Visit(loc); c != http.StatusOK || err != nil {
 				t.Errorf("callback: %d %v", c, err)
 			}
 		}, nil, func(t *testing.T, e *env, res consent.Result) {
@@ -153,9 +119,9 @@ func TestFlow(t *testing.T) {
 			}
 		}},
 		{"wrong state", func(t *testing.T, e *env, link string) {
-			loc, err := consentPage(link, url.Values{"state": {"forged"}})
+			loc, err := testenv.ConsentRedirect(link, url.Values{"state": {"forged"}})
 			if err == nil {
-				_, err = hit(loc)
+				_, err = testenv.Visit(loc)
 			}
 			if err != nil {
 				t.Error(err)
@@ -166,40 +132,40 @@ func TestFlow(t *testing.T) {
 			}
 		}},
 		{"expired code", func(t *testing.T, e *env, link string) {
-			loc, err := consentPage(link, nil)
+			loc, err := testenv.ConsentRedirect(link, nil)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			e.fake.Advance(5*time.Minute + time.Second) // Amazon's code window
-			hit(loc)
+			testenv.Visit(loc)
 		}, consent.ErrCode, nil},
 		{"denied consent", func(t *testing.T, e *env, link string) {
-			if loc, err := consentPage(link, url.Values{"deny": {"1"}}); err == nil {
-				hit(loc)
+			if loc, err := testenv.ConsentRedirect(link, url.Values{"deny": {"1"}}); err == nil {
+				testenv.Visit(loc)
 			}
 		}, consent.ErrDenied, nil},
 		{"another path first", func(t *testing.T, e *env, link string) {
 			// The browser's favicon request must not use up the flow.
-			if c, _ := hit("http://" + e.l.Addr().String() + "/favicon.ico"); c != http.StatusNotFound {
+			if c, _ := testenv.Visit("http://" + e.l.Addr().String() + "/favicon.ico"); c != http.StatusNotFound {
 				t.Errorf("/favicon.ico answered %d", c)
 			}
-			if c, _ := hit("http://" + e.l.Addr().String() + "/callback/x"); c != http.StatusNotFound {
+			if c, _ := testenv.Visit("http://" + e.l.Addr().String() + "/callback/x"); c != http.StatusNotFound {
 				t.Errorf("/callback/x answered %d", c)
 			}
-			resp, err := noRedirect.Post(e.redirect, "text/plain", nil)
+			resp, err := testenv.NoRedirect().Post(e.redirect, "text/plain", nil)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusMethodNotAllowed {
 					t.Errorf("POST answered %d", resp.StatusCode)
 				}
 			}
-			if loc, err := consentPage(link, nil); err == nil {
-				hit(loc)
+			if loc, err := testenv.ConsentRedirect(link, nil); err == nil {
+				testenv.Visit(loc)
 			}
 		}, nil, nil},
 		{"callback hit twice", func(t *testing.T, e *env, link string) {
-			loc, err := consentPage(link, nil)
+			loc, err := testenv.ConsentRedirect(link, nil)
 			if err != nil {
 				t.Error(err)
 				return
@@ -211,7 +177,7 @@ func TestFlow(t *testing.T) {
 			for range 2 {
 				go func() {
 					defer func() { done <- struct{}{} }()
-					if c, err := hit(loc); err == nil && c != http.StatusOK && c != http.StatusConflict {
+					if c, err := testenv.Visit(loc); err == nil && c != http.StatusOK && c != http.StatusConflict {
 						t.Errorf("callback answered %d", c)
 					}
 				}()
@@ -262,18 +228,18 @@ func TestFlowStopsItsServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, err := consentPage(f.URL(), nil)
+	loc, err := testenv.ConsentRedirect(f.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err := hit(loc); c != http.StatusOK {
+	if c, err := testenv.Visit(loc); c != http.StatusOK {
 		t.Fatalf("callback: %d %v", c, err)
 	}
 	if _, err := f.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := hit(loc); err == nil {
+	if _, err := testenv.Visit(loc); err == nil {
 		t.Fatal("the callback server still answers after Close")
 	}
 }
@@ -287,7 +253,7 @@ func TestPastedRedirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, err := consentPage(link, nil)
+	loc, err := testenv.ConsentRedirect(link, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,5 +584,57 @@ func TestStore(t *testing.T) {
 	}
 	if err := (consent.Result{SellerID: "A3ABCDEFGHIJK1", RefreshToken: tok1}).Store(ctx, v, "nosuchapp", vault.Seller{Region: "na"}, at); err == nil {
 		t.Error("stored for an app the vault does not hold")
+	}
+}
+
+// TestAuthorize runs the flow for an app in the vault: the link asks for
+// the draft app's consent, the code is exchanged with the app's secret as
+// the vault holds it, and the seller is stored with its refresh token,
+// dated by the flow's clock.
+func TestAuthorize(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	key, err := vault.NewRandomKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(ctx, filepath.Join(t.TempDir(), "vault.db"), key, vault.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.AddApp(ctx, vault.App{Name: "main", AppID: e.app.ID, ClientID: e.app.ClientID, Draft: true,
+		ClientSecrets: []vault.Secret{{Value: secret.New(e.app.ClientSecret)}}}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := v.GetApp(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := clock.NewFake(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC))
+	o := consent.Options{Link: consent.Link{Page: e.srv.ConsentURL(), RedirectURI: e.redirect}, Listener: e.l, Timeout: testenv.Patience, Clock: at}
+	var link string
+	res, err := consent.Authorize(ctx, v, app, &lwa.Client{TokenURL: e.srv.TokenURL()}, o, vault.Seller{Name: "shop", Region: "na"}, func(f *consent.Flow) {
+		link = f.URL()
+		loc, err := testenv.ConsentRedirect(f.URL(), nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		go testenv.Visit(loc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(link, "version=beta") || !strings.Contains(link, url.QueryEscape(e.app.ID)) {
+		t.Errorf("the link %s is not the draft app's", link)
+	}
+	s, err := v.GetSeller(ctx, res.SellerID)
+	if err != nil || s.Name != "shop" {
+		t.Fatalf("seller %+v (%v)", s, err)
+	}
+	a, ok := s.Authorization("main")
+	if !ok || !a.RefreshToken.Value.Equal(res.RefreshToken) || !a.AuthorizedAt.Equal(at.Now()) {
+		t.Errorf("authorization %+v, want the flow's token dated %v", a, at.Now())
 	}
 }

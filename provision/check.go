@@ -107,6 +107,20 @@ func (r *CheckReport) Names() []string {
 	return out
 }
 
+// Verdict says what the findings make of the setup: "" without any,
+// "deviates from the guide", or, when every finding is a condition that
+// cannot be evaluated, "could not be verified in full (Conditions spgate
+// cannot evaluate)".
+func (r *CheckReport) Verdict() string {
+	switch {
+	case len(r.Findings) == 0:
+		return ""
+	case !slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Severity != Unverified }):
+		return "could not be verified in full (Conditions spgate cannot evaluate)"
+	}
+	return "deviates from the guide"
+}
+
 // Text renders the report for a terminal.
 func (r *CheckReport) Text() string {
 	var b strings.Builder

@@ -186,3 +186,19 @@ func TestCheckNotesNoOrganization(t *testing.T) {
 		t.Errorf("notes = %v", chk.Notes)
 	}
 }
+
+func TestCheckReportVerdict(t *testing.T) {
+	tests := []struct {
+		findings []provision.Finding
+		want     string
+	}{
+		{nil, ""},
+		{[]provision.Finding{{Severity: provision.Unverified}}, "could not be verified in full (Conditions spgate cannot evaluate)"},
+		{[]provision.Finding{{Severity: provision.Unverified}, {Severity: provision.Broken}}, "deviates from the guide"},
+	}
+	for _, tc := range tests {
+		if got := (&provision.CheckReport{Findings: tc.findings}).Verdict(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.findings, got, tc.want)
+		}
+	}
+}

@@ -267,6 +267,24 @@ type ResetResult struct {
 	Dropped string `json:"dropped,omitempty"`
 }
 
+// Text says what a Reset did, for a person: queueURL is the queue it read
+// (the app's).
+func (r ResetResult) Text(queueURL string) string {
+	switch {
+	case r.Step == "":
+		return fmt.Sprintf("app %s: no rotation in progress\n", r.App)
+	case r.Stored != nil:
+		return fmt.Sprintf("app %s: the rotation stopped after step %q had a new secret from Amazon; kept it: client secret v%d (%s) is current, expires %s; the old one works until %s\n",
+			r.App, r.Step, r.Stored.Version, r.Stored.Hint, r.Stored.ExpiresAt.Format(time.DateOnly), r.Stored.PreviousExpiresAt.Format(time.RFC3339))
+	case r.Dropped != "":
+		return fmt.Sprintf("app %s: dropped the pending secret of the rotation stopped after step %q (%s); the current secret is unchanged\n", r.App, r.Step, r.Dropped)
+	case r.Drained:
+		return fmt.Sprintf("app %s: forgot the rotation stopped after step %q; no new secret was on %s. If Amazon made one, its notification may still come: `spgate rotate --app %s --watch` (or serve --auto-rotate) adopts it; the current secret is unchanged\n",
+			r.App, r.Step, queueURL, r.App)
+	}
+	return fmt.Sprintf("app %s: forgot the rotation stopped after step %q; the current secret is unchanged\n", r.App, r.Step)
+}
+
 // Reset ends an unfinished rotation of app. It never forgets a secret
 // Amazon may have made: when the request may have reached Amazon, it first
 // reads the queue; a secret found there (or already pending) is checked

@@ -50,6 +50,37 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// Explain tells a person what Amazon answered, over several lines:
+// Amazon's status, code and words (or the raw body), the likely cause with
+// its fix and the setup step that fixes it, and the request id to quote to
+// Amazon's support.
+func (e *APIError) Explain() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s answered %d", e.Operation, e.Status)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.Details != "" {
+		fmt.Fprintf(&b, " (%s)", e.Details)
+	}
+	if e.Body != "" {
+		fmt.Fprintf(&b, "\n  body: %s", e.Body)
+	}
+	if d := e.Diagnose(); d.Cause != "" {
+		fmt.Fprintf(&b, "\n  likely cause: %s\n  fix: %s", d.Cause, d.Fix)
+		if d.Step != "" {
+			fmt.Fprintf(&b, "\n  setup step: %s", d.Step)
+		}
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, "\n  request id: %s", e.RequestID)
+	}
+	return b.String()
+}
+
 // Diagnosis is a likely cause of a failure and how to fix it.
 type Diagnosis struct {
 	Cause string

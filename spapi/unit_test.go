@@ -213,3 +213,23 @@ func TestPaginate(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIErrorExplain: the explanation a person reads has Amazon's words,
+// the likely cause with its fix and setup step, the raw body when Amazon's
+// error shape was missing, and the request id.
+func TestAPIErrorExplain(t *testing.T) {
+	r := resp(403, nil)
+	r.Header.Set("x-amzn-RequestId", "req-9")
+	e := parseAPIError(r, []byte(`{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":"The access token you provided has expired."}]}`), "getOrders", "A1SELLER")
+	got := e.Explain()
+	for _, want := range []string{"getOrders answered 403 Unauthorized: Access to requested resource is denied. (The access token you provided has expired.)",
+		"\n  likely cause: ", "\n  fix: ", "\n  setup step: lwa-credentials", "\n  request id: req-9"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Explain lacks %q:\n%s", want, got)
+		}
+	}
+	raw := parseAPIError(resp(503, nil), []byte(`<html>down</html>`), "getOrders", "A1SELLER").Explain()
+	if !strings.Contains(raw, "getOrders answered 503") || !strings.Contains(raw, "\n  body: <html>down</html>") {
+		t.Errorf("Explain of a raw answer:\n%s", raw)
+	}
+}

@@ -4,23 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/consent"
-	"github.com/spgate/spgate/internal/procsec"
+	"github.com/spgate/spgate/internal/browser"
 	"github.com/spgate/spgate/lwa"
-	"github.com/spgate/spgate/rotation"
-	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -37,69 +31,13 @@ func consentBase(region string) string {
 	return consent.PageURL(region)
 }
 
-// authFlow adapts the consent package to the console's Consent hooks in
-// serve_console.go (the link for a state, and the check and exchange of a
-// redirect); other code calls the consent package directly.
-type authFlow struct {
-	ConsentBase, AppID, RedirectURI, State string
-	Draft                                  bool
-	Exchange                               consent.Exchange
-}
-
-func (f *authFlow) consentURL() (string, error) {
-	return consent.Link{Page: f.ConsentBase, AppID: f.AppID, Draft: f.Draft, RedirectURI: f.RedirectURI, State: f.State}.URL()
-}
-
-func (f *authFlow) handleRedirect(ctx context.Context, q url.Values) (consent.Result, error) {
-	return consent.Complete(ctx, q, f.State, f.RedirectURI, f.Exchange)
-}
-
-// openBrowser opens url in the desktop browser, if there is one.
-func openBrowser(u string) error {
-	cmd, err := browserCommand(u)
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	go func() { _ = cmd.Wait() }() // the launcher exits once the browser has the link
-	return nil
-}
-
-// browserCommand is the launcher that opens u. It runs with a scrubbed
-// environment (procsec.Environ): the browser needs the display, the
-// session bus and the locale, never $SPGATE_MASTER_KEY, the client secret
-// or cloud credentials, which a launched browser would otherwise keep for
-// its whole life and hand to every helper it starts.
-func browserCommand(u string) (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	switch runtime.GOOS {
-	case "darwin":
-		cmd = exec.Command("open", u)
-	case "windows":
-		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
-	default:
-		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-			return nil, errors.New("no display")
-		}
-		cmd = exec.Command("xdg-open", u)
-	}
-	cmd.Env = procsec.Environ()
-	return cmd, nil
-}
-
 // authorizeOptions are the flags of `spgate seller authorize` and what the
 // verb uses, injected so that a test runs it without cobra.
 type authorizeOptions struct {
-	IO        IO
-	OpenVault func() (*vault.Vault, error)
-	Endpoints func() (spapi.Endpoints, error)
-	Log       *slog.Logger
-	JSON      bool
+	cmdEnv
 	// ConsentPage is the consent page of a region (consentBase).
 	ConsentPage func(region string) string
-	// Browser opens the consent link (openBrowser).
+	// Browser opens the consent link (browser.Open).
 	Browser func(url string) error
 	// Listener, when set, serves the callback instead of one on --listen.
 	Listener net.Listener
@@ -113,7 +51,7 @@ type authorizeOptions struct {
 }
 
 func newSellerAuthorizeCmd(streams IO) *cobra.Command {
-	o := &authorizeOptions{IO: streams, ConsentPage: consentBase, Browser: openBrowser, Clock: clock.Real{}}
+	o := &authorizeOptions{ConsentPage: consentBase, Browser: browser.Open, Clock: clock.Real{}}
 	cmd := &cobra.Command{
 		Use:   "authorize",
 		Short: "Authorize a seller through Amazon's OAuth consent page and store its refresh token",
@@ -141,9 +79,7 @@ For a private app you can also self-authorize: Seller Central → Develop Apps
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			noDump(cmd)
-			o.OpenVault = func() (*vault.Vault, error) { return openVault(cmd, false) }
-			o.Endpoints = func() (spapi.Endpoints, error) { return endpointsFor(cmd) }
-			o.Log, o.JSON = logger(cmd), jsonOut(cmd)
+			o.cmdEnv = newEnv(cmd, streams)
 			return runSellerAuthorize(cmd.Context(), o)
 		},
 	}
@@ -162,45 +98,26 @@ For a private app you can also self-authorize: Seller Central → Develop Apps
 }
 
 func runSellerAuthorize(ctx context.Context, o *authorizeOptions) error {
-	v, err := o.OpenVault()
+	v, app, ep, err := o.OpenApp(ctx)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	app, err := resolveApp(ctx, v, o.App)
-	if err != nil {
-		return err
-	}
 	region, mps, redirect, err := o.sellerFlags(app)
 	if err != nil {
 		return err
 	}
-	ep, err := o.Endpoints()
-	if err != nil {
-		return err
-	}
-	lc := &lwa.Client{TokenURL: ep.TokenURL, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: o.Log}
-	co := consent.Options{
-		Link:     consent.Link{Page: o.ConsentPage(region), AppID: app.AppID, Draft: app.Draft, RedirectURI: redirect},
-		Exchange: consent.LWA(lc, rotation.VaultCredentials{Vault: v, App: app.Name}),
-		Listener: o.Listener, Listen: o.Listen, Timeout: o.Timeout, Clock: o.Clock,
-	}
+	co := consent.Options{Link: consent.Link{Page: o.ConsentPage(region), RedirectURI: redirect},
+		Listener: o.Listener, Listen: o.Listen, Timeout: o.Timeout, Clock: o.Clock}
 	if o.Paste {
 		co.Paste, co.Listener = o.IO.In, nil
 	}
-	flow, err := consent.Start(ctx, co)
+	// The seller is stored at once: the refresh token exists only in this
+	// process until then.
+	lc := &lwa.Client{TokenURL: ep.TokenURL, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: o.Log}
+	res, err := consent.Authorize(ctx, v, app, lc, co, vault.Seller{Name: o.Name, Region: region, Marketplaces: mps}, o.instruct)
 	if err != nil {
 		return authorizeErr(err)
-	}
-	defer flow.Close()
-	o.instruct(flow)
-	res, err := flow.Wait(ctx)
-	if err != nil {
-		return authorizeErr(err)
-	}
-	// Store at once: the refresh token exists only in this process now.
-	if err := res.Store(ctx, v, app.Name, vault.Seller{Name: o.Name, Region: region, Marketplaces: mps}, clock.Or(o.Clock).Now()); err != nil {
-		return storeErr(err)
 	}
 	o.Log.Info("seller authorized", "seller", res.SellerID, "app", app.Name)
 	if o.JSON {
@@ -283,13 +200,5 @@ func authorizeErr(err error) error {
 	case errors.Is(err, consent.ErrTimeout):
 		return fail("use --paste if the browser cannot reach this machine")
 	}
-	return fail("")
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return storeErr(err) // the vault's, storing the seller; else a plain failure
 }

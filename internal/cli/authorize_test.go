@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -47,37 +46,6 @@ func newOAuthEnv(t *testing.T) *oauthEnv {
 		t.Fatal(err)
 	}
 	return e
-}
-
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: testenv.Patience}
-
-// consentPage plays the seller's browser on the consent page (with extra
-// query parameters) and returns where Amazon redirects.
-func consentPage(link string, extra url.Values) (string, error) {
-	u, _ := url.Parse(link)
-	q := u.Query()
-	for k, v := range extra {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	resp, err := noRedirect.Get(u.String())
-	if err != nil {
-		return "", err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return "", errors.New("consent page answered " + resp.Status)
-	}
-	return resp.Header.Get("Location"), nil
-}
-
-func hit(u string) (int, error) {
-	resp, err := noRedirect.Get(u)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 func TestConsentHosts(t *testing.T) {
@@ -123,11 +91,11 @@ func TestSellerAuthorizeCommand(t *testing.T) {
 		line := sc.Text()
 		stderr.WriteString(line + "\n")
 		if l := strings.TrimSpace(line); strings.HasPrefix(l, e.srv.ConsentURL()) {
-			loc, err := consentPage(l, nil)
+			loc, err := testenv.ConsentRedirect(l, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			go hit(loc)
+			go testenv.Visit(loc)
 		}
 	}
 	if code := <-codec; code != 0 {
@@ -197,10 +165,21 @@ func (r *authorizeRun) open(t *testing.T) *vault.Vault {
 
 func (r *authorizeRun) options(browser func(link string) error) *authorizeOptions {
 	return &authorizeOptions{
-		IO:        IO{In: strings.NewReader(""), Out: &r.out, Err: &r.errOut},
-		OpenVault: func() (*vault.Vault, error) { return vault.Open(context.Background(), r.vault, r.key, vault.Options{}) },
-		Endpoints: func() (spapi.Endpoints, error) { return parseEndpoint(r.e.srv.URL) },
-		Log:       slog.New(slog.DiscardHandler),
+		cmdEnv: cmdEnv{IO: IO{In: strings.NewReader(""), Out: &r.out, Err: &r.errOut}, Log: slog.New(slog.DiscardHandler),
+			OpenApp: func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
+				v, err := vault.Open(ctx, r.vault, r.key, vault.Options{})
+				if err != nil {
+					return nil, vault.App{}, spapi.Endpoints{}, err
+				}
+				app, err := v.GetApp(ctx, "main")
+				if err != nil {
+					v.Close()
+					return nil, vault.App{}, spapi.Endpoints{}, err
+				}
+				ep, err := parseEndpoint(r.e.srv.URL)
+				return v, app, ep, err
+			},
+		},
 		ConsentPage: func(region string) string {
 			if region != "na" {
 				return "https://unexpected.example/" + region
@@ -220,12 +199,12 @@ func TestRunSellerAuthorize(t *testing.T) {
 	// and whose browser follows the redirect.
 	follow := func(t *testing.T, extra url.Values) func(string) error {
 		return func(link string) error {
-			loc, err := consentPage(link, extra)
+			loc, err := testenv.ConsentRedirect(link, extra)
 			if err != nil {
 				t.Error(err)
 				return err
 			}
-			go hit(loc)
+			go testenv.Visit(loc)
 			return nil
 		}
 	}
@@ -241,7 +220,7 @@ func TestRunSellerAuthorize(t *testing.T) {
 			pr, pw := io.Pipe()
 			o.IO.In = pr
 			o.Browser = func(link string) error {
-				loc, err := consentPage(link, nil)
+				loc, err := testenv.ConsentRedirect(link, nil)
 				if err != nil {
 					t.Error(err)
 				}

@@ -8,23 +8,29 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
 func init() { commands = append(commands, newCallCmd) }
 
-// callOptions are the flags and arguments of spgate call.
+// callOptions are the flags and arguments of spgate call and what it takes
+// from its surroundings.
 type callOptions struct {
 	Seller string
 	API    string
 	PII    []string
 	Body   string
 	Region string
+	Args   []string
+
+	cmdEnv
+	// Note tells about a choice spgate made (printNote).
+	Note func(note string)
 }
 
 func newCallCmd(streams IO) *cobra.Command {
@@ -53,7 +59,9 @@ and the setup step that fixes it, and exits 1.`,
   spgate call POST /tokens/2021-03-01/restrictedDataToken --body req.json --seller main`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCall(cmd, streams, o, args)
+			o.Args, o.cmdEnv = args, newEnv(cmd, streams)
+			o.Note = func(note string) { printNote(cmd, streams.Err, note) }
+			return runCall(cmd.Context(), &o)
 		},
 	}
 	addClientFlags(cmd)
@@ -66,24 +74,23 @@ and the setup step that fixes it, and exits 1.`,
 	return cmd
 }
 
-func runCall(cmd *cobra.Command, streams IO, o callOptions, args []string) error {
-	ctx := cmd.Context()
-	call, note, err := spapi.ParseCall(args, o.API)
+func runCall(ctx context.Context, o *callOptions) error {
+	call, note, err := spapi.ParseCall(o.Args, o.API)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	op := call.Operation
 	if note != "" {
-		printNote(cmd, streams.Err, note)
+		o.Note(note)
 	}
 	if !op.Grantless && o.Seller == "" {
 		return usageErr("%s acts for a seller: add --seller ID (or the seller's name in the vault)", op.ID)
 	}
-	if call.Body, err = readCallBody(o.Body, streams.In); err != nil {
+	if call.Body, err = readCallBody(o.Body, o.IO.In); err != nil {
 		return err
 	}
 	call.DataElements = o.PII
-	v, err := openVault(cmd, false)
+	v, app, ep, err := o.OpenApp(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,25 +98,21 @@ func runCall(cmd *cobra.Command, streams IO, o callOptions, args []string) error
 	if err := o.address(ctx, v, &call); err != nil {
 		return err
 	}
-	c, err := newClient(ctx, cmd, v)
+	c, err := o.NewClient(ctx, v, app, ep)
 	if err != nil {
 		return err
 	}
-	resp, err := c.Do(ctx, call)
-	if err != nil {
+	// Personal data and Amazon credentials are printed only after their
+	// release is recorded.
+	resp, err := appvault.Call(ctx, v, c, call, appvault.CommandLineReader())
+	var re *appvault.ReleaseError
+	switch {
+	case errors.As(err, &re):
+		return releaseErr(err)
+	case err != nil:
 		return callError(err)
 	}
-	// Personal data is printed only after its access is recorded, decided
-	// on the operation, data elements and decoded query that were sent.
-	// A Restricted Data Token opens personal data to whoever holds it, so
-	// printing one is recorded the same way.
-	if op.ReturnsPersonalData(o.PII, call.Query) || op.HandsOutCredentials() {
-		if err := recordRelease(ctx, v, vault.AccessEvent{Seller: call.Seller, Operation: op.ID, PII: true,
-			Status: resp.Status, RequestID: resp.Header.Get("x-amzn-RequestId")}, "this "+op.ID+" call (it returns personal data or an Amazon credential)"); err != nil {
-			return err
-		}
-	}
-	return printCallAnswer(cmd, streams, op.ID, resp)
+	return o.printAnswer(op.ID, resp)
 }
 
 // readCallBody reads --body: a JSON file, or - for in; nil when not given.
@@ -135,7 +138,7 @@ func readCallBody(name string, in io.Reader) (any, error) {
 
 // address sets whom call acts for: the seller (resolved in the vault) of a
 // seller's operation, the region of a grantless one.
-func (o callOptions) address(ctx context.Context, v *vault.Vault, call *spapi.Call) error {
+func (o *callOptions) address(ctx context.Context, v *vault.Vault, call *spapi.Call) error {
 	sellerID := ""
 	if o.Seller != "" {
 		s, err := resolveSeller(ctx, v, o.Seller)
@@ -158,55 +161,32 @@ func (o callOptions) address(ctx context.Context, v *vault.Vault, call *spapi.Ca
 	return nil
 }
 
-// printCallAnswer prints Amazon's answer as indented JSON (as it came when
+// printAnswer prints Amazon's answer as indented JSON (as it came when
 // it is not JSON), or its status when it has no body.
-func printCallAnswer(cmd *cobra.Command, streams IO, opID string, resp *spapi.Response) error {
+func (o *callOptions) printAnswer(opID string, resp *spapi.Response) error {
 	if len(resp.Body) == 0 {
-		if jsonOut(cmd) {
-			return printJSON(streams.Out, map[string]int{"status": resp.Status})
+		if o.JSON {
+			return printJSON(o.IO.Out, map[string]int{"status": resp.Status})
 		}
-		fmt.Fprintf(streams.Err, "%s answered %d with no body\n", opID, resp.Status)
+		fmt.Fprintf(o.IO.Err, "%s answered %d with no body\n", opID, resp.Status)
 		return nil
 	}
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, resp.Body, "", "  "); err != nil {
-		_, err = streams.Out.Write(resp.Body)
+		_, err = o.IO.Out.Write(resp.Body)
 		return err
 	}
 	buf.WriteByte('\n')
-	_, err := buf.WriteTo(streams.Out)
+	_, err := buf.WriteTo(o.IO.Out)
 	return err
 }
 
-// callError explains an error answer: Amazon's words, the likely cause, and
-// the setup step that fixes it.
+// callError explains an error answer (spapi.APIError.Explain): Amazon's
+// words, the likely cause, and the setup step that fixes it.
 func callError(err error) error {
 	var ae *spapi.APIError
 	if !errors.As(err, &ae) {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s answered %d", ae.Operation, ae.Status)
-	if ae.Code != "" {
-		fmt.Fprintf(&b, " %s", ae.Code)
-	}
-	if ae.Message != "" {
-		fmt.Fprintf(&b, ": %s", ae.Message)
-	}
-	if ae.Details != "" {
-		fmt.Fprintf(&b, " (%s)", ae.Details)
-	}
-	if ae.Body != "" {
-		fmt.Fprintf(&b, "\n  body: %s", ae.Body)
-	}
-	if d := ae.Diagnose(); d.Cause != "" {
-		fmt.Fprintf(&b, "\n  likely cause: %s\n  fix: %s", d.Cause, d.Fix)
-		if d.Step != "" {
-			fmt.Fprintf(&b, "\n  setup step: %s", d.Step)
-		}
-	}
-	if ae.RequestID != "" {
-		fmt.Fprintf(&b, "\n  request id: %s", ae.RequestID)
-	}
-	return &ExitError{Code: ExitFailure, Err: errors.New(b.String())}
+	return &ExitError{Code: ExitFailure, Err: errors.New(ae.Explain())}
 }

@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/appvault"
-	"github.com/spgate/spgate/lwa"
-	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
@@ -89,29 +87,6 @@ func resolveSeller(ctx context.Context, v *vault.Vault, ref string) (vault.Selle
 		return vault.Seller{}, problemErr(ProblemNotFound, fmt.Errorf("no seller %q in the vault", ref), "add it with `spgate seller add`, or see `spgate seller list`")
 	}
 	return s, storeErr(err)
-}
-
-// vaultCredentials re-reads the app's client id and secret from the vault
-// on every token request (rotation.VaultCredentials).
-type vaultCredentials struct {
-	v   *vault.Vault
-	app string
-}
-
-func (c vaultCredentials) Credentials(ctx context.Context) (lwa.Credentials, error) {
-	return rotation.VaultCredentials{Vault: c.v, App: c.app}.Credentials(ctx)
-}
-
-// newClient builds an SP-API client for the app the command's --app names
-// (empty: the only app in the vault) with the endpoints and logger its flags
-// select. It reads --app itself, so no verb can register the flag and then
-// forget to pass it on.
-func newClient(ctx context.Context, cmd *cobra.Command, v *vault.Vault) (*spapi.Client, error) {
-	app, ep, err := appAndEndpoints(ctx, cmd, v)
-	if err != nil {
-		return nil, err
-	}
-	return clientForApp(ctx, cmd, v, app, ep)
 }
 
 // openVaultApp opens the vault and resolves the app --app names (empty: the

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/console"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/internal/demo"
 	"github.com/spgate/spgate/spapi"
@@ -30,12 +36,7 @@ type demoOptions struct {
 	Console      string
 	TimeScaleSet bool
 
-	IO   IO
-	JSON bool // --json
-	// NewClient builds the demo app's SP-API client as every verb does;
-	// Doctor runs spgate doctor's checks.
-	NewClient func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error)
-	Doctor    func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error)
+	cmdEnv
 }
 
 func newDemoCmd(streams IO) *cobra.Command {
@@ -61,13 +62,7 @@ one-time sign-in link, and runs until Ctrl-C.`,
   spgate demo --console=127.0.0.1:9090 --keep ./spgate-demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO, o.JSON = streams, jsonOut(cmd)
-			o.NewClient = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
-				return clientForApp(ctx, cmd, v, app, ep)
-			}
-			o.Doctor = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
-				return doctorChecks(ctx, cmd, v, app, ep, "")
-			}
+			o.cmdEnv = newEnv(cmd, streams)
 			if cmd.Flags().Changed("console") {
 				o.TimeScaleSet = cmd.Flags().Changed("time-scale")
 				return runDemoConsole(cmd.Context(), &o)
@@ -84,159 +79,111 @@ one-time sign-in link, and runs until Ctrl-C.`,
 	return cmd
 }
 
-// demoSummary is what the demo prints with --json.
-type demoSummary struct {
-	Dir          string         `json:"dir"`
-	Kept         bool           `json:"kept"`
-	Checks       []doctor.Check `json:"checks"`
-	Files        []demoFile     `json:"files"`
-	Orders       int64          `json:"orders"`
-	WithAddress  int64          `json:"ordersWithFullAddress"`
-	LWATokens    int64          `json:"lwaTokensRequested"`
-	RDTs         int64          `json:"restrictedDataTokensRequested"`
-	Calls        int64          `json:"spapiCalls"`
-	RateWaits    int64          `json:"rateLimitWaits"`
-	RateWaitTime string         `json:"rateLimitWaitTime"`
-	Throttled    int64          `json:"throttled"`
-	Elapsed      string         `json:"elapsed"`
-}
-
-// demoFile is one seller's order file.
-type demoFile struct {
-	Seller string `json:"seller"`
-	Region string `json:"region"`
-	Path   string `json:"path"`
-	Orders int64  `json:"orders"`
-}
-
-// say prints a line of the human form (nothing with --json).
-func (o *demoOptions) say(format string, a ...any) {
-	if !o.JSON {
-		fmt.Fprintf(o.IO.Out, format+"\n", a...)
+// start starts the offline Amazon and the demo vault (demo.Start) with
+// the fixture (nil: the emulator's demo), its clock at scale and its tokens
+// living lifetime, in --keep's directory with the vault's master.key, or
+// in a temporary one that Close removes.
+func (o *demoOptions) start(ctx context.Context, scale float64, lifetime time.Duration, fixture func(*amazontest.Server) (amazontest.Demo, error)) (*demo.Env, error) {
+	if o.Orders < 1 || scale <= 0 {
+		return nil, usageErr("--orders must be at least 1 and --time-scale positive")
 	}
-}
-
-func runDemo(ctx context.Context, o *demoOptions) error {
-	began := time.Now()
-	if o.Orders < 1 || o.TimeScale <= 0 {
-		return usageErr("--orders must be at least 1 and --time-scale positive")
-	}
-	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo",
-		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: o.TimeScale, TokenLifetime: 12 * time.Hour}})
+	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo", Fixture: fixture,
+		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: scale, TokenLifetime: lifetime}})
 	if err != nil {
 		if o.Keep != "" {
 			err = fmt.Errorf("--keep %s: %w (use an empty directory)", o.Keep, err)
 		}
-		return err
-	}
-	defer e.Close()
-	if o.Keep != "" {
-		if err := e.SaveKey(filepath.Join(e.Dir, "master.key")); err != nil {
-			return err
-		}
-	}
-	srv := e.Amazon
-	o.say("offline Amazon listening on %s (NA), %s (EU), %s (FE); its clock runs %gx",
-		srv.RegionURL(amazontest.RegionNA), srv.RegionURL(amazontest.RegionEU), srv.RegionURL(amazontest.RegionFE), o.TimeScale)
-	o.say("vault %s: app %q (%s) with %d authorized sellers", e.VaultPath, e.App.Name, e.App.AppID, len(e.Fixture.Sellers))
-	sum := demoSummary{Dir: e.Dir, Kept: o.Keep != ""}
-	if sum.Checks, err = o.doctor(ctx, e); err != nil {
-		return err
-	}
-	c, err := o.NewClient(ctx, e.Vault, e.App, e.Endpoints)
-	if err != nil {
-		return err
-	}
-	if err := o.pull(ctx, e, c, &sum); err != nil {
-		return err
-	}
-	sum.count(srv.Counters(), c.Stats())
-	sum.Elapsed = time.Since(began).Round(time.Millisecond).String()
-	if o.JSON {
-		return printJSON(o.IO.Out, sum)
-	}
-	o.printSummary(sum, e.VaultPath)
-	return nil
-}
-
-// doctor runs and prints spgate doctor's checks against the emulator; a
-// failure is a bug.
-func (o *demoOptions) doctor(ctx context.Context, e *demo.Env) ([]doctor.Check, error) {
-	checks, err := o.Doctor(ctx, e.Vault, e.App, e.Endpoints)
-	if err != nil {
 		return nil, err
 	}
-	o.say("\n$ spgate doctor")
-	if !o.JSON {
-		if err := printChecks(o.IO.Out, checks, false); err != nil {
+	if o.Keep != "" {
+		if err := e.SaveKey(filepath.Join(e.Dir, "master.key")); err != nil {
+			e.Close()
 			return nil, err
 		}
 	}
-	if doctor.Worst(checks) == doctor.Fail {
-		return nil, &ExitError{Code: ExitFailure, Err: errors.New("demo: doctor found failures against the offline Amazon; this is a bug, please report it")}
-	}
-	return checks, nil
+	return e, nil
 }
 
-// pull pulls every seller's orders with addresses into a file of its own.
-func (o *demoOptions) pull(ctx context.Context, e *demo.Env, c *spapi.Client, sum *demoSummary) error {
-	o.say("\n$ spgate orders pull --since 100d --pii address --out orders-<seller>.jsonl   (each seller)")
-	for i, s := range e.Fixture.Sellers {
-		sl, err := e.Vault.GetSeller(ctx, s.ID)
-		if err != nil {
-			return err
-		}
-		out := filepath.Join(e.Dir, fmt.Sprintf("orders-%s-%s.jsonl", s.Region, s.ID))
-		res, err := pullOrders(ctx, pullJob{Vault: e.Vault, Client: c, Seller: sl, API: ordersV0, Out: out,
-			Job: "demo/orders", Since: time.Now().Add(-100 * 24 * time.Hour), PII: []string{"address"}, PageSize: 100,
-			Progress: newProgress(o.IO.Err, c), Now: time.Now})
-		if err != nil {
-			return err
-		}
-		full, err := demo.CountFullAddresses(out)
-		if err != nil {
-			return err
-		}
-		sum.Orders += res.Orders
-		sum.WithAddress += full
-		sum.Files = append(sum.Files, demoFile{Seller: s.ID, Region: string(s.Region), Path: out, Orders: res.Orders})
-		o.say("  seller %d %s (%s): %d orders, %d with a full shipping address → %s", i+1, s.ID, s.Region, res.Orders, full, out)
+func runDemo(ctx context.Context, o *demoOptions) error {
+	began := time.Now()
+	e, err := o.start(ctx, o.TimeScale, 12*time.Hour, nil)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	to := demo.TourOptions{Began: began, Kept: o.Keep != "", TimeScale: o.TimeScale, Progress: o.IO.Err, Reader: appvault.CommandLineReader(),
+		NewClient: o.NewClient,
+		Doctor: func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
+			return o.doctorChecks(ctx, v, app, ep, "")
+		}}
+	if !o.JSON {
+		to.Out = o.IO.Out
+	}
+	sum, err := demo.Tour(ctx, e, to)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.IO.Out, sum)
 	}
 	return nil
 }
 
-// count takes the tokens Amazon issued and the client's calls and waits.
-func (s *demoSummary) count(ac amazontest.Counters, st spapi.StatsSnapshot) {
-	for _, n := range ac.TokensIssued {
-		s.LWATokens += n
-	}
-	s.RDTs = ac.RDTsIssued
-	s.Calls, s.RateWaits, s.Throttled = st.Calls, st.LimiterWaits, st.Throttled
-	s.RateWaitTime = st.LimiterWait.Round(time.Millisecond).String()
-}
+// demoConsoleAddr is where spgate demo --console serves the console.
+const demoConsoleAddr = "127.0.0.1:8088"
 
-func (o *demoOptions) printSummary(sum demoSummary, vpath string) {
-	o.say("\nWhat happened:")
-	o.say("  %d checks passed, %d warnings, %d failed", countStatus(sum.Checks, doctor.OK), countStatus(sum.Checks, doctor.Warn), countStatus(sum.Checks, doctor.Fail))
-	o.say("  %d orders pulled, %d of them with a full shipping address", sum.Orders, sum.WithAddress)
-	o.say("  %d SP-API calls by the pull; Amazon issued %d LWA access tokens and %d Restricted Data Tokens in all (doctor proves each role with one; the pull needs one generic-path RDT per seller for every order)", sum.Calls, sum.LWATokens, sum.RDTs)
-	o.say("  %d waits for Amazon's rate limits (%s in all, on the sped-up clock), %d throttled answers", sum.RateWaits, sum.RateWaitTime, sum.Throttled)
-	o.say("  finished in %s", sum.Elapsed)
-	if sum.Kept {
-		o.say("\nKept in %s: vault.db, master.key and the order files. Open the vault with:", sum.Dir)
-		o.say("  export SPGATE_VAULT=%s SPGATE_MASTER_KEY=$(cat %s)", vpath, filepath.Join(sum.Dir, "master.key"))
-	} else {
-		o.say("\nThe files were in %s and are deleted now; keep them with --keep DIR.", sum.Dir)
+// runDemoConsole is spgate demo --console: the offline Amazon and a demo
+// vault as spgate demo makes them, then spgate serve --console on that
+// vault, as the verb itself, until Ctrl-C. The demo app's redirect URI is
+// the console's callback, and one emulator seller has not authorized it,
+// so every page has something to show and to do.
+func runDemoConsole(ctx context.Context, o *demoOptions) error {
+	scale := o.TimeScale
+	if !o.TimeScaleSet {
+		scale = 1 // the console shows ages and expiries: real time
 	}
-	o.say("Next: run the offline Amazon yourself with `spgate emulate`, or add your real app with `spgate app add`.")
-}
-
-func countStatus(checks []doctor.Check, s doctor.Status) int {
-	n := 0
-	for _, c := range checks {
-		if c.Status == s {
-			n++
+	if err := console.CheckAddr(o.Console, false); err != nil {
+		return usageErr("--console: %v", err)
+	}
+	if _, port, _ := net.SplitHostPort(o.Console); port == "0" {
+		// The demo app registers the console's callback with the offline
+		// Amazon before the console listens: take a free port now.
+		ln, err := net.Listen("tcp", o.Console)
+		if err != nil {
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--console: listen on %s: %w", o.Console, err)}
+		}
+		o.Console = ln.Addr().String()
+		ln.Close()
+	}
+	e, err := o.start(ctx, scale, time.Hour, demo.ConsoleFixture("http://"+o.Console))
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	enc, err := e.Key.Encode()
+	if err != nil {
+		return err
+	}
+	srv := e.Amazon
+	// spgate serve reads the key, the endpoints and the consent page from
+	// the environment, as after `spgate emulate` and its exports.
+	for k, v := range map[string]string{vault.EnvMasterKey: enc, EnvEndpoint: srv.Endpoints(), EnvConsentURL: srv.ConsentURL()} {
+		if err := os.Setenv(k, v); err != nil {
+			return err
 		}
 	}
-	return n
+	out := o.IO.Err
+	fmt.Fprintf(out, "spgate demo: offline Amazon on %s (NA), %s (EU), %s (FE); its clock runs %gx\n",
+		srv.RegionURL(amazontest.RegionNA), srv.RegionURL(amazontest.RegionEU), srv.RegionURL(amazontest.RegionFE), scale)
+	fmt.Fprintf(out, "spgate demo: vault %s: app %q (%s) with %d authorized sellers; one more seller in EU can authorize it from the console's Sellers page\n",
+		e.VaultPath, e.App.Name, e.App.AppID, len(e.Fixture.Sellers))
+	if o.Keep != "" {
+		fmt.Fprintf(out, "spgate demo: kept in %s; use the vault from another shell with\n  export SPGATE_VAULT=%s SPGATE_MASTER_KEY=$(cat %s) SPGATE_ENDPOINT=%s\n",
+			e.Dir, e.VaultPath, filepath.Join(e.Dir, "master.key"), srv.Endpoints())
+	}
+	args := []string{"serve", "--" + flagVault, e.VaultPath, "--addr", "127.0.0.1:0", "--console", o.Console}
+	if code := Main(ctx, args, o.IO.In, o.IO.Out, o.IO.Err); code != ExitOK {
+		return &ExitError{Code: code, Err: errors.New("demo --console: spgate " + strings.Join(args, " ") + " exited with " + strconv.Itoa(code) + " (its error is above)")}
+	}
+	return nil
 }

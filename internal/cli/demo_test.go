@@ -19,7 +19,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	var s demoSummary
+	var s demo.Summary
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("demo --json: %v\n%s", err, out)
 	}

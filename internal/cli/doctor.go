@@ -3,8 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,10 +16,11 @@ import (
 
 func init() { commands = append(commands, newDoctorCmd) }
 
-// doctorOptions are the flags of spgate doctor.
+// doctorOptions are the flags of spgate doctor and what it takes from its
+// surroundings.
 type doctorOptions struct {
 	Seller string
-	App    string
+	cmdEnv
 }
 
 func newDoctorCmd(streams IO) *cobra.Command {
@@ -37,7 +39,8 @@ It exits 0 when nothing failed (warnings allowed) and 1 otherwise.`,
   spgate doctor --seller A2VYDBAL8BMVQK --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDoctor(cmd, streams, o)
+			o.cmdEnv = newEnv(cmd, streams)
+			return runDoctor(cmd.Context(), &o)
 		},
 	}
 	addClientFlags(cmd)
@@ -45,18 +48,17 @@ It exits 0 when nothing failed (warnings allowed) and 1 otherwise.`,
 	return cmd
 }
 
-func runDoctor(cmd *cobra.Command, streams IO, o doctorOptions) error {
-	ctx := cmd.Context()
-	v, app, ep, err := openVaultApp(ctx, cmd)
+func runDoctor(ctx context.Context, o *doctorOptions) error {
+	v, app, ep, err := o.OpenApp(ctx)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	checks, err := doctorChecks(ctx, cmd, v, app, ep, o.Seller)
+	checks, err := o.doctorChecks(ctx, v, app, ep, o.Seller)
 	if err != nil {
 		return err
 	}
-	if err := printChecks(streams.Out, checks, jsonOut(cmd)); err != nil {
+	if err := printChecks(o.IO.Out, checks, o.JSON); err != nil {
 		return err
 	}
 	if doctor.Worst(checks) == doctor.Fail {
@@ -65,69 +67,32 @@ func runDoctor(cmd *cobra.Command, streams IO, o doctorOptions) error {
 	return nil
 }
 
-// doctorChecks runs every check for app: the SP-API layers (doctor.Run),
-// then the AWS chain.
-func doctorChecks(ctx context.Context, cmd *cobra.Command, v *vault.Vault, app vault.App, ep spapi.Endpoints, sellerRef string) ([]doctor.Check, error) {
-	var sellers []vault.Seller
+// doctorChecks runs every check of app (doctor.App) with the client every
+// verb builds: for the seller sellerRef names, or every seller that
+// authorized the app.
+func (e cmdEnv) doctorChecks(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints, sellerRef string) ([]doctor.Check, error) {
+	in := doctor.AppInput{Vault: v, App: app, Endpoints: ep, AWSEndpoint: strings.TrimSpace(os.Getenv(EnvAWSEndpoint)),
+		Version: buildVersion()}
 	if sellerRef != "" {
 		s, err := resolveSeller(ctx, v, sellerRef)
 		if err != nil {
 			return nil, err
 		}
-		sellers = append(sellers, s)
-	} else {
-		list, err := v.ListSellers(ctx)
-		if err != nil {
-			return nil, storeErr(err)
-		}
-		for _, s := range list {
-			if _, ok := s.Authorization(app.Name); !ok {
-				continue
-			}
-			full, err := v.GetSeller(ctx, s.ID)
-			if err != nil {
-				return nil, storeErr(err)
-			}
-			sellers = append(sellers, full)
-		}
+		in.Sellers = []vault.Seller{s}
 	}
-	c, err := clientForApp(ctx, cmd, v, app, ep)
+	c, err := e.NewClient(ctx, v, app, ep)
 	if err != nil {
 		return nil, err
 	}
-	checks := doctor.Run(ctx, doctor.Input{App: app, Sellers: sellers, Client: c,
-		Credentials: vaultCredentials{v: v, app: app.Name}, Endpoints: ep})
-	checks = append(checks, doctorSecrets(ctx, v, app, ep)...)
-	checks = append(checks, doctorAWS(ctx, v, app)...)
-	checks = append(checks, doctor.Database(ctx, v)...) // a vault in PostgreSQL
-	checks = append(checks, doctor.Replicas(ctx, v, buildVersion())...)
-	return checks, nil
+	in.Client = c
+	checks, err := doctor.App(ctx, in)
+	return checks, storeErr(err)
 }
-
-var statusMark = map[doctor.Status]string{doctor.OK: "✓", doctor.Skip: "-", doctor.Warn: "!", doctor.Fail: "✗"}
 
 // printChecks writes the checks as a table, or as JSON.
 func printChecks(w io.Writer, checks []doctor.Check, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, map[string]any{"status": doctor.Worst(checks), "checks": checks})
 	}
-	for _, c := range checks {
-		if _, err := fmt.Fprintf(w, "%s %-7s %-20s %s\n", statusMark[c.Status], c.Layer, c.Name, c.Detail); err != nil {
-			return err
-		}
-		if c.Status == doctor.Fail || c.Status == doctor.Warn {
-			if c.Step != "" {
-				fmt.Fprintf(w, "    step: %s\n", c.Step)
-			}
-			if c.Fix != "" {
-				fmt.Fprintf(w, "    fix:  %s\n", c.Fix)
-			}
-		}
-	}
-	n := map[doctor.Status]int{}
-	for _, c := range checks {
-		n[c.Status]++
-	}
-	_, err := fmt.Fprintf(w, "\n%d ok, %d warnings, %d failed, %d skipped\n", n[doctor.OK], n[doctor.Warn], n[doctor.Fail], n[doctor.Skip])
-	return err
+	return doctor.WriteText(w, checks)
 }

@@ -338,3 +338,14 @@ func TestServeLogsAtTheDefaultLevel(t *testing.T) {
 		t.Errorf("INFO lines at the default level:\n%.1000s", e2eMask(stderr.String()))
 	}
 }
+
+// TestServeNoRateLimitsOnlyForEmulators: without pacing, Amazon would only
+// answer 429s, so --no-rate-limits against it is bad input.
+func TestServeNoRateLimitsOnlyForEmulators(t *testing.T) {
+	newServeFixture(t)
+	t.Setenv(EnvEndpoint, "")
+	_, errs := e2eMust(t, ExitUsage, "", "serve", "--addr", "127.0.0.1:0", "--sandbox", "--no-rate-limits")
+	if !strings.Contains(errs, "--no-rate-limits is for load tests") {
+		t.Errorf("stderr: %s", errs)
+	}
+}

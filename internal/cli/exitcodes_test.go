@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
 
 // TestExitCodeTable makes every verb meet the same mistakes and checks that
-// each mistake exits with the code the table (exitCodes) gives its problem,
+// each mistake exits with the code the table (problem.Code) gives its problem,
 // and that under --json stderr is one JSON object naming that problem, with
 // a message and a fix.
 func TestExitCodeTable(t *testing.T) {
@@ -129,7 +130,7 @@ func TestExitCodeTable(t *testing.T) {
 	sort.Strings(names)
 	for _, name := range names {
 		m := mistakes[name]
-		want, ok := exitCodes[m.problem]
+		want, ok := problem.Code(m.problem)
 		if !ok {
 			t.Fatalf("%s: problem %q is not in the table", name, m.problem)
 		}
@@ -147,7 +148,7 @@ func TestExitCodeTable(t *testing.T) {
 					t.Errorf("spgate %s: exit %d, want %d (%s)\nstderr: %s", strings.Join(args, " "), code, want, m.problem, stderr)
 					continue
 				}
-				var je jsonError
+				var je problem.JSON
 				lines := strings.Split(strings.TrimSpace(stderr), "\n")
 				if err := json.Unmarshal([]byte(lines[len(lines)-1]), &je); err != nil {
 					t.Errorf("spgate %s: the last line of stderr is not a JSON object: %v\nstderr: %s", strings.Join(args, " "), err, stderr)
@@ -166,25 +167,6 @@ func walk(c *cobra.Command, fn func(*cobra.Command)) {
 	fn(c)
 	for _, s := range c.Commands() {
 		walk(s, fn)
-	}
-}
-
-// TestJSONErrorFix: the message and fix of spgate's errors as the JSON
-// error object splits them.
-func TestJSONErrorFix(t *testing.T) {
-	tests := []struct{ in, msg, fix string }{
-		{"no app \"x\" in the vault: see `spgate app list`", "no app \"x\" in the vault", "see `spgate app list`"},
-		{"the vault holds 2 apps (a, b): choose one with --app", "the vault holds 2 apps (a, b)", "choose one with --app"},
-		{"seller A1 is stored in region eu, not na; remove it first", "seller A1 is stored in region eu, not na", "remove it first"},
-		{"--out is required: a .jsonl or .csv file", "--out is required: a .jsonl or .csv file", ""},
-		{"unknown flag: --x\nRun 'spgate app list --help' for usage.", "unknown flag: --x", "Run 'spgate app list --help' for usage."},
-		{"getOrders answered 403 Unauthorized: denied\n  likely cause: c\n  fix: run `spgate doctor`\n  request id: r", "getOrders answered 403 Unauthorized: denied\n  likely cause: c\n  request id: r", "run `spgate doctor`"},
-	}
-	for _, tc := range tests {
-		msg, fix := splitFix(tc.in)
-		if msg != tc.msg || fix != tc.fix {
-			t.Errorf("splitFix(%q) = %q, %q; want %q, %q", tc.in, msg, fix, tc.msg, tc.fix)
-		}
 	}
 }
 

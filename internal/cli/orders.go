@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/progress"
 	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
@@ -46,13 +42,8 @@ type pullOptions struct {
 	PageSize int
 	Restart  bool
 
-	IO   IO
-	JSON bool // --json
-	Now  func() time.Time
-	// OpenVault opens the vault; NewClient builds the SP-API client of the
-	// app --app names.
-	OpenVault func() (*vault.Vault, error)
-	NewClient func(ctx context.Context, v *vault.Vault) (*spapi.Client, error)
+	cmdEnv
+	Now func() time.Time
 }
 
 func newOrdersCmd(streams IO) *cobra.Command {
@@ -87,9 +78,7 @@ duration ago (72h, 7d).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			noDump(cmd)
-			o.IO, o.JSON, o.Now = streams, jsonOut(cmd), time.Now
-			o.OpenVault = func() (*vault.Vault, error) { return openVault(cmd, false) }
-			o.NewClient = func(ctx context.Context, v *vault.Vault) (*spapi.Client, error) { return newClient(ctx, cmd, v) }
+			o.cmdEnv, o.Now = newEnv(cmd, streams), time.Now
 			return runOrdersPull(cmd.Context(), &o)
 		},
 	}
@@ -106,26 +95,6 @@ duration ago (72h, 7d).`,
 	f.BoolVar(&o.Restart, "restart", false, "ignore the checkpoint: truncate --out and start again from --since")
 	cmd.AddCommand(pull)
 	return cmd
-}
-
-// parseWhen reads RFC 3339, a date, or a duration ago ("72h", "7d").
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		if days, err := strconv.ParseFloat(n, 64); err == nil && days >= 0 {
-			return now.Add(-time.Duration(days * 24 * float64(time.Hour))), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339 (2025-01-31T00:00:00Z), a date (2025-01-31) or a duration ago (72h, 7d)", s)
 }
 
 // window checks the flags that need no vault and returns the pull's time
@@ -148,12 +117,12 @@ func (o *pullOptions) window() (since, until time.Time, out string, err error) {
 	}
 	now := o.Now()
 	if o.Since != "" {
-		if since, err = parseWhen(o.Since, now); err != nil {
+		if since, err = orderpull.ParseWhen(o.Since, now); err != nil {
 			return since, until, "", usageErr("--since: %v", err)
 		}
 	}
 	if o.Until != "" {
-		if until, err = parseWhen(o.Until, now); err != nil {
+		if until, err = orderpull.ParseWhen(o.Until, now); err != nil {
 			return since, until, "", usageErr("--until: %v", err)
 		}
 		if !since.IsZero() && !until.After(since) {
@@ -171,7 +140,7 @@ func runOrdersPull(ctx context.Context, o *pullOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := o.OpenVault()
+	v, app, ep, err := o.OpenApp(ctx)
 	if err != nil {
 		return err
 	}
@@ -180,7 +149,7 @@ func runOrdersPull(ctx context.Context, o *pullOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := o.NewClient(ctx, v)
+	c, err := o.NewClient(ctx, v, app, ep)
 	if err != nil {
 		return err
 	}
@@ -188,18 +157,18 @@ func runOrdersPull(ctx context.Context, o *pullOptions) error {
 	if job == "" {
 		job = "orders-pull/" + o.API + "/" + out
 	}
-	res, err := pullOrders(ctx, pullJob{
-		Vault: v, Client: c, Seller: s, API: o.API, Out: out, Job: job,
-		Since: since, Until: until, PII: o.PII, PageSize: o.PageSize, Restart: o.Restart,
-		Progress: newProgress(o.IO.Err, c), Now: o.Now,
-	})
+	p := progress.NewPull(o.IO.Err, o.Now)
+	res, err := appvault.PullOrders(ctx, v, c, appvault.OrdersJob{Seller: s, Out: out, Reader: appvault.CommandLineReader(),
+		Options: orderpull.Options{API: o.API, Since: since, Until: until, PII: o.PII, PageSize: o.PageSize,
+			Job: job, Restart: o.Restart, Progress: p.Event}})
+	p.Finish()
 	if err != nil {
-		return err
+		return pullError(err, s.ID, out, o.Restart)
 	}
 	if o.JSON {
-		return printJSON(o.IO.Out, map[string]any{"orders": res.Orders, "pages": res.Pages, "resumed": res.Resumed, "out": res.Out, "seller": s.ID})
+		return printJSON(o.IO.Out, map[string]any{"orders": res.Orders, "pages": res.Pages, "resumed": res.Resumed, "out": out, "seller": s.ID})
 	}
-	fmt.Fprintf(o.IO.Out, "%d orders of seller %s written to %s\n", res.Orders, s.ID, res.Out)
+	fmt.Fprintf(o.IO.Out, "%d orders of seller %s written to %s\n", res.Orders, s.ID, out)
 	return nil
 }
 
@@ -212,80 +181,23 @@ func piiFor(api string, pii []string) ([]string, error) {
 	return des, nil
 }
 
-// pullJob is one pull of the vault's seller into a file; the demo builds
-// one without flags.
-type pullJob struct {
-	Vault    *vault.Vault
-	Client   *spapi.Client
-	Seller   vault.Seller
-	API      string
-	Out      string
-	Job      string
-	Since    time.Time
-	Until    time.Time
-	PII      []string // address, buyer
-	PageSize int
-	Restart  bool
-	Progress *progress
-	Now      func() time.Time // the progress's clock (default time.Now)
-}
-
-// pullResult says what a pull did.
-type pullResult struct {
-	Orders  int64
-	Pages   int64
-	Resumed bool
-	From    time.Time
-	Out     string
-}
-
-// pullOrders runs (or resumes) one pull job with the vault's checkpoints,
-// recording each page of personal data in the vault's access log before
-// it is written.
-func pullOrders(ctx context.Context, j pullJob) (pullResult, error) {
-	res := pullResult{Out: j.Out}
-	if len(j.Seller.Marketplaces) == 0 {
-		return res, &ExitError{Code: ExitConfig, Err: fmt.Errorf("seller %s has no marketplaces in the vault: set them with `spgate seller update %s --marketplace M[,M…]` (marketplace ids or country codes in its region)", j.Seller.ID, j.Seller.ID)}
-	}
-	o := orderpull.Options{Seller: j.Seller.ID, Marketplaces: j.Seller.Marketplaces, API: j.API,
-		Since: j.Since, Until: j.Until, PII: j.PII, PageSize: j.PageSize,
-		Checkpoints: appvault.NewCheckpoints(j.Vault), Job: j.Job, Restart: j.Restart,
-		Audit: func(ctx context.Context, r orderpull.Release) error {
-			return recordRelease(ctx, j.Vault, vault.AccessEvent{Seller: r.Seller, Operation: r.Operation, PII: true, Status: 200},
-				fmt.Sprintf("page %d of seller %s's orders (personal data)", r.Page, r.Seller))
-		}}
-	if j.Progress != nil {
-		if j.Now != nil {
-			j.Progress.now = j.Now
-		}
-		o.Progress = j.Progress.event
-		defer j.Progress.finish()
-	}
-	f := orderpull.NewFile(j.Out)
-	defer f.Close()
-	r, err := orderpull.Run(ctx, j.Client, o, f)
-	res.Orders, res.Pages, res.Resumed, res.From = r.Orders, r.Pages, r.Resumed, r.From
-	if err != nil {
-		return res, pullError(err, j)
-	}
-	return res, nil
-}
-
 // pullError gives a pull's error its exit code and says which flag fixes
 // it.
-func pullError(err error, j pullJob) error {
+func pullError(err error, seller, out string, restart bool) error {
 	var audit *orderpull.AuditError
 	var resume *orderpull.ResumeError
 	var ae *spapi.APIError
 	switch {
 	case errors.As(err, &audit):
-		return audit.Err // recordRelease's: nothing of the page was written
-	case errors.Is(err, orderpull.ErrSinceRequired) && j.Restart:
+		return releaseErr(audit.Err) // nothing of the page was written
+	case errors.Is(err, appvault.ErrNoMarketplaces):
+		return &ExitError{Code: ExitConfig, Err: err}
+	case errors.Is(err, orderpull.ErrSinceRequired) && restart:
 		return usageErr("--since is required with --restart: the job starts again from there")
 	case errors.Is(err, orderpull.ErrSinceRequired):
-		return usageErr("--since is required on the first run of this job (no checkpoint for seller %s and %s)", j.Seller.ID, j.Out)
+		return usageErr("--since is required on the first run of this job (no checkpoint for seller %s and %s)", seller, out)
 	case errors.Is(err, orderpull.ErrOutputExists):
-		return usageErr("%s already exists and no checkpoint belongs to it: choose another --out, remove the file, or pass --restart", j.Out)
+		return usageErr("%s already exists and no checkpoint belongs to it: choose another --out, remove the file, or pass --restart", out)
 	case errors.As(err, &resume):
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s: start again with --restart", resume.Problem)}
 	case errors.As(err, &ae):
@@ -295,128 +207,5 @@ func pullError(err error, j pullJob) error {
 	case errors.Is(err, vault.ErrLocked), errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrTampered), errors.Is(err, vault.ErrWrongKey):
 		return storeErr(err)
 	}
-	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("pulling orders of seller %s: %w (run the same command again to resume)", j.Seller.ID, err)}
-}
-
-// progress reports a pull on stderr: a redrawn line on a terminal, one plain
-// line per page otherwise. Amazon tells neither how many orders a query has
-// nor in which order it returns them, so there is no total to compare with:
-// progress says "page N, M orders" and the rate, never a percentage or an
-// ETA (one from the last-update times of a page reached 98 % with two
-// thirds of the orders still to come).
-type progress struct {
-	w     io.Writer
-	tty   bool
-	now   func() time.Time
-	began time.Time
-
-	mu         sync.Mutex
-	base       int64 // orders written before this process started
-	count      int64
-	pages      int64
-	last       orderpull.Event // the latest page's, for its rate-limit waits
-	lastPageAt time.Time
-	stop       chan struct{}
-	done       chan struct{}
-}
-
-// newProgress reports on w. The client is not read: the pull's events
-// carry its rate-limit waits.
-func newProgress(w io.Writer, _ *spapi.Client) *progress {
-	p := &progress{w: w, now: time.Now}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
-	return p
-}
-
-// event shows one of the pull's events.
-func (p *progress) event(ev orderpull.Event) {
-	switch ev.Kind {
-	case orderpull.Started:
-		p.start(ev.From, ev.Orders, ev.Resumed)
-	case orderpull.PageDone:
-		p.mu.Lock()
-		p.last = ev
-		p.mu.Unlock()
-		p.page(ev.Orders, ev.Pages)
-	case orderpull.Restarted:
-		if p.tty {
-			fmt.Fprint(p.w, "\r\033[K")
-		}
-		fmt.Fprintln(p.w, "Amazon refused the page token (they expire): asking again from this run's start; orders already written are skipped")
-	}
-}
-
-func (p *progress) start(from time.Time, count int64, resumed bool) {
-	p.mu.Lock()
-	p.began, p.lastPageAt = p.now(), p.now()
-	p.base, p.count = count, count
-	p.mu.Unlock()
-	if resumed {
-		fmt.Fprintf(p.w, "resuming from the checkpoint (%d orders already written, updated since %s)\n", count, from.UTC().Format(time.RFC3339))
-	}
-	if p.tty {
-		p.stop, p.done = make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(p.done)
-			t := time.NewTicker(250 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-p.stop:
-					return
-				case <-t.C:
-					p.draw()
-				}
-			}
-		}()
-	}
-}
-
-func (p *progress) page(count, pages int64) {
-	p.mu.Lock()
-	p.count, p.pages, p.lastPageAt = count, pages, p.now()
-	p.mu.Unlock()
-	if p.tty {
-		p.draw()
-		return
-	}
-	fmt.Fprintf(p.w, "checkpoint: page %d, %d orders%s\n", pages, count, p.status(false))
-}
-
-// status is the rate and rate-limit part of a progress line.
-func (p *progress) status(tty bool) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	el := p.now().Sub(p.began)
-	var b strings.Builder
-	if el > 0 {
-		fmt.Fprintf(&b, ", %.1f orders/s", float64(p.count-p.base)/el.Seconds())
-	}
-	if p.last.RateLimitWaits > 0 || p.last.Throttled > 0 {
-		fmt.Fprintf(&b, ", rate-limit waits %d (%s)", p.last.RateLimitWaits, p.last.RateLimitWait.Round(100*time.Millisecond))
-	}
-	if tty {
-		if w := p.now().Sub(p.lastPageAt); w > 2*time.Second {
-			fmt.Fprintf(&b, ", waiting for Amazon %s", w.Round(time.Second))
-		}
-	}
-	return b.String()
-}
-
-func (p *progress) draw() {
-	p.mu.Lock()
-	count, pages := p.count, p.pages
-	p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r\033[Kpage %d, %d orders%s", pages, count, p.status(true))
-}
-
-func (p *progress) finish() {
-	if p.tty && p.stop != nil {
-		close(p.stop)
-		<-p.done
-		p.draw()
-		fmt.Fprintln(p.w)
-	}
+	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("pulling orders of seller %s: %w (run the same command again to resume)", seller, err)}
 }

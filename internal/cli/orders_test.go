@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/lwa"
-	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/spapi/orders"
@@ -272,10 +272,14 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 	opts := func(out string) (*pullOptions, *bytes.Buffer, *bytes.Buffer) {
 		var stdout, stderr bytes.Buffer
 		return &pullOptions{Seller: seller.ID, Since: "100d", Until: "1h", API: ordersV0, PageSize: 10, Out: out,
-			IO: IO{Out: &stdout, Err: &stderr}, JSON: true, Now: func() time.Time { return now },
-			OpenVault: func() (*vault.Vault, error) { return e.open(t, false), nil },
-			NewClient: func(context.Context, *vault.Vault) (*spapi.Client, error) { return demoClient(t, e, seller), nil },
-		}, &stdout, &stderr
+			Now: func() time.Time { return now }, cmdEnv: cmdEnv{IO: IO{Out: &stdout, Err: &stderr}, JSON: true,
+				OpenApp: func(context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
+					return e.open(t, false), e.app, spapi.Endpoints{}, nil
+				},
+				NewClient: func(context.Context, *vault.Vault, vault.App, spapi.Endpoints) (*spapi.Client, error) {
+					return demoClient(t, e, seller), nil
+				},
+			}}, &stdout, &stderr
 	}
 
 	for name, bad := range map[string]func(*pullOptions){
@@ -289,11 +293,11 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 	} {
 		o, _, _ := opts(filepath.Join(dir, "bad.jsonl"))
 		bad(o)
-		o.OpenVault = func() (*vault.Vault, error) {
+		o.OpenApp = func(context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
 			t.Errorf("%s: the vault was opened for bad flags", name)
-			return nil, errors.New("not for bad flags")
+			return nil, vault.App{}, spapi.Endpoints{}, errors.New("not for bad flags")
 		}
-		if _, code := problemOf(runOrdersPull(context.Background(), o)); code != ExitUsage {
+		if _, code := problem.Of(runOrdersPull(context.Background(), o)); code != ExitUsage {
 			t.Errorf("%s: exit %d, want %d", name, code, ExitUsage)
 		}
 	}
@@ -326,25 +330,5 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 	}
 	if got := readJSONL(t, out, nil); !slices.Equal(got, want) {
 		t.Fatalf("the file has %d orders, the window %d", len(got), len(want))
-	}
-}
-
-// TestPullProgressEvents: the progress lines show the rate-limit waits the
-// pull's events carry, and say when Amazon refused a page token.
-func TestPullProgressEvents(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	var buf bytes.Buffer
-	p := &progress{w: &buf, now: func() time.Time { return now }}
-	p.event(orderpull.Event{Kind: orderpull.Started, Resumed: true, Orders: 20, Pages: 2, From: now.Add(-time.Hour)})
-	now = now.Add(time.Minute)
-	p.event(orderpull.Event{Kind: orderpull.Restarted, Orders: 20, Pages: 2})
-	p.event(orderpull.Event{Kind: orderpull.PageDone, Orders: 30, Pages: 3, PageOrders: 10, RateLimitWaits: 2, RateLimitWait: 61 * time.Second})
-	p.event(orderpull.Event{Kind: orderpull.Finished, Orders: 30, Pages: 3})
-	p.finish()
-	for _, want := range []string{"resuming from the checkpoint (20 orders already written", "refused the page token",
-		"checkpoint: page 3, 30 orders, 0.2 orders/s, rate-limit waits 2 (1m1s)"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("progress lacks %q:\n%s", want, buf.String())
-		}
 	}
 }

@@ -1,37 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-// TestPullProgressIsHonest: Amazon gives no total for an orders query, so
-// progress counts pages and orders and never shows a percentage or an ETA,
-// however late the last-update times of the orders already seen are.
-func TestPullProgressIsHonest(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	var buf bytes.Buffer
-	p := &progress{w: &buf, now: func() time.Time { return now }}
-	since := now.Add(-365 * 24 * time.Hour)
-	p.start(since, 0, false)
-	for i := int64(1); i <= 3; i++ {
-		now = now.Add(10 * time.Second)
-		p.page(i*100, i)
-	}
-	p.finish()
-	out := buf.String()
-	for _, want := range []string{"page 1, 100 orders", "page 3, 300 orders", "orders/s"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("progress lacks %q:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "%") || strings.Contains(out, "ETA") {
-		t.Errorf("progress shows an estimate it cannot know:\n%s", out)
-	}
-}
 
 // TestPullProgressWideRange pulls a year of orders page by page and checks
 // the progress lines: pages and orders counted, no percentage.

@@ -6,51 +6,53 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spgate/spgate/internal/problem"
+	"github.com/spgate/spgate/spapi"
+	"github.com/spgate/spgate/vault"
 )
-
-// Exit codes. Scripts can rely on them.
-const (
-	ExitOK       = 0
-	ExitFailure  = 1 // the operation failed (Amazon refused, a check failed)
-	ExitUsage    = 2 // bad flags or arguments
-	ExitConfig   = 3 // vault missing, locked, corrupted or wrong key
-	ExitInternal = 4
-)
-
-// ExitError carries the exit code a command wants, with its message.
-type ExitError struct {
-	Code int
-	Err  error
-	// Problem names the kind of error (ProblemNotFound, …; errors.go);
-	// empty means the one Code stands for.
-	Problem string
-	// Fix says what to do about it, when Err's text does not.
-	Fix string
-}
-
-func (e *ExitError) Error() string {
-	if e.Fix != "" {
-		return e.Err.Error() + ": " + e.Fix
-	}
-	return e.Err.Error()
-}
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// usageErr marks err as bad user input (exit code 2).
-func usageErr(format string, a ...any) error {
-	return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: fmt.Errorf(format, a...)}
-}
 
 // IO bundles the streams a command reads and writes, so tests can inject them.
 type IO struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+}
+
+// cmdEnv is what a verb takes from its command line besides its own flags
+// (cli/cli's Factory): the streams, --json, the logger, and how to open
+// the vault and build a client. Tests fill one in and call the verb's run
+// function without cobra.
+type cmdEnv struct {
+	IO   IO
+	JSON bool         // --json
+	Log  *slog.Logger // on stderr at --log-level
+	// OpenVault opens the vault --vault names.
+	OpenVault func() (*vault.Vault, error)
+	// OpenApp opens the vault and resolves the app --app names (default:
+	// the only app) and the endpoints --endpoint and --sandbox select. On
+	// success the caller closes the vault.
+	OpenApp func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error)
+	// NewClient builds app's SP-API client the way every verb does.
+	NewClient func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error)
+}
+
+// newEnv is cmd's cmdEnv.
+func newEnv(cmd *cobra.Command, streams IO) cmdEnv {
+	return cmdEnv{IO: streams, JSON: jsonOut(cmd), Log: logger(cmd),
+		OpenVault: func() (*vault.Vault, error) { return openVault(cmd, false) },
+		OpenApp: func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
+			return openVaultApp(ctx, cmd)
+		},
+		NewClient: func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
+			return clientForApp(ctx, cmd, v, app, ep)
+		},
+	}
 }
 
 // version is set with -ldflags "-X github.com/spgate/spgate/internal/cli.version=…".
@@ -168,8 +170,8 @@ func Main(ctx context.Context, args []string, in io.Reader, out, errw io.Writer)
 		asJSON = asJSON || jsonOut(cmd)
 		path = cmd.CommandPath()
 	}
-	writeError(errw, err, asJSON, path)
-	_, code := problemOf(err)
+	problem.Write(errw, err, asJSON, path)
+	_, code := problem.Of(err)
 	return code
 }
 
@@ -181,17 +183,6 @@ func argsWantJSON(args []string) bool {
 		case "--":
 			return false
 		case "--" + flagJSON, "--" + flagJSON + "=true":
-			return true
-		}
-	}
-	return false
-}
-
-// isUsage recognises cobra's own argument errors, which it returns unwrapped.
-func isUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
-		if strings.Contains(msg, p) {
 			return true
 		}
 	}

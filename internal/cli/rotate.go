@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/vault"
 )
@@ -21,12 +22,15 @@ func init() { commands = append(commands, newRotateCmd) }
 // EnvSQSEndpoint points SQS calls at another endpoint (moto, LocalStack).
 const EnvSQSEndpoint = "SPGATE_SQS_ENDPOINT"
 
+// rotateOptions are the flags of spgate rotate and what it takes from its
+// surroundings.
 type rotateOptions struct {
 	Timeout     time.Duration
 	SQSEndpoint string
 	Watch       bool
 	Reset       bool
 	Threshold   time.Duration
+	cmdEnv
 }
 
 func newRotateCmd(streams IO) *cobra.Command {
@@ -72,7 +76,11 @@ keys are in the vault (spgate setup aws).`,
   spgate rotate --app main --watch
   SPGATE_AWS_ENDPOINT=http://127.0.0.1:5000 spgate rotate --app main --endpoint http://127.0.0.1:8099`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRotate(cmd, streams, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			noDump(cmd)
+			o.cmdEnv = newEnv(cmd, streams)
+			return runRotate(cmd.Context(), &o)
+		},
 	}
 	addClientFlags(cmd)
 	f := cmd.Flags()
@@ -84,36 +92,25 @@ keys are in the vault (spgate setup aws).`,
 	return cmd
 }
 
-func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
-	noDump(cmd)
+func runRotate(ctx context.Context, o *rotateOptions) error {
 	if o.Timeout <= 0 {
 		return usageErr("--timeout must be positive (e.g. 5m)")
 	}
 	if o.Watch && o.Reset {
 		return usageErr("--watch and --reset exclude each other")
 	}
-	o.SQSEndpoint = resolveSQSEndpoint(o.SQSEndpoint)
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	v, app, ep, err := openVaultApp(ctx, cmd)
+	v, app, ep, err := o.OpenApp(ctx)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	log := logger(cmd)
-	asJSON := jsonOut(cmd)
-	r, err := rotation.New(rotation.Config{
-		Vault:           v,
-		Request:         rotation.SPAPIRequester(v, ep, nil, nil, log),
-		Queues:          rotationQueues(ctx, v, app, o.SQSEndpoint),
-		Owner:           rotateOwner(o),
-		Verify:          rotation.LWAVerifier(ep.TokenURL, nil, nil),
-		Logger:          log,
-		Timeout:         o.Timeout,
-		ExpiryThreshold: o.Threshold,
+	r, err := appvault.NewRotator(ctx, v, app, ep, resolveSQSEndpoint(o.SQSEndpoint), rotation.Config{
+		Owner: o.owner(), Logger: o.Log, Timeout: o.Timeout, ExpiryThreshold: o.Threshold,
 		Progress: func(step, msg string) {
-			if !asJSON {
-				fmt.Fprintf(streams.Err, "rotate: %s\n", msg)
+			if !o.JSON {
+				fmt.Fprintf(o.IO.Err, "rotate: %s\n", msg)
 			}
 		},
 	})
@@ -122,84 +119,63 @@ func runRotate(cmd *cobra.Command, streams IO, o rotateOptions) error {
 	}
 	switch {
 	case o.Reset:
-		return runRotateReset(ctx, streams, r, app, asJSON)
+		return o.reset(ctx, r, app)
 	case o.Watch:
-		return runRotateWatch(ctx, streams, r, app, asJSON)
+		return o.watch(ctx, r, app)
 	}
 	res, err := r.Rotate(ctx, app.Name)
 	if err != nil {
 		return rotateErr(err)
 	}
-	if asJSON {
-		return printJSON(streams.Out, res)
+	if o.JSON {
+		return printJSON(o.IO.Out, res)
 	}
-	fmt.Fprintf(streams.Out, "app %s: client secret v%d (%s) is current, expires %s; the old secret keeps working until %s\n",
+	fmt.Fprintf(o.IO.Out, "app %s: client secret v%d (%s) is current, expires %s; the old secret keeps working until %s\n",
 		res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly), res.PreviousExpiresAt.Format(time.RFC3339))
 	return nil
 }
 
-// runRotateReset ends an interrupted rotation and says what became of it.
-func runRotateReset(ctx context.Context, streams IO, r *rotation.Rotator, app vault.App, asJSON bool) error {
+// reset ends an interrupted rotation and says what became of it.
+func (o *rotateOptions) reset(ctx context.Context, r *rotation.Rotator, app vault.App) error {
 	out, err := r.Reset(ctx, app.Name)
 	if err != nil {
 		return rotateErr(err)
 	}
-	if asJSON {
-		return printJSON(streams.Out, map[string]any{"app": app.Name, "reset": out.Step != "", "step": out.Step,
+	if o.JSON {
+		return printJSON(o.IO.Out, map[string]any{"app": app.Name, "reset": out.Step != "", "step": out.Step,
 			"drained": out.Drained, "stored": out.Stored, "dropped": out.Dropped})
 	}
-	switch {
-	case out.Step == "":
-		fmt.Fprintf(streams.Out, "app %s: no rotation in progress\n", app.Name)
-	case out.Stored != nil:
-		fmt.Fprintf(streams.Out, "app %s: the rotation stopped after step %q had a new secret from Amazon; kept it: client secret v%d (%s) is current, expires %s; the old one works until %s\n",
-			app.Name, out.Step, out.Stored.Version, out.Stored.Hint, out.Stored.ExpiresAt.Format(time.DateOnly), out.Stored.PreviousExpiresAt.Format(time.RFC3339))
-	case out.Dropped != "":
-		fmt.Fprintf(streams.Out, "app %s: dropped the pending secret of the rotation stopped after step %q (%s); the current secret is unchanged\n", app.Name, out.Step, out.Dropped)
-	case out.Drained:
-		fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; no new secret was on %s. If Amazon made one, its notification may still come: `spgate rotate --app %s --watch` (or serve --auto-rotate) adopts it; the current secret is unchanged\n",
-			app.Name, out.Step, app.SQSQueueURL, app.Name)
-	default:
-		fmt.Fprintf(streams.Out, "app %s: forgot the rotation stopped after step %q; the current secret is unchanged\n", app.Name, out.Step)
-	}
-	return nil
+	_, err = fmt.Fprint(o.IO.Out, out.Text(app.SQSQueueURL))
+	return err
 }
 
-// runRotateWatch reads the queue until ctx ends, printing each rotation.
-func runRotateWatch(ctx context.Context, streams IO, r *rotation.Rotator, app vault.App, asJSON bool) error {
-	fmt.Fprintf(streams.Err, "rotate: watching %s for app %s's rotation notifications (Ctrl-C stops)\n", app.SQSQueueURL, app.Name)
+// watch reads the queue until ctx ends (Ctrl-C: exit 0), printing each
+// rotation.
+func (o *rotateOptions) watch(ctx context.Context, r *rotation.Rotator, app vault.App) error {
+	fmt.Fprintf(o.IO.Err, "rotate: watching %s for app %s's rotation notifications (Ctrl-C stops)\n", app.SQSQueueURL, app.Name)
 	err := r.Watch(ctx, app.Name, func(a rotation.Action, res rotation.Result, err error) {
-		if asJSON {
+		if o.JSON {
 			out := map[string]any{"action": a, "result": res}
 			if err != nil {
 				out["error"] = err.Error()
 			}
-			_ = printJSON(streams.Out, out)
+			_ = printJSON(o.IO.Out, out)
 			return
 		}
 		if err != nil {
-			fmt.Fprintf(streams.Err, "rotate: %s failed: %v\n", a, err)
+			fmt.Fprintf(o.IO.Err, "rotate: %s failed: %v\n", a, err)
 			return
 		}
-		fmt.Fprintf(streams.Out, "%s: app %s client secret v%d (%s) current, expires %s\n", a, res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly))
+		fmt.Fprintf(o.IO.Out, "%s: app %s client secret v%d (%s) current, expires %s\n", a, res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly))
 	})
-	if err != nil && !errors.Is(err, ctxCanceled(ctx)) {
+	if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
 		return rotateErr(err)
 	}
 	return nil
 }
 
-// ctxCanceled returns ctx's error, so a watch stopped by Ctrl-C exits 0.
-func ctxCanceled(ctx interface{ Err() error }) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.New("not canceled")
-}
-
 func rotateErr(err error) error {
-	switch {
-	case errors.Is(err, rotation.ErrNoQueue):
+	if errors.Is(err, rotation.ErrNoQueue) {
 		return &ExitError{Code: ExitConfig, Err: err}
 	}
 	return &ExitError{Code: ExitFailure, Err: err}
@@ -217,14 +193,8 @@ func resolveSQSEndpoint(flag string) string {
 	return ""
 }
 
-// rotationQueues opens app's notification queue at endpoint, in the region
-// setup stored with the app when the queue URL does not name one.
-func rotationQueues(ctx context.Context, v *vault.Vault, app vault.App, endpoint string) rotation.QueueFactory {
-	rec, _ := loadAWSSetup(ctx, v, app)
-	return rotation.SQSQueuesWith(rotation.SQSOptions{Endpoint: endpoint, Region: rec.Region})
-}
-
-func rotateOwner(o rotateOptions) string {
+// owner says who rotates, for the lock another process would meet.
+func (o *rotateOptions) owner() string {
 	switch {
 	case o.Watch:
 		return "spgate rotate --watch"

@@ -113,29 +113,18 @@ func TestConsoleLink(t *testing.T) {
 	}
 }
 
-func TestStartConsoleRefusesPlainNetworkAddress(t *testing.T) {
+func TestConsoleFlagsRefusePlainNetworkAddress(t *testing.T) {
 	for _, o := range []consoleOptions{{Addr: "0.0.0.0:0"}, {Addr: "127.0.0.1:0", TLSCert: "c.pem"}} {
-		err := startConsole(nil, IO{}, o, consoleDeps{})
+		err := o.validate()
 		var ee *ExitError
 		if err == nil || !errors.As(err, &ee) || ee.Code != ExitUsage {
-			t.Errorf("startConsole(%+v) = %v, want a usage error", o, err)
+			t.Errorf("%+v: validate() = %v, want a usage error", o, err)
 		}
 	}
-	if err := startConsole(nil, IO{}, consoleOptions{}, consoleDeps{}); err != nil {
+	if err := (consoleOptions{}).validate(); err != nil {
 		t.Errorf("without --console: %v", err)
 	}
-	if got := (&consoleOptions{}).tapLog(nil); got != nil {
-		t.Error("without --console the logger changed")
-	}
-}
-
-func TestLineWriter(t *testing.T) {
-	var lines []string
-	w := &lineWriter{out: func(s string) { lines = append(lines, s) }}
-	_, _ = io.WriteString(w, "one\ntw")
-	_, _ = io.WriteString(w, "o\r\nthree")
-	w.Flush()
-	if strings.Join(lines, "|") != "one|two|three" {
-		t.Fatalf("lines: %q", lines)
+	if c, err := (consoleOptions{}).config("main", nil); c != nil || err != nil {
+		t.Errorf("without --console: a console %+v (%v)", c, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/awsauth"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/internal/mototest"
@@ -192,7 +193,7 @@ func TestSetupAWS(t *testing.T) {
 
 	t.Run("json", func(t *testing.T) {
 		out, _ := e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--queue", "--json")
-		var res setupAWSResult
+		var res appvault.AWSResult
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, out)
 		}

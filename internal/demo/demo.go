@@ -70,7 +70,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 			e.Close()
 		}
 	}()
-	if e.Amazon, e.Endpoints, err = StartAmazon(o.Amazon, o.Listen); err != nil {
+	if e.Amazon, e.Endpoints, _, err = StartAmazon(ctx, o.Amazon, o.Listen, ""); err != nil {
 		return nil, err
 	}
 	e.cleanup = append(e.cleanup, e.Amazon.Close)
@@ -119,15 +119,45 @@ func (e *Env) SaveKey(path string) error {
 	return nil
 }
 
-// StartAmazon builds the emulator from cfg, starts it as o says, and
-// returns it with the endpoints that address it. The caller closes it.
-func StartAmazon(cfg amazontest.Config, o amazontest.StartOptions) (*amazontest.Server, spapi.Endpoints, error) {
+// Steps of StartAmazon, as its StartError names them.
+const (
+	StepConfigure = "configure" // the emulator refused its configuration (a bad registry file)
+	StepQueue     = "queue"     // the demo app's notification queue could not be made
+	StepListen    = "listen"    // the emulator could not listen where it was told
+)
+
+// StartError is StartAmazon's error: the step that failed, and why.
+type StartError struct {
+	Step string
+	Err  error
+}
+
+func (e *StartError) Error() string { return "start the offline Amazon: " + e.Err.Error() }
+
+// Unwrap returns why the step failed.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// StartAmazon builds the emulator from cfg and starts it as o says. With
+// queue and cfg.SQSEndpoint set, the emulator's demo app first gets its
+// notification queue of that name there (NotificationQueue), and its
+// rotation notifications go to it. It returns the emulator, the endpoints
+// that address it and the queue's URL; the caller closes the emulator.
+func StartAmazon(ctx context.Context, cfg amazontest.Config, o amazontest.StartOptions, queue string) (*amazontest.Server, spapi.Endpoints, string, error) {
 	srv, err := amazontest.New(cfg)
 	if err != nil {
-		return nil, spapi.Endpoints{}, fmt.Errorf("start the offline Amazon: %w", err)
+		return nil, spapi.Endpoints{}, "", &StartError{Step: StepConfigure, Err: err}
+	}
+	queueURL := ""
+	if queue != "" && cfg.SQSEndpoint != "" {
+		if queueURL, err = NotificationQueue(ctx, cfg, queue); err == nil {
+			err = srv.SetNotificationQueue(srv.Demo().AppID, queueURL)
+		}
+		if err != nil {
+			return nil, spapi.Endpoints{}, "", &StartError{Step: StepQueue, Err: err}
+		}
 	}
 	if err := srv.Start(o); err != nil {
-		return nil, spapi.Endpoints{}, fmt.Errorf("start the offline Amazon: %w", err)
+		return nil, spapi.Endpoints{}, "", &StartError{Step: StepListen, Err: err}
 	}
 	urls := map[spapi.Region]string{}
 	for _, r := range []amazontest.Region{amazontest.RegionNA, amazontest.RegionEU, amazontest.RegionFE} {
@@ -136,9 +166,9 @@ func StartAmazon(cfg amazontest.Config, o amazontest.StartOptions) (*amazontest.
 	ep, err := spapi.Custom(srv.URL, urls, "")
 	if err != nil {
 		srv.Close()
-		return nil, spapi.Endpoints{}, err
+		return nil, spapi.Endpoints{}, "", &StartError{Step: StepListen, Err: err}
 	}
-	return srv, ep, nil
+	return srv, ep, queueURL, nil
 }
 
 // NewVault creates a vault at path with a random key and stores the
