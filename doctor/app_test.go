@@ -77,7 +77,9 @@ func TestAppFromTheVault(t *testing.T) {
 		if strings.Contains(ch.Detail, d.Sellers[1].ID) || strings.Contains(ch.Detail, d.Sellers[2].ID) {
 			t.Errorf("checked a seller that did not authorize the app: %+v", ch)
 		}
-		if ch.Layer == "aws" || ch.Layer == "database" {
+		// The replicas check runs on every vault (several processes may
+		// serve from one SQLite file); the database's own checks do not.
+		if ch.Layer == "aws" || ch.Layer == "database" && ch.Name != CheckReplicas {
 			t.Errorf("a check of what the app does not use: %+v", ch)
 		}
 		sawSecret = sawSecret || ch.Name == CheckSecretCurrent
