@@ -70,6 +70,7 @@ type ReleaseError struct {
 	Err  error // the vault's
 }
 
+// Error implements the error interface.
 func (e *ReleaseError) Error() string {
 	return fmt.Sprintf("could not record %s in the vault's access log, so nothing was written (personal data and secrets leave spgate only after their access is recorded): %v", e.What, e.Err)
 }

@@ -68,6 +68,7 @@ type DeadError struct {
 	RetryAt time.Time // when LWA will be asked again
 }
 
+// Error implements the error interface.
 func (e *DeadError) Error() string {
 	if e.Status == SecretInvalid {
 		return fmt.Sprintf("LWA refuses the app's client secret (invalid_client), the previous one too: it expired or was rotated elsewhere; run `spgate rotate` or store the new secret with `spgate app set-secret` (LWA is asked again at %s)",

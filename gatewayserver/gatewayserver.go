@@ -128,6 +128,7 @@ type Error struct {
 	Err  error
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string { return e.Err.Error() }
 
 // Unwrap returns why the part could not be set up.

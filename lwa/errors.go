@@ -118,6 +118,7 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &e) && e.Retryable()
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("lwa: ")

@@ -53,6 +53,7 @@ type Verdict struct {
 	By, Why string
 }
 
+// String implements fmt.Stringer.
 func (v Verdict) String() string {
 	s := string(v.Decision)
 	if v.By != "" {

@@ -27,6 +27,7 @@ type TooManyKeysError struct {
 	KeyIDs   []string
 }
 
+// Error implements the error interface.
 func (e *TooManyKeysError) Error() string {
 	return fmt.Sprintf("IAM user %s already has %d access keys (%s), the most IAM allows, and none of them is the key you hold: "+
 		"delete the one you no longer use (aws iam delete-access-key --user-name %s --access-key-id <id>) and run setup again; "+

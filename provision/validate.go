@@ -69,6 +69,7 @@ const (
 	QueueName
 )
 
+// String implements fmt.Stringer.
 func (k NameKind) String() string {
 	switch k {
 	case UserName:

@@ -92,6 +92,7 @@ type WaitError struct {
 	Delay time.Duration // how long the caller would have had to wait
 }
 
+// Error implements the error interface.
 func (e *WaitError) Error() string {
 	return fmt.Sprintf("ratelimit: %s: the next request slot is %v away, beyond the caller's deadline; retry after %v or allow a longer deadline",
 		e.Key, e.Delay.Round(time.Millisecond), e.RetryAfter())

@@ -368,10 +368,13 @@ type RoleError struct {
 	Err   error
 }
 
+// Error implements the error interface.
 func (e *RoleError) Error() string {
 	return fmt.Sprintf("the app lacks the restricted role %s needed for this data: add it in Seller Central → Develop Apps → Edit App, then re-authorize the seller (Amazon said: %v)",
 		strings.Join(e.Roles, " and "), e.Err)
 }
+
+// Unwrap returns the error this one wraps.
 func (e *RoleError) Unwrap() error { return e.Err }
 
 // explain turns Amazon's "does not have access to one or more requested data

@@ -27,6 +27,7 @@ type RunningError struct {
 	Holder vault.Lease
 }
 
+// Error implements the error interface.
 func (e *RunningError) Error() string {
 	h := e.Holder
 	return fmt.Sprintf("another rotation of app %s is running (pid %d on host %s, since %s: %s); wait for it to finish, "+

@@ -22,6 +22,7 @@ type APIError struct {
 	Body string
 }
 
+// Error implements the error interface.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "SP-API %s", e.Operation)

@@ -26,6 +26,7 @@ type ResponseTimeoutError struct {
 	After   time.Duration // the silence that was tolerated
 }
 
+// Error implements the error interface.
 func (e *ResponseTimeoutError) Error() string {
 	what := "sent no response headers"
 	if !e.Headers {

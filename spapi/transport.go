@@ -61,6 +61,7 @@ type transport struct{ c *Client }
 // UnknownOperationError says a request addressed no SP-API operation.
 type UnknownOperationError struct{ Method, Path string }
 
+// Error implements the error interface.
 func (e *UnknownOperationError) Error() string {
 	return fmt.Sprintf("%s %s is not an SP-API operation in any official model: check the path (Amazon would answer 403 MissingAuthenticationToken)", e.Method, e.Path)
 }

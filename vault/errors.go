@@ -58,6 +58,7 @@ type Error struct {
 	Cause error  // optional underlying error
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string {
 	if e.Cause != nil {
 		return e.Msg + ": " + e.Cause.Error()
@@ -100,6 +101,7 @@ type IntegrityError struct {
 	Fix string
 }
 
+// Error implements the error interface.
 func (e *IntegrityError) Error() string {
 	return e.Record + ": its record fails the integrity check (was vault.db edited without spgate?); " + e.Fix
 }

@@ -33,6 +33,7 @@ type Lease struct {
 // lapsed. Holder says who and until when.
 type LeaseHeldError struct{ Holder Lease }
 
+// Error implements the error interface.
 func (e *LeaseHeldError) Error() string {
 	return fmt.Sprintf("%s is held by %s (pid %d on host %s) since %s, until %s",
 		e.Holder.Name, e.Holder.Owner, e.Holder.PID, e.Holder.Host,

@@ -106,6 +106,7 @@ type RegionMismatchError struct {
 	Region       string
 }
 
+// Error implements the error interface.
 func (e *RegionMismatchError) Error() string {
 	return fmt.Sprintf("seller %s sells in %s, which is not in region %s", e.Seller, strings.Join(e.Marketplaces, ","), e.Region)
 }

@@ -132,6 +132,7 @@ type StartError struct {
 	Err  error
 }
 
+// Error implements the error interface.
 func (e *StartError) Error() string { return "start the offline Amazon: " + e.Err.Error() }
 
 // Unwrap returns why the step failed.

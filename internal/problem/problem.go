@@ -62,6 +62,7 @@ type Error struct {
 	Fix string
 }
 
+// Error implements the error interface.
 func (e *Error) Error() string {
 	if e.Fix != "" {
 		return e.Err.Error() + ": " + e.Fix
