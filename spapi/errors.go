@@ -30,15 +30,7 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, " for seller %s", e.Seller)
 	}
 	fmt.Fprintf(&b, ": HTTP %d", e.Status)
-	if e.Code != "" {
-		fmt.Fprintf(&b, " %s", e.Code)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	if e.Details != "" {
-		fmt.Fprintf(&b, " (%s)", e.Details)
-	}
+	e.writeWords(&b)
 	if e.Code == "" && e.Body != "" {
 		fmt.Fprintf(&b, ": unexpected answer %q", e.Body)
 	}
@@ -51,6 +43,19 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// writeWords writes Amazon's error code, message and details.
+func (e *APIError) writeWords(b *strings.Builder) {
+	if e.Code != "" {
+		fmt.Fprintf(b, " %s", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(b, ": %s", e.Message)
+	}
+	if e.Details != "" {
+		fmt.Fprintf(b, " (%s)", e.Details)
+	}
+}
+
 // Explain tells a person what Amazon answered, over several lines:
 // Amazon's status, code and words (or the raw body), the likely cause with
 // its fix and the setup step that fixes it, and the request id to quote to
@@ -58,15 +63,7 @@ func (e *APIError) Error() string {
 func (e *APIError) Explain() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s answered %d", e.Operation, e.Status)
-	if e.Code != "" {
-		fmt.Fprintf(&b, " %s", e.Code)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	if e.Details != "" {
-		fmt.Fprintf(&b, " (%s)", e.Details)
-	}
+	e.writeWords(&b)
 	if e.Body != "" {
 		fmt.Fprintf(&b, "\n  body: %s", e.Body)
 	}
