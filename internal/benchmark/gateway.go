@@ -57,6 +57,9 @@ type GatewayOptions struct {
 	// Nginx is the nginx binary of the comparison row: "auto" (or empty)
 	// looks on PATH and in /usr/sbin, "off" leaves the row out.
 	Nginx string
+	// CPUProfileDir, when set, is where each serve process writes its CPU
+	// profile of the whole run (serve-<store>.pprof) as it stops.
+	CPUProfileDir string
 }
 
 // GatewayRow is one path's figures: direct to the emulator, through an
@@ -183,7 +186,7 @@ func (r *GatewayReport) paths(ctx context.Context, e *demo.Env, o GatewayOptions
 		return nil, stop, err
 	}
 	paths := []*path{direct}
-	serve, err := servePaths(ctx, e, o.Executable, &stops)
+	serve, err := servePaths(ctx, e, o, &stops)
 	if err != nil {
 		return nil, stop, err
 	}
@@ -216,9 +219,10 @@ func directPath(ctx context.Context, e *demo.Env, row *GatewayRow) (*path, []str
 	return p, tokens, nil
 }
 
-// servePaths starts spgate serve as separate processes of bin: the
-// default configuration, then the in-memory store.
-func servePaths(ctx context.Context, e *demo.Env, bin string, stops *[]func()) ([]*path, error) {
+// servePaths starts spgate serve as separate processes of o.Executable:
+// the default configuration, then the in-memory store.
+func servePaths(ctx context.Context, e *demo.Env, o GatewayOptions, stops *[]func()) ([]*path, error) {
+	bin := o.Executable
 	if bin == "" {
 		return nil, errors.New("no spgate binary to run spgate serve")
 	}
@@ -241,6 +245,9 @@ func servePaths(ctx context.Context, e *demo.Env, bin string, stops *[]func()) (
 		{"spgate serve --shared-limits=false", "memory", false, []string{"--shared-limits=false"}},
 	} {
 		args := append([]string{"--endpoint", e.Amazon.Endpoints()}, sv.args...)
+		if o.CPUProfileDir != "" {
+			args = append(args, "--cpuprofile", filepath.Join(o.CPUProfileDir, "serve-"+sv.store+".pprof"))
+		}
 		p, stop, err := startServe(ctx, bin, env, e.Dir, sv.store, args...)
 		if err != nil {
 			return nil, err

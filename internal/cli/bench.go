@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,7 @@ type benchOptions struct {
 	Concurrency int
 	Samples     int
 	Nginx       string
+	CPUProfile  string // a folder for the serve processes' CPU profiles
 
 	// Pull and Gateway say which workloads run.
 	Pull, Gateway bool
@@ -131,6 +133,7 @@ func newBenchCmd(streams IO) *cobra.Command {
 			f.IntVar(&o.Concurrency, "concurrency", 16, "concurrent keep-alive connections for the throughput figure")
 			f.IntVar(&o.Samples, "samples", benchmark.GatewaySamples, "sequential calls per path for the latency figures")
 			f.StringVar(&o.Nginx, "nginx", "auto", "nginx binary for the comparison row: auto looks on PATH and in /usr/sbin, off leaves the row out")
+			f.StringVar(&o.CPUProfile, "cpuprofile", "", "write each spgate serve process's CPU profile (pprof) to this folder: serve-<store>.pprof, read with go tool pprof")
 		}
 		return c
 	}
@@ -171,7 +174,7 @@ func runBench(ctx context.Context, o *benchOptions) error {
 			return fmt.Errorf("bench gateway: find the spgate binary to run spgate serve: %w", err)
 		}
 		g, err := o.RunGateway(ctx, benchmark.GatewayOptions{Executable: bin, Samples: o.Samples,
-			Concurrency: o.Concurrency, Duration: o.Duration, Nginx: o.Nginx})
+			Concurrency: o.Concurrency, Duration: o.Duration, Nginx: o.Nginx, CPUProfileDir: o.CPUProfile})
 		if err != nil {
 			return fmt.Errorf("bench gateway: %w", err)
 		}
@@ -187,4 +190,25 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		return printJSON(o.IO.Out, rep)
 	}
 	return nil
+}
+
+// startCPUProfile starts a CPU profile written to path (created 0600), for
+// spgate serve's hidden --cpuprofile; stop ends it and closes the file. An
+// empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, usageErr("--cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

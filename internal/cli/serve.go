@@ -39,6 +39,7 @@ type serveOptions struct {
 	MaxQueueWait, MaxDeadline       time.Duration
 	MaxConns, MaxUnauthConns        int
 	OpsAddr                         string
+	CPUProfile                      string // hidden: spgate bench gateway --cpuprofile
 	Console                         consoleOptions
 }
 
@@ -109,6 +110,8 @@ and --tls-key when it listens on a network.`,
 	f.StringVar(&o.OpsAddr, "ops-addr", "", "also serve /metrics and the detailed /readyz without a key on this address (keep it private, e.g. 127.0.0.1:9187); on --addr they need a client key")
 	f.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
 	f.IntVar(&o.MaxUnauthConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file when serve stops (spgate bench gateway --cpuprofile)")
+	_ = f.MarkHidden("cpuprofile")
 	addConsoleFlags(cmd, &o.Console)
 	return cmd
 }
@@ -150,6 +153,11 @@ func runServe(cmd *cobra.Command, streams IO, o serveOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	stopProfile, perr := startCPUProfile(o.CPUProfile)
+	if perr != nil {
+		return perr
+	}
+	defer stopProfile()
 	if os.Getenv("GOGC") == "" {
 		// The gateway's heap is small (tens of MiB) and its garbage
 		// short-lived: collecting at 4× the live heap instead of 2× halves
