@@ -58,6 +58,7 @@ type Vault struct {
 	dek     []byte
 	macKey  []byte // row MAC key, derived from dek (integrity.go)
 	version int
+	rl      rateLimitDB // the rate-limit store's own handle (ratelimit_db.go)
 }
 
 type actorKey struct{}
@@ -106,6 +107,7 @@ func LatestSchemaVersion() int { return latestVersion(migrations) }
 
 // Close releases the database. The Vault must not be used afterwards.
 func (v *Vault) Close() error {
+	v.rl.close()
 	clear0(v.dek)
 	clear0(v.macKey)
 	return v.db.Close()
