@@ -6,6 +6,9 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/spgate/spgate/ratelimit"
 )
@@ -22,6 +25,7 @@ type rateLimitDB struct {
 	mu     sync.Mutex
 	closed bool
 	h      *rateLimitHandle
+	pg     *sql.DB // the PostgreSQL store's pool (ratelimit_pg.go)
 }
 
 // rateLimitHandle is the open handle and its prepared statements.
@@ -81,6 +85,34 @@ func (r *rateLimitDB) close() {
 		r.h.db.Close() // closes its statements too
 		r.h = nil
 	}
+	if r.pg != nil {
+		r.pg.Close()
+		r.pg = nil
+	}
+}
+
+// pgPool opens, on first use, the PostgreSQL store's own pool: the
+// vault's connection settings (its schema, the lock timeout) with
+// synchronous_commit=off, so a bucket's update commits without waiting
+// for the WAL to reach the disk (what the SQLite store's
+// synchronous=NORMAL does; a crash loses at most the last updates, worth a
+// 429) while secrets and audit rows keep full durability on the vault's
+// own connections.
+func (r *rateLimitDB) pgPool(d *pgDialect) (*sql.DB, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, errVaultClosed
+	}
+	if r.pg == nil {
+		cfg := d.cfg.Copy()
+		cfg.RuntimeParams["synchronous_commit"] = "off"
+		r.pg = stdlib.OpenDB(*cfg)
+		r.pg.SetMaxOpenConns(pgMaxConns)
+		r.pg.SetMaxIdleConns(pgMaxConns)
+		r.pg.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	return r.pg, nil
 }
 
 // rowTx is one short write transaction of the rate-limit store.
