@@ -491,7 +491,7 @@ func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, c *call) {
 	}
 	ctx = ratelimit.WithMaxQueueWait(ctx, g.cfg.MaxQueueWait)
 	ctx = spapi.WithOperation(ctx, c.op)
-	req, err := g.cfg.Client.NewRequest(ctx, c.seller, c.op.Method, c.target.encode(), c.body)
+	req, err := g.cfg.Client.NewRequestPath(ctx, c.seller, c.op.Method, c.target.path, c.target.rawQuery, c.body)
 	if err != nil {
 		g.log.Warn("building the request failed", "request_id", c.id, "error", err.Error())
 		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path or query cannot be forwarded"))
@@ -499,7 +499,7 @@ func (g *Gateway) forward(ctx context.Context, w http.ResponseWriter, c *call) {
 	}
 	// What goes on the wire must be the path that was decided on; the
 	// chain then takes the operation from here instead of resolving again.
-	if req.URL.EscapedPath() != c.target.encodedPath() {
+	if req.URL.EscapedPath() != c.target.path {
 		g.log.Error("the request built for Amazon has another path than the one decided on; refused", "request_id", c.id, "operation", c.op.Key())
 		g.answer(w, c, refuse(http.StatusBadRequest, CodeBadRequest, "the path cannot be forwarded unchanged"))
 		return

@@ -17,6 +17,8 @@ type target struct {
 	op       *operations.Operation
 	segments []string // decoded path segments
 	query    url.Values
+	path     string // the path to send: each segment escaped afresh
+	rawQuery string // the query to send: each name and value escaped afresh
 }
 
 // Limits on what a caller may send; far above any SP-API call.
@@ -38,6 +40,7 @@ func parseTarget(method string, u *url.URL) (target, error) {
 	if len(parts) > maxSegments {
 		return t, fmt.Errorf("the path has more than %d segments", maxSegments)
 	}
+	t.segments = make([]string, 0, len(parts))
 	for i, p := range parts {
 		seg, err := url.PathUnescape(p)
 		switch {
@@ -70,7 +73,11 @@ func parseTarget(method string, u *url.URL) (target, error) {
 		}
 	}
 	t.query = q
-	if op, _, ok := operations.LookupEscaped(method, t.encodedPath()); ok {
+	t.path = escapeSegments(t.segments, len(raw))
+	if len(q) > 0 {
+		t.rawQuery = q.Encode()
+	}
+	if op, _, ok := operations.LookupEscaped(method, t.path); ok {
 		t.op = op
 	}
 	return t, nil
@@ -89,26 +96,24 @@ func cleanText(s string) bool {
 	return true
 }
 
-// encodedPath is the path to send: each decoded segment escaped afresh.
-func (t target) encodedPath() string {
+// escapeSegments is the path of the decoded segments, each escaped
+// afresh; size (the caller's escaped path's length) sizes the buffer.
+func escapeSegments(segments []string, size int) string {
 	var b strings.Builder
-	for _, s := range t.segments {
+	b.Grow(size)
+	for _, s := range segments {
 		b.WriteByte('/')
 		b.WriteString(url.PathEscape(s))
 	}
 	return b.String()
 }
 
-// encode is the path and query to send: each segment and each query name
-// and value escaped afresh.
+// encode is the path and query to send, as one string.
 func (t target) encode() string {
-	var b strings.Builder
-	b.WriteString(t.encodedPath())
-	if len(t.query) > 0 {
-		b.WriteByte('?')
-		b.WriteString(t.query.Encode())
+	if t.rawQuery == "" {
+		return t.path
 	}
-	return b.String()
+	return t.path + "?" + t.rawQuery
 }
 
 // displayPath is the decoded path, for messages.

@@ -133,6 +133,7 @@ type Client struct {
 	chain   http.RoundTripper
 	hc      *http.Client
 	stats   stats
+	opKeys  sync.Map // *operations.Operation → its Key()
 
 	mu        sync.Mutex
 	creds     *credstate.Store      // seller id → refresh token, access token, liveness
@@ -292,14 +293,23 @@ func (c *Client) BaseURL(ctx context.Context, sellerID string, region Region) (*
 // NewRequest builds a request for the seller: pathAndQuery is an SP-API path
 // with its query string, e.g. "/orders/v0/orders?MarketplaceIds=…".
 func (c *Client) NewRequest(ctx context.Context, sellerID, method, pathAndQuery string, body []byte) (*http.Request, error) {
+	ref, err := url.Parse(pathAndQuery)
+	if err != nil || ref.IsAbs() || !strings.HasPrefix(ref.Path, "/") {
+		return nil, fmt.Errorf("spapi: %q is not an SP-API path such as /orders/v0/orders?…", pathAndQuery)
+	}
+	return c.NewRequestPath(ctx, sellerID, method, ref.EscapedPath(), ref.RawQuery, body)
+}
+
+// NewRequestPath is NewRequest for a path and query already escaped and
+// apart: escapedPath such as "/listings/2021-08-01/items/A2SELLER/AB%2F12"
+// (an escaped '/' stays one segment) and rawQuery such as
+// "marketplaceIds=ATVPDKIKX0DER", or "". They are sent as they are.
+func (c *Client) NewRequestPath(ctx context.Context, sellerID, method, escapedPath, rawQuery string, body []byte) (*http.Request, error) {
 	base, err := c.BaseURL(ctx, sellerID, "")
 	if err != nil {
 		return nil, err
 	}
-	if ref, err := url.Parse(pathAndQuery); err != nil || ref.IsAbs() || !strings.HasPrefix(ref.Path, "/") {
-		return nil, fmt.Errorf("spapi: %q is not an SP-API path such as /orders/v0/orders?…", pathAndQuery)
-	}
-	return c.newRequestAt(WithSeller(ctx, sellerID), base, method, pathAndQuery, body)
+	return c.newRequestAt(WithSeller(ctx, sellerID), base, method, escapedPath, rawQuery, body)
 }
 
 // Call describes one operation call for Do.
@@ -337,8 +347,9 @@ func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spapi %s: %w", op.ID, err)
 	}
+	var query string
 	if len(call.Query) > 0 {
-		path += "?" + call.Query.Encode()
+		query = call.Query.Encode()
 	}
 	var body []byte
 	if call.Body != nil {
@@ -355,11 +366,11 @@ func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		req, err = c.newRequestAt(ctx, base, op.Method, path, body)
+		req, err = c.newRequestAt(ctx, base, op.Method, path, query, body)
 		if err != nil {
 			return nil, err
 		}
-	} else if req, err = c.NewRequest(ctx, call.Seller, op.Method, path, body); err != nil {
+	} else if req, err = c.NewRequestPath(ctx, call.Seller, op.Method, path, query, body); err != nil {
 		return nil, err
 	}
 	resp, err := c.chain.RoundTrip(req)
@@ -392,30 +403,55 @@ func (c *Client) DoJSON(ctx context.Context, call Call, out any) error {
 	return nil
 }
 
-// newRequestAt builds a request for pathAndQuery under base; a body is sent
-// as JSON.
-func (c *Client) newRequestAt(ctx context.Context, base *url.URL, method, pathAndQuery string, body []byte) (*http.Request, error) {
-	ref, err := url.Parse(pathAndQuery)
-	if err != nil {
-		return nil, fmt.Errorf("spapi: bad path %q: %w", pathAndQuery, err)
+// newRequestAt builds a request for escapedPath and rawQuery under base;
+// a body is sent as JSON. The URL is put together, not written out and
+// parsed again.
+func (c *Client) newRequestAt(ctx context.Context, base *url.URL, method, escapedPath, rawQuery string, body []byte) (*http.Request, error) {
+	path, err := url.PathUnescape(escapedPath)
+	if err != nil || !strings.HasPrefix(path, "/") || !cleanQuery(rawQuery) {
+		return nil, fmt.Errorf("spapi: %q is not an SP-API path such as /orders/v0/orders?…", clipped(escapedPath, rawQuery))
 	}
 	u := *base
 	// Keep the escaped form: an encoded '/' in a path value (a SKU) must
 	// reach Amazon encoded, not split the path.
-	u.Path, u.RawPath = ref.Path, ref.EscapedPath()
-	u.RawQuery = ref.RawQuery
+	u.Path, u.RawPath, u.RawQuery = path, escapedPath, rawQuery
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	// An empty URL to parse; the request then takes u.
+	req, err := http.NewRequestWithContext(ctx, method, "", rd)
 	if err != nil {
 		return nil, fmt.Errorf("spapi: building request: %w", err)
 	}
+	req.URL, req.Host = &u, u.Host
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	return req, nil
+}
+
+// cleanQuery reports whether q may go on the request line as it is: no
+// space, control character, '#' or byte outside ASCII.
+func cleanQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		if b := q[i]; b <= ' ' || b >= 0x7f || b == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// clipped is a path and query for a message, clipped.
+func clipped(path, query string) string {
+	s := path
+	if query != "" {
+		s += "?" + query
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }
 
 // maxBody bounds what the client reads from one answer.

@@ -82,3 +82,42 @@ func TestWithOperationOnlyForItsOwnPath(t *testing.T) {
 		t.Errorf("%d RDTs issued for a call that needs none", n)
 	}
 }
+
+// TestNewRequestPathSendsItsPathAndQuery: a request built from a path and
+// query apart carries exactly them (an escaped '/' in one segment, the
+// query as given), like NewRequest of the same string; a query that cannot
+// go on the request line as it is, or a path that is no absolute path, is
+// refused before anything is sent.
+func TestNewRequestPathSendsItsPathAndQuery(t *testing.T) {
+	f := newEmuFront(t, nil, nil)
+	c := f.client(t, nil, nil)
+	ctx := context.Background()
+	const path, query = "/listings/2021-08-01/items/A2SELLER/AB%2F12", "marketplaceIds=ATVPDKIKX0DER&includedData=summaries"
+	a, err := c.NewRequestPath(ctx, f.demo.SellerID, http.MethodGet, path, query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.NewRequest(ctx, f.demo.SellerID, http.MethodGet, path+"?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*http.Request{a, b} {
+		if got := r.URL.RequestURI(); got != path+"?"+query || r.URL.EscapedPath() != path || r.Host != r.URL.Host || sellerFrom(r.Context()) != f.demo.SellerID {
+			t.Errorf("request for %s, host %q (URL host %q), seller %q", got, r.Host, r.URL.Host, sellerFrom(r.Context()))
+		}
+	}
+	if a.URL.String() != b.URL.String() {
+		t.Errorf("NewRequestPath built %s, NewRequest %s", a.URL, b.URL)
+	}
+	for _, bad := range []struct{ path, query string }{
+		{"orders/v0/orders", ""},
+		{"/orders/v0/orders", "a=1 2"},
+		{"/orders/v0/orders", "a=1\r\nX-Evil: 1"},
+		{"/orders/v0/orders", "a=1#frag"},
+		{"/orders/v0/%zz", ""},
+	} {
+		if _, err := c.NewRequestPath(ctx, f.demo.SellerID, http.MethodGet, bad.path, bad.query, nil); err == nil {
+			t.Errorf("path %q query %q: no error", bad.path, bad.query)
+		}
+	}
+}

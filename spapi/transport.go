@@ -189,10 +189,20 @@ func (c *Client) resolve(req *http.Request) (*exchange, error) {
 		// is ours to close (http.RoundTripper's contract).
 		closeBody(req)
 	}
-	x.key = ratelimit.Key{Seller: x.seller, App: c.cfg.AppID, Operation: op.Key()}
+	x.key = ratelimit.Key{Seller: x.seller, App: c.cfg.AppID, Operation: c.opKey(op)}
 	x.idempotent = req.Method != http.MethodPost && req.Method != http.MethodPatch || safePOSTs[op.Key()]
 	x.base = c.log
 	return x, nil
+}
+
+// opKey is op.Key(), built once per operation rather than per call.
+func (c *Client) opKey(op *operations.Operation) string {
+	if k, ok := c.opKeys.Load(op); ok {
+		return k.(string)
+	}
+	k := op.Key()
+	c.opKeys.Store(op, k)
+	return k
 }
 
 // logger is the client's logger with the call's operation and seller,
@@ -460,8 +470,16 @@ func notSent(err error) bool {
 	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// cloneRequest is this attempt's copy of req: its own header (the token
+// goes in) and body; the rest, the URL included, is shared and never
+// changed. A shallow copy, as Request.WithContext makes.
 func cloneRequest(req *http.Request) (*http.Request, error) {
-	out := req.Clone(req.Context())
+	out := new(http.Request)
+	*out = *req
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = make(http.Header, 2)
+	}
 	if req.GetBody != nil {
 		b, err := req.GetBody()
 		if err != nil {

@@ -3,11 +3,9 @@ package vault
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,8 +22,10 @@ import (
 // encrypted nor audited. A change to a row is one short BEGIN IMMEDIATE
 // transaction that loads the bucket, applies ratelimit.Bucket's arithmetic
 // (exactly MemoryStore's) and saves it, so two processes serialize on
-// SQLite's write lock. Goroutines of one process take turns on the store
-// before they touch SQLite, so they never spin in SQLite's busy handler.
+// SQLite's write lock. It runs on a handle of its own that commits without
+// fsync and keeps its statements prepared (ratelimit_db.go). Goroutines of
+// one process take turns on the store before they touch SQLite, so they
+// never spin in SQLite's busy handler.
 //
 // A busy bucket is leased rather than asked on every call. When a process
 // reserves again within leaseTTL of its last lease of the bucket, its
@@ -38,7 +38,15 @@ import (
 // that repeat the bucket's rate from that copy. Its next transaction finds
 // the row as it left it unless another process changed it since, and then
 // gives back the claimed slots it did not use; a lease left idle gives them
-// back when it expires. So one process alone gets exactly MemoryStore's
+// back when it expires. A lease in use is renewed in the background once
+// its last quarter begins (or half its claim is spent): one transaction finds
+// the row as this process left it, claims the slots that follow its claim
+// (its unused claim and the new slots together still at most leaseTTL of
+// the bucket's time, leaseMaxSlots, and only slots a caller would get
+// within leaseTTL and its maxWait) and lets the lease run leaseTTL from
+// then, so the calls of a busy bucket do not wait for SQLite at all; a
+// row another process changed ends the renewal, and the lease runs out.
+// So one process alone gets exactly MemoryStore's
 // answers, several never share a slot (another process waits at most
 // leaseTTL longer for one), and a process that dies holding a lease strands
 // no slot further away than its callers' maxWait, within the MaxWait bound
@@ -77,7 +85,10 @@ type rateLimitStore struct {
 	leases   sync.Map      // ratelimit.Key → *lease
 	fallback ratelimit.MemoryStore
 	degraded atomic.Bool
-	txs      atomic.Int64 // transactions run, for tests
+	// For tests: transactions run, those a call waited for, and the
+	// renewals running in the background.
+	txs, inCall atomic.Int64
+	renewals    sync.WaitGroup
 }
 
 var _ ratelimit.Store = (*rateLimitStore)(nil)
@@ -96,6 +107,8 @@ type lease struct {
 	row    ratelimit.Bucket
 	hasRow bool
 	gen    uint64 // counts leases, so a stale expiry timer does nothing
+	// renewing: a renewal runs in the background (renew).
+	renewing bool
 }
 
 func (s *rateLimitStore) lease(key ratelimit.Key) *lease {
@@ -174,9 +187,10 @@ func (s *rateLimitStore) update(key ratelimit.Key, l *lease, now time.Time, doin
 
 	var b, row ratelimit.Bucket
 	k := bucketKey(key)
-	err := s.v.writeUnsynced(context.Background(), doing, func(t *tx) error {
+	s.inCall.Add(1)
+	err := s.v.rateLimitTx(doing, func(t rowTx) error {
 		s.txs.Add(1)
-		cur, exists, err := loadBucket(t, k)
+		cur, exists, err := t.load(k)
 		if err != nil {
 			return err
 		}
@@ -193,14 +207,7 @@ func (s *rateLimitStore) update(key ratelimit.Key, l *lease, now time.Time, doin
 			row, hasRow = cur, exists
 			return nil
 		}
-		seeded := 0
-		if row.Seeded {
-			seeded = 1
-		}
-		_, err = t.exec(`INSERT INTO rate_limits(key, rate, burst, tat, drained_at, seeded) VALUES (?,?,?,?,?,?)
-			ON CONFLICT(key) DO UPDATE SET rate=excluded.rate, burst=excluded.burst, tat=excluded.tat,
-				drained_at=excluded.drained_at, seeded=excluded.seeded`,
-			k, row.Rate, row.Burst, toNanos(row.TAT), toNanos(row.DrainedAt), seeded)
+		err = t.save(k, row)
 		if err == nil {
 			exists = true
 		}
@@ -219,13 +226,70 @@ func (s *rateLimitStore) update(key ratelimit.Key, l *lease, now time.Time, doin
 	}
 	l.b, l.row, l.hasRow = b, row, hasRow
 	l.held, l.until = hasRow, now.Add(leaseTTL)
-	if hasRow && row.TAT.After(b.TAT) {
-		// Give the claim back if nothing uses it before the lease ends.
+	s.expireLater(key, l)
+	return nil
+}
+
+// expireLater (with l.mu held) gives l's claim back if nothing uses or
+// renews it before the lease ends.
+func (s *rateLimitStore) expireLater(key ratelimit.Key, l *lease) {
+	if l.hasRow && l.row.TAT.After(l.b.TAT) {
 		gen := l.gen
 		time.AfterFunc(leaseTTL+leaseTTL/2, func() { s.expire(key, l, gen) })
 	}
-	return nil
 }
+
+// renew extends l's lease ahead of its end, in the background, for a
+// call at now with maxWait: one transaction checks that the row is as
+// this process left it, claims the slots after its claim (extension) and
+// lets the lease run leaseTTL from now. A row another process changed,
+// or a failure, ends the renewal: the lease runs out, and a later call
+// takes a transaction as usual.
+func (s *rateLimitStore) renew(key ratelimit.Key, l *lease, now time.Time, maxWait time.Duration) {
+	defer func() {
+		l.mu.Lock()
+		l.renewing = false
+		l.mu.Unlock()
+	}()
+	if s.takeTurn() != nil {
+		return
+	}
+	defer func() { <-s.turn }()
+	l.mu.Lock()
+	if !l.held || !l.hasRow || !now.Before(l.until) {
+		l.mu.Unlock()
+		return
+	}
+	gen, b, row := l.gen, l.b, l.row
+	l.mu.Unlock()
+	next := row
+	next.TAT = row.TAT.Add(time.Duration(extension(b, row, now, min(maxWait, leaseTTL))) * interval(row.Rate))
+	k := bucketKey(key)
+	err := s.v.rateLimitTx("renew a rate-limit lease", func(t rowTx) error {
+		s.txs.Add(1)
+		cur, exists, err := t.load(k)
+		switch {
+		case err != nil:
+			return err
+		case !exists || !sameRow(cur, row):
+			return errRowChanged
+		case next.TAT.Equal(row.TAT):
+			return nil
+		}
+		return t.setTAT(k, toNanos(next.TAT))
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil || l.gen != gen || !l.held {
+		return
+	}
+	l.gen++
+	l.row, l.until = next, now.Add(leaseTTL)
+	s.expireLater(key, l)
+}
+
+// errRowChanged ends a renewal: another process changed the row.
+var errRowChanged = errors.New("another process changed the rate-limit bucket")
 
 // sameRow reports whether two buckets are the same row: the same numbers
 // and instants (a bucket read back from its row has another time.Location
@@ -264,13 +328,13 @@ func (s *rateLimitStore) expire(key ratelimit.Key, l *lease, gen uint64) {
 	l.mu.Unlock()
 	k := bucketKey(key)
 	gaveBack := false
-	err := s.v.writeUnsynced(context.Background(), "give back rate-limit slots", func(t *tx) error {
+	err := s.v.rateLimitTx("give back rate-limit slots", func(t rowTx) error {
 		s.txs.Add(1)
-		cur, exists, err := loadBucket(t, k)
+		cur, exists, err := t.load(k)
 		if err != nil || !exists || !sameRow(cur, mineRow) {
 			return err
 		}
-		_, err = t.exec(`UPDATE rate_limits SET tat=? WHERE key=?`, toNanos(b.TAT), k)
+		err = t.setTAT(k, toNanos(b.TAT))
 		gaveBack = err == nil
 		return err
 	})
@@ -331,6 +395,12 @@ func (s *rateLimitStore) Reserve(key ratelimit.Key, seed ratelimit.Plan, now tim
 			return false
 		}
 		l.b, wait, ok = b, w, true
+		// Renew the lease before the calls that follow would need a
+		// transaction.
+		if !l.renewing && renewDue(l, b, now, maxWait) {
+			l.renewing = true
+			s.renewals.Go(func() { s.renew(key, l, now, maxWait) })
+		}
 		return true
 	}
 	l.mu.Lock()
@@ -369,6 +439,40 @@ func claimable(b *ratelimit.Bucket, now time.Time, limit time.Duration) int {
 		return 0
 	}
 	return int(min(n, int64((limit-free)/t)))
+}
+
+// renewDue reports whether lease l, spent up to b, is to be renewed for a
+// call at now with maxWait: its last quarter has begun, or a renewal would
+// claim at least half the slots a lease may hold.
+func renewDue(l *lease, b ratelimit.Bucket, now time.Time, maxWait time.Duration) bool {
+	if l.until.Sub(now) < leaseTTL/4 {
+		return true
+	}
+	t := interval(b.Rate)
+	if t <= 0 {
+		return false
+	}
+	return int64(extension(b, l.row, now, min(maxWait, leaseTTL))) >= min(int64(leaseTTL/t), leaseMaxSlots)/2
+}
+
+// extension is how many slots after a lease's claim (row's TAT) a
+// renewal at now claims, b being the bucket as the lease has spent it:
+// those a caller at now would get with a wait of at most limit, and no
+// more than leave the unused claim and the new slots together within
+// leaseTTL of the bucket's time and leaseMaxSlots.
+func extension(b, row ratelimit.Bucket, now time.Time, limit time.Duration) int {
+	t := interval(row.Rate)
+	if t <= 0 || limit < 0 {
+		return 0
+	}
+	held := int64(row.TAT.Sub(b.TAT) / t)
+	n := min(int64(leaseTTL/t), leaseMaxSlots) - held
+	// The j-th slot after the claim is free at TAT + j·t − burst·t.
+	free := row.TAT.Sub(now) - time.Duration(row.Burst)*t
+	if n <= 0 || free > limit {
+		return 0
+	}
+	return int(max(0, min(n, int64((limit-free)/t))))
 }
 
 // Cancel implements ratelimit.Store.
@@ -444,33 +548,4 @@ func (s *rateLimitStore) Plan(key ratelimit.Key) (ratelimit.Plan, bool) {
 		return s.fallback.Plan(key)
 	}
 	return p, ok
-}
-
-// writeUnsynced is write with PRAGMA synchronous=NORMAL for the one
-// transaction: in WAL mode its commit skips the fsync (the next synced
-// commit, or a checkpoint, makes it durable), which cuts a rate-limit
-// reservation from ~200 µs to tens of µs. Losing the last bucket updates in
-// a power cut costs nothing worse than a 429. The connection's own setting
-// is restored before it returns to the pool (or the connection is dropped),
-// so secrets and audit rows keep full durability.
-func (v *Vault) writeUnsynced(ctx context.Context, doing string, fn func(*tx) error) error {
-	c, err := v.db.Conn(ctx)
-	if err != nil {
-		return v.classify(err, doing)
-	}
-	defer c.Close()
-	var prev int
-	if err := c.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&prev); err != nil {
-		return v.classify(err, doing)
-	}
-	if _, err := c.ExecContext(ctx, `PRAGMA synchronous=NORMAL`); err != nil {
-		return v.classify(err, doing)
-	}
-	defer func() {
-		if _, err := c.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous=`+strconv.Itoa(prev)); err != nil {
-			_ = c.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	t := &tx{ctx: ctx, c: c, v: v, now: v.clk.Now().UTC(), actor: v.actorOf(ctx)}
-	return v.classify(runTx(ctx, c, "BEGIN IMMEDIATE", func() error { return fn(t) }), doing)
 }

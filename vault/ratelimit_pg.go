@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,10 +17,13 @@ import (
 // statement, SELECT … FROM spgate_rate_reserve(…) (postgres_schema.go),
 // which locks only the bucket's row for the few microseconds of its
 // arithmetic: replicas serialize per bucket, not on the vault's writer
-// lock, and take one round trip per call. A header that repeats the
-// bucket's rate is one read; a new rate, a drain (Amazon's 429) and a
+// lock, and take one round trip per call. A header that repeats the rate
+// this replica last saw for the bucket, within rateSeenFor, costs nothing;
+// another one is one read; a new rate, a drain (Amazon's 429) and a
 // cancel are short transactions that lock the row and apply
-// ratelimit.Bucket's own arithmetic to it.
+// ratelimit.Bucket's own arithmetic to it. All of it runs on a pool of
+// the store's own that commits without waiting for the disk
+// (rateLimitDB.pgPool).
 //
 // When the database does not answer within the busy timeout, the call
 // falls back to a MemoryStore private to this store, as the SQLite store
@@ -31,7 +35,21 @@ type pgRateLimitStore struct {
 	log      *slog.Logger
 	fallback ratelimit.MemoryStore
 	degraded atomic.Bool
+	seen     sync.Map // ratelimit.Key → rateSeen: the rate last read or set
 }
+
+// rateSeen is a bucket's rate as this replica last read or set it, and
+// when (on the callers' clock).
+type rateSeen struct {
+	rate float64
+	at   time.Time
+}
+
+// rateSeenFor is how long a rate this replica read or set answers a
+// header repeating it without asking the database. Another replica that
+// adopted another rate meanwhile (Amazon told it so) keeps its rate in
+// the row that long; the next header that differs writes again.
+const rateSeenFor = time.Second
 
 var _ ratelimit.Store = (*pgRateLimitStore)(nil)
 
@@ -69,8 +87,11 @@ func (s *pgRateLimitStore) Reserve(key ratelimit.Key, seed ratelimit.Plan, now t
 	defer cancel()
 	var wait int64
 	var ok bool
-	err := s.v.db.QueryRowContext(ctx, `SELECT wait, ok FROM spgate_rate_reserve($1, $2, $3, $4, $5)`,
-		bucketKey(key), seed.Rate, seed.Burst, toNanos(now), int64(maxWait)).Scan(&wait, &ok)
+	db, err := s.pool()
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT wait, ok FROM spgate_rate_reserve($1, $2, $3, $4, $5)`,
+			bucketKey(key), seed.Rate, seed.Burst, toNanos(now), int64(maxWait)).Scan(&wait, &ok)
+	}
 	if s.failed(err) {
 		return s.fallback.Reserve(key, seed, now, maxWait)
 	}
@@ -88,14 +109,25 @@ func (s *pgRateLimitStore) Cancel(key ratelimit.Key, now time.Time) {
 // SetRate implements ratelimit.Store. A rate the bucket already has (the
 // header of almost every response) costs one read and no lock.
 func (s *pgRateLimitStore) SetRate(key ratelimit.Key, rate float64, now time.Time) (float64, bool) {
+	if v, ok := s.seen.Load(key); ok {
+		seen := v.(rateSeen)
+		b := ratelimit.Bucket{Rate: seen.rate}
+		if prev, changed := b.SetRate(rate, now); !changed && now.Sub(seen.at) < rateSeenFor && !now.Before(seen.at) {
+			return prev, false
+		}
+	}
 	ctx, cancel := s.ctx()
 	var cur float64
-	err := s.v.db.QueryRowContext(ctx, `SELECT rate FROM rate_limits WHERE key = $1`, bucketKey(key)).Scan(&cur)
+	db, err := s.pool()
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT rate FROM rate_limits WHERE key = $1`, bucketKey(key)).Scan(&cur)
+	}
 	cancel()
 	if err == nil {
 		b := ratelimit.Bucket{Rate: cur}
 		if prev, changed := b.SetRate(rate, now); !changed {
 			s.failed(nil)
+			s.seen.Store(key, rateSeen{rate: cur, at: now})
 			return prev, false
 		}
 	} else if !errors.Is(err, sql.ErrNoRows) {
@@ -108,6 +140,7 @@ func (s *pgRateLimitStore) SetRate(key ratelimit.Key, rate float64, now time.Tim
 	if s.failed(err) {
 		return s.fallback.SetRate(key, rate, now)
 	}
+	s.seen.Store(key, rateSeen{rate: rate, at: now})
 	return prev, changed
 }
 
@@ -124,7 +157,10 @@ func (s *pgRateLimitStore) Plan(key ratelimit.Key) (ratelimit.Plan, bool) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var p ratelimit.Plan
-	err := s.v.db.QueryRowContext(ctx, `SELECT rate, burst FROM rate_limits WHERE key = $1`, bucketKey(key)).Scan(&p.Rate, &p.Burst)
+	db, err := s.pool()
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT rate, burst FROM rate_limits WHERE key = $1`, bucketKey(key)).Scan(&p.Rate, &p.Burst)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		s.failed(nil)
 		return ratelimit.Plan{}, false
@@ -143,7 +179,7 @@ func (s *pgRateLimitStore) update(key ratelimit.Key, create bool, doing string, 
 	ctx, cancel := s.ctx()
 	defer cancel()
 	k := bucketKey(key)
-	return s.v.withConn(ctx, "BEGIN ISOLATION LEVEL READ COMMITTED", doing, func(t *tx) error {
+	return s.withConn(ctx, doing, func(t *tx) error {
 		if create {
 			if _, err := t.exec(`INSERT INTO rate_limits(key, rate, burst, tat, drained_at, seeded) VALUES (?, 0, 0, 0, 0, 0)
 				ON CONFLICT (key) DO NOTHING`, k); err != nil {
@@ -166,4 +202,28 @@ func (s *pgRateLimitStore) update(key ratelimit.Key, create bool, doing string, 
 			b.Rate, b.Burst, toNanos(b.TAT), toNanos(b.DrainedAt), b.Seeded, k)
 		return err
 	})
+}
+
+// pool is the store's own pool (rateLimitDB.pgPool).
+func (s *pgRateLimitStore) pool() (*sql.DB, error) {
+	d, ok := s.v.d.(*pgDialect)
+	if !ok {
+		return nil, errors.New("the PostgreSQL rate-limit store on a vault that is not in PostgreSQL")
+	}
+	return s.v.rl.pgPool(d)
+}
+
+// withConn runs fn in one READ COMMITTED transaction on the store's pool.
+func (s *pgRateLimitStore) withConn(ctx context.Context, doing string, fn func(*tx) error) error {
+	db, err := s.pool()
+	if err != nil {
+		return s.v.classify(err, doing)
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return s.v.classify(err, doing)
+	}
+	defer c.Close()
+	t := &tx{ctx: ctx, c: c, v: s.v, now: s.v.clk.Now().UTC(), actor: s.v.actorOf(ctx)}
+	return s.v.classify(s.v.runTx(ctx, c, "BEGIN ISOLATION LEVEL READ COMMITTED", func() error { return fn(t) }), doing)
 }

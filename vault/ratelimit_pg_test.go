@@ -102,3 +102,55 @@ func TestPgRateLimitSameRateTakesNoLock(t *testing.T) {
 	_, err = conn.ExecContext(ctx, `ROLLBACK`)
 	must(t, err)
 }
+
+// The store's updates commit without waiting for the disk, on a pool of
+// its own; the vault's connections keep synchronous_commit for secrets
+// and audit rows.
+func TestPgRateLimitStoreCommitsUnsynced(t *testing.T) {
+	if !onPostgres() {
+		t.Skip("the PostgreSQL store")
+	}
+	f := newVault(t)
+	s := f.v.RateLimitStore(nil).(*pgRateLimitStore)
+	s.Reserve(rlKey, ratelimit.Plan{Rate: 1, Burst: 1}, t0, 0)
+	pool, err := s.pool()
+	must(t, err)
+	// Where the session's setting comes from tells the store's own choice
+	// from the server's (the tests' throw-away server may itself run
+	// with it off).
+	const q = `SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'`
+	var store, storeSrc, vault, vaultSrc string
+	must(t, pool.QueryRow(q).Scan(&store, &storeSrc))
+	must(t, f.v.db.QueryRow(q).Scan(&vault, &vaultSrc))
+	if store != "off" || storeSrc != "client" || vaultSrc == "client" {
+		t.Errorf("synchronous_commit is %q (from %s) for the rate-limit store and %q (from %s) for the vault; want off set by the store, and the server's own",
+			store, storeSrc, vault, vaultSrc)
+	}
+}
+
+// A header repeating the rate the replica last read or set costs no round
+// trip for rateSeenFor: it is answered with the database out of reach,
+// while a new rate still goes to the database (and, out of reach, to the
+// fallback).
+func TestPgRateLimitRepeatedRateIsRemembered(t *testing.T) {
+	if !onPostgres() {
+		t.Skip("the PostgreSQL store")
+	}
+	f := newVault(t)
+	var logs bytes.Buffer
+	s := f.v.RateLimitStore(slog.New(slog.NewTextHandler(&logs, nil))).(*pgRateLimitStore)
+	s.Reserve(rlKey, ratelimit.Plan{Rate: 2, Burst: 1}, t0, 0)
+	if prev, changed := s.SetRate(rlKey, 4, t0); prev != 2 || !changed {
+		t.Fatalf("SetRate(4) = %v %v, want 2 true", prev, changed)
+	}
+	pool, err := s.pool()
+	must(t, err)
+	pool.Close() // the database out of reach
+	if prev, changed := s.SetRate(rlKey, 4, t0.Add(rateSeenFor/2)); prev != 4 || changed || logs.Len() > 0 {
+		t.Errorf("repeated SetRate(4) = %v %v, want 4 false from memory\n%s", prev, changed, logs.String())
+	}
+	s.SetRate(rlKey, 4, t0.Add(rateSeenFor))
+	if !strings.Contains(logs.String(), "paces on its own") {
+		t.Errorf("a rate remembered for longer than %v was not asked again:\n%s", rateSeenFor, logs.String())
+	}
+}

@@ -322,17 +322,21 @@ func BenchmarkRateLimitReserve(b *testing.B) { benchReserve(b, false) }
 // process (the gateway under load).
 func BenchmarkRateLimitReserveParallel(b *testing.B) { benchReserve(b, true) }
 
-// A reservation commits without fsync, but the connection goes back to the
-// pool with full durability for the secrets written on it next.
+// A reservation commits without fsync, on the store's own handle; the
+// vault's connections keep full durability for the secrets written on
+// them.
 func TestRateLimitStoreRestoresSynchronous(t *testing.T) {
 	f := newVault(t)
 	f.v.db.SetMaxOpenConns(1)
-	s := f.v.RateLimitStore(nil)
+	s := sqliteStore(t, f.v)
 	s.Reserve(rlKey, ratelimit.Plan{Rate: 1, Burst: 1}, t0, 0)
-	var sync int
+	var sync, own int
 	must(t, f.v.db.QueryRow(`PRAGMA synchronous`).Scan(&sync))
-	if sync != 2 {
-		t.Fatalf("PRAGMA synchronous = %d after a reservation, want 2 (FULL)", sync)
+	h, err := f.v.rl.handle(f.v)
+	must(t, err)
+	must(t, h.db.QueryRow(`PRAGMA synchronous`).Scan(&own))
+	if sync != 2 || own != 1 {
+		t.Fatalf("PRAGMA synchronous = %d on the vault and %d on the store's handle after a reservation, want 2 (FULL) and 1 (NORMAL)", sync, own)
 	}
 }
 
@@ -531,4 +535,41 @@ func TestRateLimitStoreIdleLeaseGivesSlotsBack(t *testing.T) {
 	if got != plan.Burst-2 {
 		t.Fatalf("the other process got %d slots at once; the bucket had %d left after 2 calls", got, plan.Burst-2)
 	}
+}
+
+// A busy bucket's lease is renewed in the background before it runs out,
+// so its calls, a reservation and the response's repeated rate each,
+// wait for no transaction after the first two (the first call, and the
+// one soon after it that claims the slots of a lease), and still get
+// exactly MemoryStore's answers. Between calls the test waits for a
+// renewal under way, as the 250 µs between the calls would on a real
+// clock.
+func TestRateLimitStoreBusyLeaseRenewsAhead(t *testing.T) {
+	f := newVault(t)
+	s := sqliteStore(t, f.v)
+	ref := &ratelimit.MemoryStore{}
+	plan := ratelimit.Plan{Rate: 10000, Burst: 14}
+	now := t0
+	const calls = 2000 // 0.5 s of the bucket's time: 25 leases of 20 ms
+	for i := range calls {
+		now = now.Add(250 * time.Microsecond)
+		w1, ok1 := ref.Reserve(rlKey, plan, now, 30*time.Second)
+		w2, ok2 := s.Reserve(rlKey, plan, now, 30*time.Second)
+		if w1 != w2 || ok1 != ok2 {
+			t.Fatalf("call %d Reserve: %v %v, MemoryStore %v %v", i, w2, ok2, w1, ok1)
+		}
+		p1, c1 := ref.SetRate(rlKey, plan.Rate, now)
+		p2, c2 := s.SetRate(rlKey, plan.Rate, now)
+		if p1 != p2 || c1 != c2 {
+			t.Fatalf("call %d SetRate: %v %v, MemoryStore %v %v", i, p2, c2, p1, c1)
+		}
+		s.renewals.Wait()
+	}
+	// Without renewals every lease would end in a call's transaction (25
+	// of them); an expiry timer firing on the wall clock while this test
+	// runs slowly may cost one now and then.
+	if n := s.inCall.Load(); n > 10 {
+		t.Errorf("%d calls waited for a transaction; a busy lease renewed ahead needs about 2", n)
+	}
+	t.Logf("%d calls, %d transactions, %d of them in a call", calls, s.txs.Load(), s.inCall.Load())
 }

@@ -59,6 +59,7 @@ type Vault struct {
 	dek     []byte
 	macKey  []byte // row MAC key, derived from dek (integrity.go)
 	version int
+	rl      rateLimitDB // the rate-limit store's own handle (ratelimit_db.go)
 
 	// The shared token cache's subkeys, derived from dek (tokencache.go),
 	// and when this handle last pruned it (Unix nanoseconds).
@@ -113,6 +114,7 @@ func LatestSchemaVersion() int { return latestVersion(migrations) }
 
 // Close releases the database. The Vault must not be used afterwards.
 func (v *Vault) Close() error {
+	v.rl.close()
 	clear0(v.dek)
 	clear0(v.macKey)
 	clear0(v.tokenNames)

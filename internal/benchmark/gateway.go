@@ -57,6 +57,14 @@ type GatewayOptions struct {
 	// Nginx is the nginx binary of the comparison row: "auto" (or empty)
 	// looks on PATH and in /usr/sbin, "off" leaves the row out.
 	Nginx string
+	// CPUProfileDir, when set, is where each serve process writes its CPU
+	// profile of the whole run (serve-<store>.pprof) as it stops.
+	CPUProfileDir string
+	// Postgres, when set, is a PostgreSQL server (a DSN whose user may
+	// create schemas) for the row of spgate serve with its vault, and so
+	// its shared rate-limit store, in PostgreSQL: the vault is copied
+	// into a schema of its own, dropped at the end.
+	Postgres string
 }
 
 // GatewayRow is one path's figures: direct to the emulator, through an
@@ -89,7 +97,17 @@ type GatewayRow struct {
 	RSSBytes     uint64       `json:"rssBytes,omitempty"`
 	PeakRSSBytes uint64       `json:"peakRssBytes,omitempty"`
 	ToNginx      *NginxRatios `json:"toNginx,omitempty"`
-	Limits       []Limit      `json:"limits,omitempty"`
+	// ToDefault compares the PostgreSQL row with the default row (the
+	// vault in a file on this machine).
+	ToDefault *DefaultRatios `json:"toDefault,omitempty"`
+	Limits    []Limit        `json:"limits,omitempty"`
+}
+
+// DefaultRatios are a row's figures divided by the default row's.
+type DefaultRatios struct {
+	AddedP50  float64 `json:"addedP50"`
+	AddedP99  float64 `json:"addedP99"`
+	ReqPerSec float64 `json:"requestsPerSecond"`
 }
 
 // NginxRatios are an spgate row's figures divided by nginx's.
@@ -114,6 +132,10 @@ type GatewayReport struct {
 	Rows          []GatewayRow `json:"rows"`
 	// Nginx is the nginx binary of the nginx row, or why there is none.
 	Nginx string `json:"nginx"`
+	// Postgres is the vault of the PostgreSQL row (a DSN, its password
+	// masked, whose search_path is the schema the vault was copied to and
+	// dropped from at the end), or why there is none.
+	Postgres string `json:"postgres"`
 }
 
 // path is one way to the emulator under test.
@@ -183,7 +205,7 @@ func (r *GatewayReport) paths(ctx context.Context, e *demo.Env, o GatewayOptions
 		return nil, stop, err
 	}
 	paths := []*path{direct}
-	serve, err := servePaths(ctx, e, o.Executable, &stops)
+	serve, err := r.servePaths(ctx, e, o, &stops)
 	if err != nil {
 		return nil, stop, err
 	}
@@ -216,9 +238,19 @@ func directPath(ctx context.Context, e *demo.Env, row *GatewayRow) (*path, []str
 	return p, tokens, nil
 }
 
-// servePaths starts spgate serve as separate processes of bin: the
-// default configuration, then the in-memory store.
-func servePaths(ctx context.Context, e *demo.Env, bin string, stops *[]func()) ([]*path, error) {
+// serveSpec is one spgate serve process of the workload.
+type serveSpec struct {
+	name, store string
+	def         bool
+	vault       string // the vault it serves: the demo's file, or a DSN
+	args        []string
+}
+
+// servePaths starts spgate serve as separate processes of o.Executable:
+// the default configuration, the in-memory store, and with o.Postgres the
+// vault copied into PostgreSQL. r.Postgres says where, or why not.
+func (r *GatewayReport) servePaths(ctx context.Context, e *demo.Env, o GatewayOptions, stops *[]func()) ([]*path, error) {
+	bin := o.Executable
 	if bin == "" {
 		return nil, errors.New("no spgate binary to run spgate serve")
 	}
@@ -230,18 +262,24 @@ func servePaths(ctx context.Context, e *demo.Env, bin string, stops *[]func()) (
 	if err != nil {
 		return nil, err
 	}
-	env := serveEnv(e.VaultPath, encKey)
+	specs := []serveSpec{
+		{"spgate serve", "vault", true, e.VaultPath, nil},
+		{"spgate serve --shared-limits=false", "memory", false, e.VaultPath, []string{"--shared-limits=false"}},
+	}
+	// After the client key: the copy carries it.
+	if pg, why := postgresVault(ctx, e, o.Postgres, stops); pg != "" {
+		specs = append(specs, serveSpec{"spgate serve (vault in PostgreSQL)", "postgres", false, pg, nil})
+		r.Postgres = vault.RedactDSN(pg)
+	} else {
+		r.Postgres = why
+	}
 	var paths []*path
-	for _, sv := range []struct {
-		name, store string
-		def         bool
-		args        []string
-	}{
-		{"spgate serve", "vault", true, nil},
-		{"spgate serve --shared-limits=false", "memory", false, []string{"--shared-limits=false"}},
-	} {
+	for _, sv := range specs {
 		args := append([]string{"--endpoint", e.Amazon.Endpoints()}, sv.args...)
-		p, stop, err := startServe(ctx, bin, env, e.Dir, sv.store, args...)
+		if o.CPUProfileDir != "" {
+			args = append(args, "--cpuprofile", filepath.Join(o.CPUProfileDir, "serve-"+sv.store+".pprof"))
+		}
+		p, stop, err := startServe(ctx, bin, serveEnv(sv.vault, encKey), e.Dir, sv.store, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -332,18 +370,37 @@ func load(ctx context.Context, paths []*path, o GatewayOptions) (float64, error)
 	return elapsed.Seconds(), nil
 }
 
-// judge compares every spgate row with the stated limits and with nginx,
+// judge compares every spgate row with the stated limits (the
+// PostgreSQL row with its own, and with the default row), and with nginx,
 // and fills in the report's rows.
 func (r *GatewayReport) judge(paths []*path) {
-	var ng *GatewayRow
+	var ng, def *GatewayRow
 	for _, p := range paths[1:] {
-		if p.nginx {
+		switch {
+		case p.nginx:
 			ng = p.row
+		case p.row.Default:
+			def = p.row
 		}
 	}
 	for _, p := range paths[1:] {
 		row := p.row
-		if !p.nginx {
+		switch {
+		case p.nginx:
+		case row.Store == "postgres":
+			row.Limits = []Limit{
+				NewLimit("added p50", "µs", row.AddedP50us, PostgresMaxAddedP50, false),
+				NewLimit("added p99", "µs", row.AddedP99us, PostgresMaxAddedP99, false),
+				NewLimit("throughput", "req/s", math.Round(row.ReqPerSec), PostgresMinReqPerSec, true),
+			}
+			if def != nil {
+				row.ToDefault = &DefaultRatios{
+					AddedP50:  ratio(row.AddedP50us, def.AddedP50us),
+					AddedP99:  ratio(row.AddedP99us, def.AddedP99us),
+					ReqPerSec: ratio(row.ReqPerSec, def.ReqPerSec),
+				}
+			}
+		default:
 			row.Limits = []Limit{
 				NewLimit("added p50", "µs", row.AddedP50us, GatewayMaxAddedP50, false),
 				NewLimit("added p99", "µs", row.AddedP99us, GatewayMaxAddedP99, false),

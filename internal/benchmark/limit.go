@@ -23,6 +23,11 @@ const (
 	// NginxMaxAddedRatio is the most latency spgate may add, as a
 	// multiple of what nginx adds as a plain reverse proxy in the same run.
 	NginxMaxAddedRatio = 2.0
+	// The limits of spgate serve with its vault, and so its rate-limit
+	// buckets, in PostgreSQL (a round trip to the server per call).
+	PostgresMaxAddedP50  = 1000.0 // µs
+	PostgresMaxAddedP99  = 5000.0 // µs
+	PostgresMinReqPerSec = 2000.0
 )
 
 // Limit is one measured figure against a stated limit.

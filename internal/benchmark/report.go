@@ -24,6 +24,7 @@ func (r GatewayReport) WriteText(w io.Writer) {
 	if !strings.HasPrefix(r.Nginx, "/") {
 		fmt.Fprintf(w, "  nginx: %s\n", r.Nginx)
 	}
+	fmt.Fprintf(w, "  PostgreSQL: %s\n", r.Postgres)
 	for _, row := range r.Rows {
 		if len(row.Limits) == 0 {
 			continue
@@ -31,6 +32,9 @@ func (r GatewayReport) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  %s:\n", row.Name)
 		if n := row.ToNginx; n != nil {
 			fmt.Fprintf(w, "    ÷ nginx: added p50 %.2f×, added p99 %.2f×, req/s %.2f×\n", n.AddedP50, n.AddedP99, n.ReqPerSec)
+		}
+		if d := row.ToDefault; d != nil {
+			fmt.Fprintf(w, "    ÷ the default (vault file): added p50 %.2f×, added p99 %.2f×, req/s %.2f×\n", d.AddedP50, d.AddedP99, d.ReqPerSec)
 		}
 		for _, l := range row.Limits {
 			fmt.Fprintf(w, "    %s\n", l)

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/internal/benchmark"
+	"github.com/spgate/spgate/vault"
 )
 
 func init() { commands = append(commands, newBenchCmd) }
@@ -32,6 +34,8 @@ type benchOptions struct {
 	Concurrency int
 	Samples     int
 	Nginx       string
+	CPUProfile  string // a folder for the serve processes' CPU profiles
+	Postgres    string // --postgres: a DSN, "off", or "" for the environment's
 
 	// Pull and Gateway say which workloads run.
 	Pull, Gateway bool
@@ -90,7 +94,14 @@ throughput, and each server's resident memory (VmRSS, and its peak VmHWM) is
 read after its run. Limits: added p50 < 200 µs and p99 < 2 ms, so the gateway
 is invisible next to Amazon's own latency (tens of milliseconds), ≥ 10,000
 req/s, far above what any seller's rate limits let through, and with nginx,
-added p50 at most twice nginx's.`
+added p50 at most twice nginx's.
+
+With a PostgreSQL server (--postgres, else $SPGATE_BENCH_POSTGRES, else
+$SPGATE_TEST_POSTGRES), one more spgate serve runs on a copy of the vault in
+a schema of its own there (dropped at the end), its rate-limit buckets
+shared through PostgreSQL as replicas share them. Limits for that row:
+added p50 < 1 ms, p99 < 5 ms and ≥ 2,000 req/s, with its ratios to the
+default row; without a server the row is left out with a note.`
 )
 
 func newBenchCmd(streams IO) *cobra.Command {
@@ -131,6 +142,8 @@ func newBenchCmd(streams IO) *cobra.Command {
 			f.IntVar(&o.Concurrency, "concurrency", 16, "concurrent keep-alive connections for the throughput figure")
 			f.IntVar(&o.Samples, "samples", benchmark.GatewaySamples, "sequential calls per path for the latency figures")
 			f.StringVar(&o.Nginx, "nginx", "auto", "nginx binary for the comparison row: auto looks on PATH and in /usr/sbin, off leaves the row out")
+			f.StringVar(&o.Postgres, "postgres", "", "PostgreSQL server (postgres://… DSN of a user who may create schemas) for the row with the vault in PostgreSQL; default $"+envBenchPostgres+", else $SPGATE_TEST_POSTGRES; off leaves the row out")
+			f.StringVar(&o.CPUProfile, "cpuprofile", "", "write each spgate serve process's CPU profile (pprof) to this folder: serve-<store>.pprof, read with go tool pprof")
 		}
 		return c
 	}
@@ -142,12 +155,37 @@ func newBenchCmd(streams IO) *cobra.Command {
 	return cmd
 }
 
+// envBenchPostgres names the PostgreSQL server of bench gateway's
+// PostgreSQL row when --postgres is not given.
+const envBenchPostgres = "SPGATE_BENCH_POSTGRES"
+
+// benchPostgres resolves --postgres: the flag, else $SPGATE_BENCH_POSTGRES,
+// else $SPGATE_TEST_POSTGRES (the tests' server); "off" is none.
+func benchPostgres(flag string) string {
+	dsn := flag
+	for _, env := range []string{envBenchPostgres, pgtestEnv} {
+		if dsn == "" {
+			dsn = os.Getenv(env)
+		}
+	}
+	if dsn == "off" {
+		return ""
+	}
+	return dsn
+}
+
+// pgtestEnv is the PostgreSQL server the tests use (internal/pgtest).
+const pgtestEnv = "SPGATE_TEST_POSTGRES"
+
 func runBench(ctx context.Context, o *benchOptions) error {
 	if o.Pull && (o.Orders < 1 || o.TimeScale <= 0) {
 		return usageErr("--orders must be at least 1 and --time-scale positive")
 	}
 	if o.Gateway && (o.Duration <= 0 || o.Concurrency < 1 || o.Samples < 1) {
 		return usageErr("--duration must be positive, --concurrency and --samples at least 1")
+	}
+	if o.Gateway && o.Postgres != "" && o.Postgres != "off" && !vault.IsPostgresDSN(o.Postgres) {
+		return usageErr("--postgres takes a postgres://… DSN, or off")
 	}
 	pii, err := piiFor(ordersV0, o.PII)
 	if o.Pull && err != nil {
@@ -171,7 +209,8 @@ func runBench(ctx context.Context, o *benchOptions) error {
 			return fmt.Errorf("bench gateway: find the spgate binary to run spgate serve: %w", err)
 		}
 		g, err := o.RunGateway(ctx, benchmark.GatewayOptions{Executable: bin, Samples: o.Samples,
-			Concurrency: o.Concurrency, Duration: o.Duration, Nginx: o.Nginx})
+			Concurrency: o.Concurrency, Duration: o.Duration, Nginx: o.Nginx, CPUProfileDir: o.CPUProfile,
+			Postgres: benchPostgres(o.Postgres)})
 		if err != nil {
 			return fmt.Errorf("bench gateway: %w", err)
 		}
@@ -187,4 +226,25 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		return printJSON(o.IO.Out, rep)
 	}
 	return nil
+}
+
+// startCPUProfile starts a CPU profile written to path (created 0600), for
+// spgate serve's hidden --cpuprofile; stop ends it and closes the file. An
+// empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, usageErr("--cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

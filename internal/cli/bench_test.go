@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/spgate/spgate/internal/benchmark"
+	"github.com/spgate/spgate/internal/pgtest"
 	"github.com/spgate/spgate/operations"
 )
 
@@ -108,8 +111,16 @@ func TestBench(t *testing.T) {
 		defer func(f func() (string, error)) { benchExecutable = f }(benchExecutable)
 		benchExecutable = func() (string, error) { return bin, nil }
 
+		// With a PostgreSQL server, a row of serve with its vault there.
+		pgArg, pgWhy := "off", ""
+		if pg, err := pgtest.Shared(); err == nil {
+			t.Cleanup(pgtest.Stop)
+			pgArg = pg.DSN
+		} else {
+			pgWhy = err.Error()
+		}
 		const samples = 200
-		code, out, errOut := run(t, "", "bench", "gateway", "--duration", "500ms", "--samples", fmt.Sprint(samples), "--json")
+		code, out, errOut := run(t, "", "bench", "gateway", "--duration", "500ms", "--samples", fmt.Sprint(samples), "--postgres", pgArg, "--json")
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -127,19 +138,21 @@ func TestBench(t *testing.T) {
 				g.Operation, g.Sellers, g.Samples, g.Concurrency, g.DurationSec, benchmark.GatewaySellers, samples)
 		}
 		// The direct path, then serve with the vault store (the default),
-		// then with the memory store, then nginx where it is installed.
-		want := []struct {
+		// with the memory store, with the vault in PostgreSQL where there
+		// is a server, then nginx where it is installed.
+		type wantRow struct {
 			name, store string
 			def         bool
-		}{{"spgate serve", "vault", true}, {"spgate serve --shared-limits=false", "memory", false}}
-		if len(g.Rows) == 3 {
-			want = append(want, struct {
-				name, store string
-				def         bool
-			}{"nginx", "", false})
+		}
+		want := []wantRow{{"spgate serve", "vault", true}, {"spgate serve --shared-limits=false", "memory", false}}
+		if pgArg != "off" {
+			want = append(want, wantRow{"spgate serve (vault in PostgreSQL)", "postgres", false})
+		}
+		if len(g.Rows) == len(want)+1 {
+			want = append(want, wantRow{"nginx", "", false})
 		}
 		if len(g.Rows) != len(want) {
-			t.Fatalf("rows %+v, want %v", g.Rows, want)
+			t.Fatalf("rows %+v (PostgreSQL: %s), want %v", g.Rows, g.Postgres, want)
 		}
 		calls := g.Direct.Warmup + g.Direct.Sequential + g.Direct.Requests
 		for i, row := range append([]benchmark.GatewayRow{g.Direct}, g.Rows...) {
@@ -166,9 +179,9 @@ func TestBench(t *testing.T) {
 			t.Errorf("the emulator answered %d calls; the report counts %d", g.EmulatorCalls, calls)
 		}
 		var nginx *benchmark.GatewayRow
-		if len(g.Rows) == 3 {
-			nginx = &g.Rows[2]
-			if len(nginx.Limits) != 0 || nginx.ToNginx != nil || !strings.HasPrefix(g.Nginx, "/") {
+		if w := want[len(want)-1]; w.name == "nginx" {
+			nginx = &g.Rows[len(g.Rows)-1]
+			if len(nginx.Limits) != 0 || nginx.ToNginx != nil || nginx.ToDefault != nil || !strings.HasPrefix(g.Nginx, "/") {
 				t.Errorf("nginx row %+v from %q", nginx, g.Nginx)
 			}
 		}
@@ -186,6 +199,60 @@ func TestBench(t *testing.T) {
 			}
 			checkLimits(t, row.Limits, stated)
 		}
+
+		t.Run("postgres", func(t *testing.T) {
+			if pgArg == "off" {
+				msg := "no PostgreSQL server (" + pgWhy + "): bench gateway's PostgreSQL row is untested"
+				if pgtest.Required() {
+					t.Fatal(msg)
+				}
+				t.Skip(msg)
+			}
+			row, def := g.Rows[2], g.Rows[0]
+			u, err := url.Parse(g.Postgres)
+			schema := ""
+			if err == nil {
+				schema = u.Query().Get("search_path")
+			}
+			if !strings.HasPrefix(g.Postgres, "postgres://") || !strings.HasPrefix(schema, "spgate_bench_") {
+				t.Errorf("the report names the PostgreSQL vault %q", g.Postgres)
+			}
+			checkLimits(t, row.Limits, []statedLimit{
+				{"added p50", "µs", 1000, false, row.AddedP50us},
+				{"added p99", "µs", 5000, false, row.AddedP99us},
+				{"throughput", "req/s", 2000, true, math.Round(row.ReqPerSec)},
+			})
+			d := row.ToDefault
+			if d == nil || row.ToNginx != nil {
+				t.Fatalf("PostgreSQL row: ratios to the default %+v, to nginx %+v; want the first only", d, row.ToNginx)
+			}
+			for _, r := range []struct {
+				name      string
+				got, a, b float64
+			}{
+				{"added p50", d.AddedP50, row.AddedP50us, def.AddedP50us},
+				{"added p99", d.AddedP99, row.AddedP99us, def.AddedP99us},
+				{"req/s", d.ReqPerSec, row.ReqPerSec, def.ReqPerSec},
+			} {
+				if want := r.a / max(r.b, 1); math.Abs(r.got-want) > 1e-9*math.Abs(want) {
+					t.Errorf("%s ÷ the default's: %v, want %v ÷ %v = %v", r.name, r.got, r.a, r.b, want)
+				}
+			}
+			// The vault was copied into a schema of its own, dropped at
+			// the end.
+			db, err := sql.Open("pgx", pgArg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var left int
+			if err := db.QueryRow(`SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, schema).Scan(&left); err != nil {
+				t.Fatal(err)
+			}
+			if left != 0 {
+				t.Errorf("the benchmark's schema %s was left on the server", schema)
+			}
+		})
 
 		t.Run("nginx", func(t *testing.T) {
 			if nginx != nil {
@@ -221,6 +288,7 @@ func TestBench(t *testing.T) {
 			{"bench", "pull", "--pii", "passport"},
 			{"bench", "gateway", "--concurrency", "0"},
 			{"bench", "gateway", "--samples", "0"},
+			{"bench", "gateway", "--postgres", "mysql://x"},
 			{"bench", "pul"},
 		} {
 			if code, _, errOut := run(t, "", args...); code != ExitUsage {

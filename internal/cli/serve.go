@@ -32,6 +32,7 @@ type serveOptions struct {
 	AuditMaxMB                 int
 	NoRateLimits, SharedLimits bool
 	ConsoleFlags               consoleOptions
+	CPUProfile                 string // hidden: spgate bench gateway --cpuprofile
 
 	cmdEnv
 	// Level is --log-level: serve logs JSON lines on stderr like --json.
@@ -111,6 +112,8 @@ and --tls-key when it listens on a network.`,
 	f.StringVar(&o.OpsAddr, "ops-addr", "", "also serve /metrics and the detailed /readyz without a key on this address (keep it private, e.g. 127.0.0.1:9187); on --addr they need a client key")
 	f.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
 	f.IntVar(&o.MaxUnauthenticatedConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file when serve stops (spgate bench gateway --cpuprofile)")
+	_ = f.MarkHidden("cpuprofile")
 	addConsoleFlags(cmd, &o.ConsoleFlags)
 	return cmd
 }
@@ -136,6 +139,11 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	stopProfile, perr := startCPUProfile(o.CPUProfile)
+	if perr != nil {
+		return perr
+	}
+	defer stopProfile()
 	if os.Getenv("GOGC") == "" {
 		// The gateway's heap is small (tens of MiB) and its garbage
 		// short-lived: collecting at 4× the live heap instead of 2× halves
