@@ -270,16 +270,8 @@ func processCPU(pid int, children bool) time.Duration {
 	}
 	var ticks int64
 	for _, p := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
 		// After the command: state ppid … utime (12th) stime (13th).
-		f := strings.Fields(string(b[i+1:]))
+		f := procStat(strconv.Itoa(p))
 		if len(f) < 13 {
 			continue
 		}
@@ -293,6 +285,21 @@ func processCPU(pid int, children bool) time.Duration {
 // userHZ is the unit of /proc/<pid>/stat's times (USER_HZ), 100 on Linux.
 const userHZ = 100
 
+// procStat returns the fields of /proc/<pid>/stat after the command
+// (state, ppid, …), or nil when the process is gone. The command, in
+// parentheses, may itself hold spaces and parentheses.
+func procStat(pid string) []string {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
 // childPIDs lists the processes whose parent is pid.
 func childPIDs(pid int) []int {
 	ents, _ := os.ReadDir("/proc")
@@ -302,17 +309,7 @@ func childPIDs(pid int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+		if f := procStat(e.Name()); len(f) > 1 && f[1] == strconv.Itoa(pid) {
 			out = append(out, p)
 		}
 	}
