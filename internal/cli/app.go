@@ -18,7 +18,7 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newAppCmd) }
+func init() { verbs = append(verbs, newAppCmd) }
 
 // Environment variables the app verbs read.
 const (
@@ -29,7 +29,7 @@ const (
 // clientSecretSource is where app add and set-secret read a client secret.
 var clientSecretSource = prompt.Source{What: "client secret", FileFlag: "client-secret-file", Env: envClientSecret}
 
-func newAppCmd(streams IO) *cobra.Command {
+func newAppCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "app",
 		Short: "Manage Selling Partner API applications (LWA client id and secret) in the vault",
@@ -48,23 +48,22 @@ every 180 days; list and show count the days left.`,
   spgate app update main --role "Direct-to-Consumer Shipping" --region na
   spgate app remove main --yes`,
 	}
-	env := envFor(streams)
-	cmd.AddCommand(newAppAddCmd(env), newAppListCmd(env), newAppShowCmd(env),
-		newAppSetSecretCmd(env), newAppUpdateCmd(env), newAppRemoveCmd(env))
+	cmd.AddCommand(newAppAddCmd(f), newAppListCmd(f), newAppShowCmd(f),
+		newAppSetSecretCmd(f), newAppUpdateCmd(f), newAppRemoveCmd(f))
 	return cmd
 }
 
 // appAddOptions are the flags of spgate app add.
 type appAddOptions struct {
-	cmdutil.Env
+	*cmdutil.Factory
 	Name, AppID, ClientID, SecretFile string
 	Roles                             []string
 	Draft                             bool
 	Region, RedirectURI               string
 }
 
-func newAppAddCmd(env cmdutil.EnvFunc) *cobra.Command {
-	o := appAddOptions{}
+func newAppAddCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &appAddOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add an application and its client secret to the vault (creating the vault if needed)",
@@ -81,52 +80,50 @@ hidden prompt; never from an argument.`,
     --client-id amzn1.application-oa2-client.0123456789abcdef0123456789abcdef \
     --client-secret-file ./secret.txt --region eu
   SPGATE_CLIENT_SECRET=… spgate app add test --app-id … --client-id … --draft`,
-		Args: exactArgs(1, "NAME"),
+		Args: cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Env, o.Name = env(cmd, true), args[0]
-			return runAppAdd(cmd.Context(), &o)
+			o.Name = args[0]
+			return runAppAdd(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.AppID, "app-id", "", "application id, amzn1.sp.solution.<uuid> (required)")
-	f.StringVar(&o.ClientID, "client-id", "", "LWA client id, amzn1.application-oa2-client.<32 hex> (required)")
-	f.StringVar(&o.SecretFile, "client-secret-file", "", "file holding the LWA client secret (- reads stdin)")
-	f.StringSliceVar(&o.Roles, "role", nil, "restricted role the app holds (repeatable, comma-separated)")
-	f.BoolVar(&o.Draft, "draft", false, "the app is still a draft (its OAuth consent needs version=beta)")
-	f.StringVar(&o.Region, "region", "", "default region: na, eu or fe")
-	f.StringVar(&o.RedirectURI, "redirect-uri", "", "OAuth redirect URI registered for the app")
+	fl := cmd.Flags()
+	fl.StringVar(&o.AppID, "app-id", "", "application id, amzn1.sp.solution.<uuid> (required)")
+	fl.StringVar(&o.ClientID, "client-id", "", "LWA client id, amzn1.application-oa2-client.<32 hex> (required)")
+	fl.StringVar(&o.SecretFile, "client-secret-file", "", "file holding the LWA client secret (- reads stdin)")
+	fl.StringSliceVar(&o.Roles, "role", nil, "restricted role the app holds (repeatable, comma-separated)")
+	fl.BoolVar(&o.Draft, "draft", false, "the app is still a draft (its OAuth consent needs version=beta)")
+	fl.StringVar(&o.Region, "region", "", "default region: na, eu or fe")
+	fl.StringVar(&o.RedirectURI, "redirect-uri", "", "OAuth redirect URI registered for the app")
 	return cmd
 }
 
 func runAppAdd(ctx context.Context, o *appAddOptions) error {
-	if err := checkFlags(flagCheck{"", o.Name, appName, ""},
-		flagCheck{"app-id", o.AppID, vault.ValidateAppID, " (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)"},
-		flagCheck{"client-id", o.ClientID, vault.ValidateClientID, " (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)"},
-		flagCheck{"region", o.Region, vault.ValidateRegion, ""}, flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI, ""}); err != nil {
+	if err := cmdutil.CheckFlags(cmdutil.FlagCheck{Value: o.Name, Check: cmdutil.AppName},
+		cmdutil.FlagCheck{Flag: "app-id", Value: o.AppID, Check: vault.ValidateAppID, Required: " (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)"},
+		cmdutil.FlagCheck{Flag: "client-id", Value: o.ClientID, Check: vault.ValidateClientID, Required: " (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)"},
+		cmdutil.FlagCheck{Flag: "region", Value: o.Region, Check: vault.ValidateRegion}, cmdutil.FlagCheck{Flag: "redirect-uri", Value: o.RedirectURI, Check: vault.ValidateRedirectURI}); err != nil {
 		return err
 	}
-	cs, err := checkedSecret(&o.Env, clientSecretSource, vault.ValidateClientSecret)
+	cs, err := o.CheckedSecret(clientSecretSource, vault.ValidateClientSecret)
 	if err != nil {
 		return err
 	}
-	return o.WithVault(func(v *vault.Vault) error {
+	return o.WithNewVault(ctx, func(v *vault.Vault) error {
 		if err := v.AddApp(ctx, vault.App{Name: o.Name, AppID: o.AppID, ClientID: o.ClientID, Roles: o.Roles, Draft: o.Draft,
 			Region: o.Region, RedirectURI: o.RedirectURI, ClientSecrets: []vault.Secret{{Value: cs, CreatedAt: o.Clock.Now()}}}); err != nil {
-			return storeErr(err)
+			return cmdutil.StoreErr(err)
 		}
 		o.Log.Info("app added", "app", o.Name, "client_id", o.ClientID)
 		stored, err := v.GetApp(ctx, o.Name)
 		if err != nil {
-			return storeErr(err)
+			return cmdutil.StoreErr(err)
 		}
 		j := appvault.NewAppView(stored, o.Clock.Now())
 		return o.Answer(j, "added app %s (client id %s); client secret expires in %d days", o.Name, o.ClientID, j.SecretDaysLeft)
 	})
 }
 
-func appName(s string) error { return vault.ValidateName("app", s) }
-
-func newAppListCmd(env cmdutil.EnvFunc) *cobra.Command {
+func newAppListCmd(f *cmdutil.Factory) *cobra.Command {
 	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List the applications in the vault with their client secrets' days left",
@@ -136,7 +133,7 @@ Secret values are never printed (list does not even decrypt them).
 Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 		Example: `  spgate app list
   spgate app list --json`,
-	}, env, cmdutil.List[appvault.AppView]{
+	}, f, cmdutil.List[appvault.AppView]{
 		Rows: func(ctx context.Context, v *vault.Vault, now time.Time) ([]appvault.AppView, error) {
 			apps, err := v.ListApps(ctx)
 			return cmdutil.Views(apps, err, func(a vault.App) appvault.AppView { return appvault.NewAppView(a, now) })
@@ -152,7 +149,7 @@ Warnings for secrets due within 30, 14, 7 or 1 day(s) go to stderr.`,
 
 func appWarning(a appvault.AppView) (string, string) { return "app " + a.Name, a.Warning }
 
-func newAppShowCmd(env cmdutil.EnvFunc) *cobra.Command {
+func newAppShowCmd(f *cmdutil.Factory) *cobra.Command {
 	return cmdutil.ShowCmd(&cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one application (secrets masked)",
@@ -161,11 +158,11 @@ version, dates and days left. The secret itself appears only as a hint
 (its prefix and last four characters) so you can tell two secrets apart.`,
 		Example: `  spgate app show main
   spgate app show amzn1.application-oa2-client.0123456789abcdef0123456789abcdef --json`,
-		Args: exactArgs(1, "NAME"),
-	}, env, cmdutil.Show[appvault.AppView]{
+		Args: cmdutil.ExactArgs(1, "NAME"),
+	}, f, cmdutil.Show[appvault.AppView]{
 		Get: func(ctx context.Context, v *vault.Vault, ref string, now time.Time) (appvault.AppView, error) {
 			a, err := v.GetApp(ctx, ref)
-			return appvault.NewAppView(a, now), notFound(err, "app", ref, "spgate app list")
+			return appvault.NewAppView(a, now), cmdutil.NotFound(err, "app", ref, "spgate app list")
 		},
 		Fields: appvault.AppView.Fields,
 		Warn:   appWarning,
@@ -174,7 +171,7 @@ version, dates and days left. The secret itself appears only as a hint
 
 // appSetSecretOptions are the flags of spgate app set-secret.
 type appSetSecretOptions struct {
-	cmdutil.Env
+	*cmdutil.Factory
 	Name       string
 	SecretFile string
 	NoVerify   bool
@@ -183,8 +180,8 @@ type appSetSecretOptions struct {
 	Verify rotation.Verifier
 }
 
-func newAppSetSecretCmd(env cmdutil.EnvFunc) *cobra.Command {
-	o := appSetSecretOptions{}
+func newAppSetSecretCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &appSetSecretOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "set-secret NAME",
 		Short: "Replace an application's client secret (verified with LWA first)",
@@ -200,24 +197,24 @@ old secret valid for a while after a rotation); 0 discards it.`,
 		Example: `  spgate app set-secret main --client-secret-file new-secret.txt
   pbpaste | spgate app set-secret main --client-secret-file -
   SPGATE_CLIENT_SECRET=… spgate app set-secret main --no-verify`,
-		Args: exactArgs(1, "NAME"),
+		Args: cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Env, o.Name, o.Verify = env(cmd, false), args[0], lwaVerifier(cmd)
-			return runAppSetSecret(cmd.Context(), &o)
+			o.Name, o.Verify = args[0], lwaVerifier(cmd)
+			return runAppSetSecret(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.SecretFile, "client-secret-file", "", "file holding the new client secret (- reads stdin)")
-	f.BoolVar(&o.NoVerify, "no-verify", false, "store the secret without checking it with LWA")
-	f.DurationVar(&o.KeepOld, "keep-old", 7*24*time.Hour, "keep the replaced secret as previous for this long (0: discard it)")
+	fl := cmd.Flags()
+	fl.StringVar(&o.SecretFile, "client-secret-file", "", "file holding the new client secret (- reads stdin)")
+	fl.BoolVar(&o.NoVerify, "no-verify", false, "store the secret without checking it with LWA")
+	fl.DurationVar(&o.KeepOld, "keep-old", 7*24*time.Hour, "keep the replaced secret as previous for this long (0: discard it)")
 	return cmd
 }
 
 func runAppSetSecret(ctx context.Context, o *appSetSecretOptions) error {
 	if o.KeepOld < 0 {
-		return usageErr("--keep-old must not be negative (e.g. 168h, or 0 to discard the old secret)")
+		return cmdutil.UsageErr("--keep-old must not be negative (e.g. 168h, or 0 to discard the old secret)")
 	}
-	cs, err := checkedSecret(&o.Env, clientSecretSource, vault.ValidateClientSecret)
+	cs, err := o.CheckedSecret(clientSecretSource, vault.ValidateClientSecret)
 	if err != nil {
 		return err
 	}
@@ -225,13 +222,13 @@ func runAppSetSecret(ctx context.Context, o *appSetSecretOptions) error {
 	if !o.NoVerify {
 		ro.Verify = o.Verify
 	}
-	return o.WithVault(func(v *vault.Vault) error {
+	return o.WithVault(ctx, func(v *vault.Vault) error {
 		r, err := rotation.Replace(ctx, v, o.Name, cs, ro)
 		var rejected *rotation.RejectedError
 		if errors.As(err, &rejected) {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the new client secret was NOT stored: LWA did not accept it: %w\n(check that you copied the whole secret for client id %s; --no-verify stores it unchecked)", rejected.Err, rejected.ClientID)}
+			return cmdutil.Failed(fmt.Errorf("the new client secret was NOT stored: LWA did not accept it: %w\n(check that you copied the whole secret for client id %s; --no-verify stores it unchecked)", rejected.Err, rejected.ClientID))
 		} else if err != nil {
-			return notFound(err, "app", o.Name, "spgate app list")
+			return cmdutil.NotFound(err, "app", o.Name, "spgate app list")
 		}
 		o.Log.Info("client secret replaced", "app", r.App.Name, "version", r.Secret.Version, "verified", r.Verified)
 		note := map[bool]string{true: "verified with LWA", false: "NOT verified"}[r.Verified]
@@ -246,7 +243,7 @@ func runAppSetSecret(ctx context.Context, o *appSetSecretOptions) error {
 // else Amazon's.
 func lwaVerifier(cmd *cobra.Command) rotation.Verifier {
 	return func(ctx context.Context, clientID string, s secret.String) error {
-		ep, err := endpointsFor(cmd)
+		ep, err := cmdutil.EndpointsFor(cmd)
 		if err != nil {
 			return err
 		}
@@ -261,7 +258,7 @@ func lwaVerifier(cmd *cobra.Command) rotation.Verifier {
 
 // appUpdateOptions are the flags of spgate app update.
 type appUpdateOptions struct {
-	cmdutil.Env
+	*cmdutil.Factory
 	Ref                      string
 	Roles                    []string
 	ClearRoles               bool
@@ -271,8 +268,8 @@ type appUpdateOptions struct {
 	setRegion, setURI, roles bool
 }
 
-func newAppUpdateCmd(env cmdutil.EnvFunc) *cobra.Command {
-	o := appUpdateOptions{}
+func newAppUpdateCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &appUpdateOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "update NAME",
 		Short: "Change an application's roles, region, draft state, redirect URI or local name",
@@ -293,22 +290,22 @@ The app id and client id cannot change here, nor the client secret (see
   spgate app update main --clear-roles
   spgate app update main --region eu --published
   spgate app update main --rename prod --json`,
-		Args: exactArgs(1, "NAME"),
+		Args: cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f := cmd.Flags()
-			o.roles, o.setRegion, o.setURI = f.Changed("role"), f.Changed("region"), f.Changed("redirect-uri")
-			o.Env, o.Ref = env(cmd, false), args[0]
-			return runAppUpdate(cmd.Context(), &o, cmd.CommandPath())
+			fl := cmd.Flags()
+			o.roles, o.setRegion, o.setURI = fl.Changed("role"), fl.Changed("region"), fl.Changed("redirect-uri")
+			o.Ref = args[0]
+			return runAppUpdate(cmd.Context(), o, cmd.CommandPath())
 		},
 	}
-	f := cmd.Flags()
-	f.StringSliceVar(&o.Roles, "role", nil, "restricted role the app holds, replacing the stored roles (repeatable, comma-separated)")
-	f.BoolVar(&o.ClearRoles, "clear-roles", false, "remove every stored role")
-	f.StringVar(&o.Region, "region", "", `default region: na, eu or fe ("" clears it)`)
-	f.BoolVar(&o.Draft, "draft", false, "the app is a draft (its OAuth consent needs version=beta)")
-	f.BoolVar(&o.Published, "published", false, "the app is published (no longer a draft)")
-	f.StringVar(&o.RedirectURI, "redirect-uri", "", `OAuth redirect URI registered for the app ("" clears it)`)
-	f.StringVar(&o.Rename, "rename", "", "new local name for the app")
+	fl := cmd.Flags()
+	fl.StringSliceVar(&o.Roles, "role", nil, "restricted role the app holds, replacing the stored roles (repeatable, comma-separated)")
+	fl.BoolVar(&o.ClearRoles, "clear-roles", false, "remove every stored role")
+	fl.StringVar(&o.Region, "region", "", `default region: na, eu or fe ("" clears it)`)
+	fl.BoolVar(&o.Draft, "draft", false, "the app is a draft (its OAuth consent needs version=beta)")
+	fl.BoolVar(&o.Published, "published", false, "the app is published (no longer a draft)")
+	fl.StringVar(&o.RedirectURI, "redirect-uri", "", `OAuth redirect URI registered for the app ("" clears it)`)
+	fl.StringVar(&o.Rename, "rename", "", "new local name for the app")
 	return cmd
 }
 
@@ -317,13 +314,13 @@ func (o *appUpdateOptions) update(cmdPath string) (vault.AppUpdate, error) {
 	u := vault.AppUpdate{Name: o.Rename}
 	switch {
 	case o.Draft && o.Published:
-		return u, usageErr("--draft and --published contradict each other: give one")
+		return u, cmdutil.UsageErr("--draft and --published contradict each other: give one")
 	case o.ClearRoles && o.roles:
-		return u, usageErr("--clear-roles and --role contradict each other: --role already replaces the stored roles")
+		return u, cmdutil.UsageErr("--clear-roles and --role contradict each other: --role already replaces the stored roles")
 	case o.roles && len(vault.NormList(o.Roles)) == 0:
-		return u, usageErr("--role is empty: name a restricted role (e.g. %q), or use --clear-roles", vault.KnownRestrictedRoles()[0])
+		return u, cmdutil.UsageErr("--role is empty: name a restricted role (e.g. %q), or use --clear-roles", vault.KnownRestrictedRoles()[0])
 	case !o.roles && !o.ClearRoles && !o.setRegion && !o.Draft && !o.Published && !o.setURI && o.Rename == "":
-		return u, usageErr("nothing to update: give at least one of --role, --clear-roles, --region, --draft, --published, --redirect-uri, --rename\nRun '%s --help' for usage.", cmdPath)
+		return u, cmdutil.UsageErr("nothing to update: give at least one of --role, --clear-roles, --region, --draft, --published, --redirect-uri, --rename\nRun '%s --help' for usage.", cmdPath)
 	}
 	if o.roles || o.ClearRoles {
 		u.Roles = &o.Roles
@@ -337,8 +334,8 @@ func (o *appUpdateOptions) update(cmdPath string) (vault.AppUpdate, error) {
 	if o.setURI {
 		u.RedirectURI = &o.RedirectURI
 	}
-	return u, checkFlags(flagCheck{"region", o.Region, vault.ValidateRegion, ""}, flagCheck{"redirect-uri", o.RedirectURI, vault.ValidateRedirectURI, ""},
-		flagCheck{"rename", o.Rename, appName, ""})
+	return u, cmdutil.CheckFlags(cmdutil.FlagCheck{Flag: "region", Value: o.Region, Check: vault.ValidateRegion}, cmdutil.FlagCheck{Flag: "redirect-uri", Value: o.RedirectURI, Check: vault.ValidateRedirectURI},
+		cmdutil.FlagCheck{Flag: "rename", Value: o.Rename, Check: cmdutil.AppName})
 }
 
 func runAppUpdate(ctx context.Context, o *appUpdateOptions, cmdPath string) error {
@@ -346,16 +343,16 @@ func runAppUpdate(ctx context.Context, o *appUpdateOptions, cmdPath string) erro
 	if err != nil {
 		return err
 	}
-	return o.WithVault(func(v *vault.Vault) error {
+	return o.WithVault(ctx, func(v *vault.Vault) error {
 		a, changes, err := v.UpdateAppWith(ctx, o.Ref, u)
 		if err != nil {
-			return notFound(err, "app", o.Ref, "spgate app list")
+			return cmdutil.NotFound(err, "app", o.Ref, "spgate app list")
 		}
 		return o.PrintUpdate("app", a.Name, changes, appvault.NewAppView(a, o.Clock.Now()))
 	})
 }
 
-func newAppRemoveCmd(env cmdutil.EnvFunc) *cobra.Command {
+func newAppRemoveCmd(f *cmdutil.Factory) *cobra.Command {
 	return cmdutil.RemoveCmd(&cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove an application, its secrets and every seller's refresh token for it",
@@ -365,11 +362,11 @@ on a terminal; scripts pass --yes. The app itself stays registered with
 Amazon.`,
 		Example: `  spgate app remove old-app
   spgate app remove old-app --yes`,
-		Args: exactArgs(1, "NAME"),
-	}, env, cmdutil.Remove{Kind: "app",
+		Args: cmdutil.ExactArgs(1, "NAME"),
+	}, f, cmdutil.Remove{Kind: "app",
 		Find: func(ctx context.Context, v *vault.Vault, ref string) (string, string, error) {
 			a, err := v.GetApp(ctx, ref)
-			return a.Name, fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID), notFound(err, "app", ref, "spgate app list")
+			return a.Name, fmt.Sprintf("remove app %s (client id %s) and every seller's refresh token for it?", a.Name, a.ClientID), cmdutil.NotFound(err, "app", ref, "spgate app list")
 		},
 		Remove: func(v *vault.Vault) func(context.Context, string) error { return v.RemoveApp },
 	})

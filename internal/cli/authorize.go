@@ -6,43 +6,31 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/spgate/spgate/clock"
 	"github.com/spgate/spgate/consent"
 	"github.com/spgate/spgate/internal/browser"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/vault"
 )
 
-// EnvConsentURL overrides the Seller Central consent page (e.g. the
-// offline Amazon's http://127.0.0.1:PORT/apps/authorize/consent).
-const EnvConsentURL = "SPGATE_CONSENT_URL"
-
-// consentBase returns the consent page URL for region ($SPGATE_CONSENT_URL
-// wins).
-func consentBase(region string) string {
-	if u := os.Getenv(EnvConsentURL); u != "" {
-		return u
-	}
-	return consent.PageURL(region)
-}
-
 // authorizeOptions are the flags of `spgate seller authorize` and what the
 // verb uses, injected so that a test runs it without cobra.
 type authorizeOptions struct {
-	cmdEnv
-	// ConsentPage is the consent page of a region (consentBase).
+	// Factory's Clock bounds the wait (--timeout) and dates the
+	// authorization.
+	*cmdutil.Factory
+	// ConsentPage is the consent page of a region (cmdutil.ConsentPage).
 	ConsentPage func(region string) string
 	// Browser opens the consent link (browser.Open).
 	Browser func(url string) error
 	// Listener, when set, serves the callback instead of one on --listen.
 	Listener net.Listener
-	// Clock bounds the wait (--timeout) and dates the authorization.
-	Clock clock.Clock
 
 	App, Region, Listen, RedirectURL, Name string
 	Marketplaces                           []string
@@ -50,8 +38,8 @@ type authorizeOptions struct {
 	Timeout                                time.Duration
 }
 
-func newSellerAuthorizeCmd(streams IO) *cobra.Command {
-	o := &authorizeOptions{ConsentPage: consentBase, Browser: browser.Open, Clock: clock.Real{}}
+func newSellerAuthorizeCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &authorizeOptions{Factory: f, ConsentPage: cmdutil.ConsentPage, Browser: browser.Open}
 	cmd := &cobra.Command{
 		Use:   "authorize",
 		Short: "Authorize a seller through Amazon's OAuth consent page and store its refresh token",
@@ -78,22 +66,21 @@ For a private app you can also self-authorize: Seller Central → Develop Apps
   spgate seller authorize --app main --region eu --marketplace DE,FR --paste --redirect-url https://app.example.com/amazon/callback`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			noDump(cmd)
-			o.cmdEnv = newEnv(cmd, streams)
+			o.NoDump()
 			return runSellerAuthorize(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.App, "app", "", "app (name, app id or client id) the seller authorizes; default: the only app")
-	f.StringVar(&o.Region, "region", "", "the seller's region (na, eu, fe): picks the Seller Central host; default the app's region, else na")
-	f.StringSliceVar(&o.Marketplaces, "marketplace", nil, "marketplace ids or country codes for a new seller, comma-separated")
-	f.StringVar(&o.Name, "name", "", "optional local name for a new seller")
-	f.StringVar(&o.Listen, "listen", "", "loopback address of the local callback server, e.g. 127.0.0.1:8765 (default: from the redirect URL)")
-	f.StringVar(&o.RedirectURL, "redirect-url", "", "redirect URI registered for the app (default the app's stored one)")
-	f.BoolVar(&o.Paste, "paste", false, "read the redirected address from stdin instead of running a callback server")
-	f.BoolVar(&o.NoBrowser, "no-browser", false, "only print the consent link")
-	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for the seller")
-	f.String(flagEndpoint, "", "send the LWA code exchange to this base URL instead of Amazon (e.g. the URL spgate emulate prints); default $"+EnvEndpoint)
+	fl := cmd.Flags()
+	fl.StringVar(&o.App, "app", "", "app (name, app id or client id) the seller authorizes; default: the only app")
+	fl.StringVar(&o.Region, "region", "", "the seller's region (na, eu, fe): picks the Seller Central host; default the app's region, else na")
+	fl.StringSliceVar(&o.Marketplaces, "marketplace", nil, "marketplace ids or country codes for a new seller, comma-separated")
+	fl.StringVar(&o.Name, "name", "", "optional local name for a new seller")
+	fl.StringVar(&o.Listen, "listen", "", "loopback address of the local callback server, e.g. 127.0.0.1:8765 (default: from the redirect URL)")
+	fl.StringVar(&o.RedirectURL, "redirect-url", "", "redirect URI registered for the app (default the app's stored one)")
+	fl.BoolVar(&o.Paste, "paste", false, "read the redirected address from stdin instead of running a callback server")
+	fl.BoolVar(&o.NoBrowser, "no-browser", false, "only print the consent link")
+	fl.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for the seller")
+	fl.String(cmdutil.FlagEndpoint, "", "send the LWA code exchange to this base URL instead of Amazon (e.g. the URL spgate emulate prints); default $"+cmdutil.EnvEndpoint)
 	return cmd
 }
 
@@ -121,7 +108,7 @@ func runSellerAuthorize(ctx context.Context, o *authorizeOptions) error {
 	}
 	o.Log.Info("seller authorized", "seller", res.SellerID, "app", app.Name)
 	if o.JSON {
-		return printJSON(o.IO.Out, map[string]any{"seller": res.SellerID, "app": app.Name, "region": region, "marketplaces": mps, "refreshTokenHint": res.RefreshToken.Hint()})
+		return output.JSON(o.IO.Out, map[string]any{"seller": res.SellerID, "app": app.Name, "region": region, "marketplaces": mps, "refreshTokenHint": res.RefreshToken.Hint()})
 	}
 	fmt.Fprintf(o.IO.Out, "seller %s authorized app %s; refresh token stored (%s)\n", res.SellerID, app.Name, res.RefreshToken.Hint())
 	if len(mps) == 0 {
@@ -143,16 +130,16 @@ func (o *authorizeOptions) sellerFlags(app vault.App) (region string, mps []stri
 		region = vault.RegionNA
 	}
 	if err := vault.ValidateRegion(region); err != nil {
-		return "", nil, "", invalidInput(fmt.Errorf("--region: %w", err))
+		return "", nil, "", cmdutil.InvalidInput(fmt.Errorf("--region: %w", err))
 	}
 	if len(o.Marketplaces) > 0 {
-		if mps, err = parseMarketplaces(region, o.Marketplaces); err != nil {
+		if mps, err = cmdutil.ParseMarketplaces(region, o.Marketplaces); err != nil {
 			return "", nil, "", err
 		}
 	}
 	if o.Name != "" {
 		if err := vault.ValidateName("seller", o.Name); err != nil {
-			return "", nil, "", invalidInput(err)
+			return "", nil, "", cmdutil.InvalidInput(err)
 		}
 	}
 	redirect = o.RedirectURL
@@ -160,10 +147,10 @@ func (o *authorizeOptions) sellerFlags(app vault.App) (region string, mps []stri
 		redirect = app.RedirectURI
 	}
 	if redirect == "" {
-		return "", nil, "", usageErr("no redirect URI: pass --redirect-url (one registered for the app in Developer Central, e.g. http://127.0.0.1:8765/callback) or store one with `spgate app add --redirect-uri`")
+		return "", nil, "", cmdutil.UsageErr("no redirect URI: pass --redirect-url (one registered for the app in Developer Central, e.g. http://127.0.0.1:8765/callback) or store one with `spgate app add --redirect-uri`")
 	}
 	if err := vault.ValidateRedirectURI(redirect); err != nil {
-		return "", nil, "", invalidInput(fmt.Errorf("--redirect-url: %w", err))
+		return "", nil, "", cmdutil.InvalidInput(fmt.Errorf("--redirect-url: %w", err))
 	}
 	return region, mps, redirect, nil
 }
@@ -188,10 +175,10 @@ func (o *authorizeOptions) instruct(flow *consent.Flow) {
 // authorizeErr gives a failed consent flow its exit code and the fix in
 // spgate's words.
 func authorizeErr(err error) error {
-	fail := func(fix string) error { return &ExitError{Code: ExitFailure, Err: err, Fix: fix} }
+	fail := func(fix string) error { return &problem.Error{Code: problem.ExitFailure, Err: err, Fix: fix} }
 	switch {
 	case errors.Is(err, consent.ErrNotLoopback):
-		return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: err,
+		return &problem.Error{Code: problem.ExitUsage, Problem: problem.BadInput, Err: err,
 			Fix: "use --paste (copy the redirected address from the browser), or a loopback redirect URI with --listen 127.0.0.1:PORT"}
 	case errors.Is(err, consent.ErrState):
 		return fail("run `spgate seller authorize` again")
@@ -200,5 +187,5 @@ func authorizeErr(err error) error {
 	case errors.Is(err, consent.ErrTimeout):
 		return fail("use --paste if the browser cannot reach this machine")
 	}
-	return storeErr(err) // the vault's, storing the seller; else a plain failure
+	return cmdutil.StoreErr(err) // the vault's, storing the seller; else a plain failure
 }

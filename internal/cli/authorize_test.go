@@ -16,6 +16,7 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
@@ -48,26 +49,13 @@ func newOAuthEnv(t *testing.T) *oauthEnv {
 	return e
 }
 
-func TestConsentHosts(t *testing.T) {
-	t.Setenv(EnvConsentURL, "")
-	for region, want := range map[string]string{"na": "https://sellercentral.amazon.com/", "eu": "https://sellercentral-europe.amazon.com/", "fe": "https://sellercentral.amazon.co.jp/"} {
-		if got := consentBase(region); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "/apps/authorize/consent") {
-			t.Errorf("%s: %s", region, got)
-		}
-	}
-	t.Setenv(EnvConsentURL, "http://127.0.0.1:9/apps/authorize/consent")
-	if consentBase("eu") != "http://127.0.0.1:9/apps/authorize/consent" {
-		t.Error("override ignored")
-	}
-}
-
 // TestSellerAuthorizeCommand runs `spgate seller authorize` end to end: the
 // test reads the consent link from stderr and plays the browser.
 func TestSellerAuthorizeCommand(t *testing.T) {
 	dir := cliEnv(t)
 	e := newOAuthEnv(t)
 	e.l.Close() // the command listens itself
-	t.Setenv(EnvConsentURL, e.srv.ConsentURL())
+	t.Setenv(cmdutil.EnvConsentURL, e.srv.ConsentURL())
 	t.Setenv("DISPLAY", "")
 	t.Setenv("WAYLAND_DISPLAY", "")
 	secretFile := filepath.Join(dir, "cs")
@@ -165,7 +153,7 @@ func (r *authorizeRun) open(t *testing.T) *vault.Vault {
 
 func (r *authorizeRun) options(browser func(link string) error) *authorizeOptions {
 	return &authorizeOptions{
-		cmdEnv: cmdEnv{IO: IO{In: strings.NewReader(""), Out: &r.out, Err: &r.errOut}, Log: slog.New(slog.DiscardHandler),
+		Factory: &cmdutil.Factory{IO: cmdutil.IOStreams{In: strings.NewReader(""), Out: &r.out, Err: &r.errOut}, Log: slog.New(slog.DiscardHandler), Clock: r.clock,
 			OpenApp: func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
 				v, err := vault.Open(ctx, r.vault, r.key, vault.Options{})
 				if err != nil {
@@ -176,7 +164,7 @@ func (r *authorizeRun) options(browser func(link string) error) *authorizeOption
 					v.Close()
 					return nil, vault.App{}, spapi.Endpoints{}, err
 				}
-				ep, err := parseEndpoint(r.e.srv.URL)
+				ep, err := cmdutil.ParseEndpoint(r.e.srv.URL)
 				return v, app, ep, err
 			},
 		},
@@ -186,7 +174,7 @@ func (r *authorizeRun) options(browser func(link string) error) *authorizeOption
 			}
 			return r.e.srv.ConsentURL()
 		},
-		Browser: browser, Listener: r.e.l, Clock: r.clock,
+		Browser: browser, Listener: r.e.l,
 		App: "main", RedirectURL: r.e.redirect, Marketplaces: []string{"US"}, Timeout: testenv.Patience,
 	}
 }

@@ -12,11 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newCallCmd) }
+func init() { verbs = append(verbs, newCallCmd) }
 
 // callOptions are the flags and arguments of spgate call and what it takes
 // from its surroundings.
@@ -28,13 +30,11 @@ type callOptions struct {
 	Region string
 	Args   []string
 
-	cmdEnv
-	// Note tells about a choice spgate made (printNote).
-	Note func(note string)
+	*cmdutil.Factory
 }
 
-func newCallCmd(streams IO) *cobra.Command {
-	o := callOptions{}
+func newCallCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &callOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "call <operationId | METHOD PATH> [key=value…]",
 		Short: "Call any Selling Partner API operation and print Amazon's JSON answer",
@@ -59,32 +59,31 @@ and the setup step that fixes it, and exits 1.`,
   spgate call POST /tokens/2021-03-01/restrictedDataToken --body req.json --seller main`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Args, o.cmdEnv = args, newEnv(cmd, streams)
-			o.Note = func(note string) { printNote(cmd, streams.Err, note) }
-			return runCall(cmd.Context(), &o)
+			o.Args = args
+			return runCall(cmd.Context(), o)
 		},
 	}
-	addClientFlags(cmd)
-	f := cmd.Flags()
-	f.StringVar(&o.Seller, flagSeller, "", "seller (id or name) to act for; not needed for grantless operations")
-	f.StringVar(&o.API, "api", "", "API and version when the operationId is ambiguous, e.g. orders/v0 or orders/2026-01-01")
-	f.StringSliceVar(&o.PII, "pii", nil, "data elements for a Restricted Data Token: shippingAddress, buyerInfo, buyerTaxInformation")
-	f.StringVar(&o.Body, "body", "", "JSON request body from FILE, or - for stdin")
-	f.StringVar(&o.Region, "region", "", "region for grantless operations (na, eu, fe; default na)")
+	cmdutil.AddClientFlags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&o.Seller, cmdutil.FlagSeller, "", "seller (id or name) to act for; not needed for grantless operations")
+	fl.StringVar(&o.API, "api", "", "API and version when the operationId is ambiguous, e.g. orders/v0 or orders/2026-01-01")
+	fl.StringSliceVar(&o.PII, "pii", nil, "data elements for a Restricted Data Token: shippingAddress, buyerInfo, buyerTaxInformation")
+	fl.StringVar(&o.Body, "body", "", "JSON request body from FILE, or - for stdin")
+	fl.StringVar(&o.Region, "region", "", "region for grantless operations (na, eu, fe; default na)")
 	return cmd
 }
 
 func runCall(ctx context.Context, o *callOptions) error {
 	call, note, err := spapi.ParseCall(o.Args, o.API)
 	if err != nil {
-		return usageErr("%v", err)
+		return cmdutil.UsageErr("%v", err)
 	}
 	op := call.Operation
 	if note != "" {
 		o.Note(note)
 	}
 	if !op.Grantless && o.Seller == "" {
-		return usageErr("%s acts for a seller: add --seller ID (or the seller's name in the vault)", op.ID)
+		return cmdutil.UsageErr("%s acts for a seller: add --seller ID (or the seller's name in the vault)", op.ID)
 	}
 	if call.Body, err = readCallBody(o.Body, o.IO.In); err != nil {
 		return err
@@ -108,9 +107,9 @@ func runCall(ctx context.Context, o *callOptions) error {
 	var re *appvault.ReleaseError
 	switch {
 	case errors.As(err, &re):
-		return releaseErr(err)
+		return cmdutil.ReleaseErr(err)
 	case err != nil:
-		return callError(err)
+		return cmdutil.CallError(err)
 	}
 	return o.printAnswer(op.ID, resp)
 }
@@ -128,10 +127,10 @@ func readCallBody(name string, in io.Reader) (any, error) {
 		raw, err = os.ReadFile(name)
 	}
 	if err != nil {
-		return nil, usageErr("read the request body: %v", err)
+		return nil, cmdutil.UsageErr("read the request body: %v", err)
 	}
 	if !json.Valid(raw) {
-		return nil, usageErr("the request body in %s is not valid JSON", name)
+		return nil, cmdutil.UsageErr("the request body in %s is not valid JSON", name)
 	}
 	return json.RawMessage(raw), nil
 }
@@ -141,7 +140,7 @@ func readCallBody(name string, in io.Reader) (any, error) {
 func (o *callOptions) address(ctx context.Context, v *vault.Vault, call *spapi.Call) error {
 	sellerID := ""
 	if o.Seller != "" {
-		s, err := resolveSeller(ctx, v, o.Seller)
+		s, err := cmdutil.ResolveSeller(ctx, v, o.Seller)
 		if err != nil {
 			return err
 		}
@@ -154,7 +153,7 @@ func (o *callOptions) address(ctx context.Context, v *vault.Vault, call *spapi.C
 	if o.Region != "" {
 		r, err := spapi.ParseRegion(o.Region)
 		if err != nil {
-			return usageErr("--region: %v", err)
+			return cmdutil.UsageErr("--region: %v", err)
 		}
 		call.Region = r
 	}
@@ -166,7 +165,7 @@ func (o *callOptions) address(ctx context.Context, v *vault.Vault, call *spapi.C
 func (o *callOptions) printAnswer(opID string, resp *spapi.Response) error {
 	if len(resp.Body) == 0 {
 		if o.JSON {
-			return printJSON(o.IO.Out, map[string]int{"status": resp.Status})
+			return output.JSON(o.IO.Out, map[string]int{"status": resp.Status})
 		}
 		fmt.Fprintf(o.IO.Err, "%s answered %d with no body\n", opID, resp.Status)
 		return nil
@@ -179,14 +178,4 @@ func (o *callOptions) printAnswer(opID string, resp *spapi.Response) error {
 	buf.WriteByte('\n')
 	_, err := buf.WriteTo(o.IO.Out)
 	return err
-}
-
-// callError explains an error answer (spapi.APIError.Explain): Amazon's
-// words, the likely cause, and the setup step that fixes it.
-func callError(err error) error {
-	var ae *spapi.APIError
-	if !errors.As(err, &ae) {
-		return &ExitError{Code: ExitFailure, Err: err}
-	}
-	return &ExitError{Code: ExitFailure, Err: errors.New(ae.Explain())}
 }

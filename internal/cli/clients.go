@@ -11,13 +11,15 @@ import (
 
 	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/operations"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newClientCmd) }
+func init() { verbs = append(verbs, newClientCmd) }
 
-func newClientCmd(streams IO) *cobra.Command {
+func newClientCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "client",
 		Short: "Manage the gateway's client keys (Business Central, scripts)",
@@ -34,21 +36,20 @@ effect within 30 s (restart the gateway for an immediate effect).`,
   spgate client rotate-key reporting
   spgate client revoke reporting`,
 	}
-	env := envFor(streams)
-	cmd.AddCommand(newClientAddCmd(env), newClientListCmd(env), newClientRotateKeyCmd(env), newClientRevokeCmd(env))
+	cmd.AddCommand(newClientAddCmd(f), newClientListCmd(f), newClientRotateKeyCmd(f), newClientRevokeCmd(f))
 	return cmd
 }
 
 // clientAddOptions are the flags of spgate client add.
 type clientAddOptions struct {
-	cmdutil.Env
+	*cmdutil.Factory
 	Name                string
 	Sellers, Operations []string
 	PII                 bool
 }
 
-func newClientAddCmd(env cmdutil.EnvFunc) *cobra.Command {
-	o := clientAddOptions{}
+func newClientAddCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &clientAddOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Create a gateway client and print its key once",
@@ -62,44 +63,44 @@ for every seller. --operation takes operation ids (getOrders), api/version
 all. --pii lets the client ask for personal data (X-Spgate-PII) and call
 operations that always return it (getOrderAddress…).`,
 		Example: `  spgate client add business-central --seller A2VYDBAL8BMVQK --operation orders/v0 --pii`,
-		Args:    exactArgs(1, "NAME"),
+		Args:    cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Env, o.Name = env(cmd, false), args[0]
-			return runClientAdd(cmd.Context(), &o)
+			o.Name = args[0]
+			return runClientAdd(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringSliceVar(&o.Sellers, "seller", nil, "sellers the client may act for: ids or names, comma-separated, or * (required)")
-	f.StringSliceVar(&o.Operations, "operation", nil, "operations the client may call: getOrders, orders/v0, orders, … or * (required)")
-	f.BoolVar(&o.PII, "pii", false, "allow personal data (Restricted Data Tokens, getOrderAddress…)")
+	fl := cmd.Flags()
+	fl.StringSliceVar(&o.Sellers, "seller", nil, "sellers the client may act for: ids or names, comma-separated, or * (required)")
+	fl.StringSliceVar(&o.Operations, "operation", nil, "operations the client may call: getOrders, orders/v0, orders, … or * (required)")
+	fl.BoolVar(&o.PII, "pii", false, "allow personal data (Restricted Data Tokens, getOrderAddress…)")
 	return cmd
 }
 
 func runClientAdd(ctx context.Context, o *clientAddOptions) error {
 	if len(o.Sellers) == 0 {
-		return usageErr("--seller is required: selling partner ids or names, or * for all sellers")
+		return cmdutil.UsageErr("--seller is required: selling partner ids or names, or * for all sellers")
 	}
 	if len(o.Operations) == 0 {
-		return usageErr("--operation is required: operation ids such as getOrders, api/version such as orders/v0, or *")
+		return cmdutil.UsageErr("--operation is required: operation ids such as getOrders, api/version such as orders/v0, or *")
 	}
 	for _, op := range o.Operations {
 		if err := operations.CheckScope(strings.TrimSpace(op)); err != nil {
-			return usageErr("--operation %v", err)
+			return cmdutil.UsageErr("--operation %v", err)
 		}
 	}
-	return o.WithVault(func(v *vault.Vault) error {
+	return o.WithVault(ctx, func(v *vault.Vault) error {
 		key, err := appvault.CreateClient(ctx, v, vault.Client{Name: o.Name, Sellers: o.Sellers, Operations: o.Operations, PII: o.PII})
 		switch {
 		case errors.Is(err, vault.ErrNotFound):
-			return problemErr(ProblemNotFound, err, "add it with `spgate seller add` first, or see `spgate seller list`")
+			return problem.New(problem.NotFound, err, "add it with `spgate seller add` first, or see `spgate seller list`")
 		case errors.Is(err, vault.ErrExists):
-			return problemErr(ProblemExists, fmt.Errorf("a gateway client named %q already exists", o.Name),
+			return problem.New(problem.Exists, fmt.Errorf("a gateway client named %q already exists", o.Name),
 				fmt.Sprintf("pick another name, or give it a new key with `spgate client rotate-key %s`", o.Name))
 		case err != nil:
-			return storeErr(err)
+			return cmdutil.StoreErr(err)
 		}
 		if o.JSON {
-			return printJSON(o.Out, struct {
+			return output.JSON(o.IO.Out, struct {
 				Name       string   `json:"name"`
 				Key        string   `json:"key"`
 				Sellers    []string `json:"sellers"`
@@ -107,17 +108,17 @@ func runClientAdd(ctx context.Context, o *clientAddOptions) error {
 				PII        bool     `json:"pii"`
 			}{o.Name, key.Reveal(), o.Sellers, o.Operations, o.PII})
 		}
-		fmt.Fprintf(o.Out, "%s\n", key.Reveal())
-		fmt.Fprintf(o.Err, "spgate: created gateway client %s; the key above is shown only now — store it in the caller's secret store\n", o.Name)
+		fmt.Fprintf(o.IO.Out, "%s\n", key.Reveal())
+		fmt.Fprintf(o.IO.Err, "spgate: created gateway client %s; the key above is shown only now — store it in the caller's secret store\n", o.Name)
 		return nil
 	})
 }
 
-func newClientListCmd(env cmdutil.EnvFunc) *cobra.Command {
+func newClientListCmd(f *cmdutil.Factory) *cobra.Command {
 	return cmdutil.ListCmd(&cobra.Command{
 		Use:   "list",
 		Short: "List gateway clients and their scopes (never their keys)",
-	}, env, cmdutil.List[appvault.ClientView]{
+	}, f, cmdutil.List[appvault.ClientView]{
 		Rows: func(ctx context.Context, v *vault.Vault, _ time.Time) ([]appvault.ClientView, error) {
 			cs, err := v.ListClients(ctx)
 			return cmdutil.Views(cs, err, appvault.NewClientView)
@@ -138,7 +139,7 @@ func newClientListCmd(env cmdutil.EnvFunc) *cobra.Command {
 	})
 }
 
-func newClientRotateKeyCmd(env cmdutil.EnvFunc) *cobra.Command {
+func newClientRotateKeyCmd(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate-key NAME",
 		Short: "Give a gateway client a new key and print it once; the old key stops working",
@@ -148,38 +149,38 @@ working; a running gateway that checked it in the last 30 s may still accept
 it until its key cache expires. A revoked client is active again with the
 new key.`,
 		Example: `  spgate client rotate-key business-central`,
-		Args:    exactArgs(1, "NAME"),
-		RunE: cmdutil.VaultRunE(env, func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
+		Args:    cmdutil.ExactArgs(1, "NAME"),
+		RunE: cmdutil.VaultRunE(f, func(ctx context.Context, v *vault.Vault, args []string) error {
 			key, err := v.RotateClientKey(ctx, args[0])
 			if err != nil {
-				return notFound(err, "gateway client", args[0], "spgate client list")
+				return cmdutil.NotFound(err, "gateway client", args[0], "spgate client list")
 			}
-			if o.JSON {
-				return printJSON(o.Out, struct {
+			if f.JSON {
+				return output.JSON(f.IO.Out, struct {
 					Name string `json:"name"`
 					Key  string `json:"key"`
 				}{args[0], key.Reveal()})
 			}
-			fmt.Fprintf(o.Out, "%s\n", key.Reveal())
-			fmt.Fprintf(o.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", args[0])
+			fmt.Fprintf(f.IO.Out, "%s\n", key.Reveal())
+			fmt.Fprintf(f.IO.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", args[0])
 			return nil
 		}),
 	}
 }
 
-func newClientRevokeCmd(env cmdutil.EnvFunc) *cobra.Command {
+func newClientRevokeCmd(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke NAME",
 		Short: "Revoke a gateway client's key",
 		Long: `revoke stops the client's key from working; the record stays for the audit
 trail. A running gateway notices within 30 s (its key cache); restart it for
 an immediate effect.`,
-		Args: exactArgs(1, "NAME"),
-		RunE: cmdutil.VaultRunE(env, func(ctx context.Context, o *cmdutil.Env, v *vault.Vault, args []string) error {
+		Args: cmdutil.ExactArgs(1, "NAME"),
+		RunE: cmdutil.VaultRunE(f, func(ctx context.Context, v *vault.Vault, args []string) error {
 			if err := v.RevokeClient(ctx, args[0]); err != nil {
-				return notFound(err, "gateway client", args[0], "spgate client list")
+				return cmdutil.NotFound(err, "gateway client", args[0], "spgate client list")
 			}
-			fmt.Fprintf(o.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", args[0])
+			fmt.Fprintf(f.IO.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", args[0])
 			return nil
 		}),
 	}

@@ -17,12 +17,15 @@ import (
 	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/console"
 	"github.com/spgate/spgate/doctor"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/demo"
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newDemoCmd) }
+func init() { verbs = append(verbs, newDemoCmd) }
 
 // demoOptions are the flags of spgate demo and what the command takes from
 // its surroundings, injected so that tests run it without cobra.
@@ -36,11 +39,11 @@ type demoOptions struct {
 	Console      string
 	TimeScaleSet bool
 
-	cmdEnv
+	*cmdutil.Factory
 }
 
-func newDemoCmd(streams IO) *cobra.Command {
-	o := demoOptions{}
+func newDemoCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &demoOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run spgate end to end against the built-in offline Amazon (no account, no network)",
@@ -62,20 +65,19 @@ one-time sign-in link, and runs until Ctrl-C.`,
   spgate demo --console=127.0.0.1:9090 --keep ./spgate-demo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.cmdEnv = newEnv(cmd, streams)
 			if cmd.Flags().Changed("console") {
 				o.TimeScaleSet = cmd.Flags().Changed("time-scale")
-				return runDemoConsole(cmd.Context(), &o)
+				return runDemoConsole(cmd.Context(), o)
 			}
-			return runDemo(cmd.Context(), &o)
+			return runDemo(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Keep, "keep", "", "keep the vault, its key and the order files in this directory")
-	f.IntVar(&o.Orders, "orders", 150, "orders per demo seller")
-	f.Float64Var(&o.TimeScale, "time-scale", 600, "emulated time per real time (600: an Amazon hour passes in 6 seconds); with --console 1 unless given")
-	f.StringVar(&o.Console, "console", "", "serve the gateway and the admin console on the demo vault until Ctrl-C, the console on this loopback address (--console alone: "+demoConsoleAddr+")")
-	f.Lookup("console").NoOptDefVal = demoConsoleAddr
+	fl := cmd.Flags()
+	fl.StringVar(&o.Keep, "keep", "", "keep the vault, its key and the order files in this directory")
+	fl.IntVar(&o.Orders, "orders", 150, "orders per demo seller")
+	fl.Float64Var(&o.TimeScale, "time-scale", 600, "emulated time per real time (600: an Amazon hour passes in 6 seconds); with --console 1 unless given")
+	fl.StringVar(&o.Console, "console", "", "serve the gateway and the admin console on the demo vault until Ctrl-C, the console on this loopback address (--console alone: "+demoConsoleAddr+")")
+	fl.Lookup("console").NoOptDefVal = demoConsoleAddr
 	return cmd
 }
 
@@ -85,7 +87,7 @@ one-time sign-in link, and runs until Ctrl-C.`,
 // in a temporary one that Close removes.
 func (o *demoOptions) start(ctx context.Context, scale float64, lifetime time.Duration, fixture func(*amazontest.Server) (amazontest.Demo, error)) (*demo.Env, error) {
 	if o.Orders < 1 || scale <= 0 {
-		return nil, usageErr("--orders must be at least 1 and --time-scale positive")
+		return nil, cmdutil.UsageErr("--orders must be at least 1 and --time-scale positive")
 	}
 	e, err := demo.Start(ctx, demo.Options{Dir: o.Keep, Actor: "demo", Fixture: fixture,
 		Amazon: amazontest.Config{Seed: 1, OrdersPerSeller: o.Orders, Sellers: 3, TimeScale: scale, TokenLifetime: lifetime}})
@@ -114,7 +116,7 @@ func runDemo(ctx context.Context, o *demoOptions) error {
 	to := demo.TourOptions{Began: began, Kept: o.Keep != "", TimeScale: o.TimeScale, Progress: o.IO.Err, Reader: appvault.CommandLineReader(),
 		NewClient: o.NewClient,
 		Doctor: func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) ([]doctor.Check, error) {
-			return o.doctorChecks(ctx, v, app, ep, "")
+			return o.DoctorChecks(ctx, v, app, ep, "")
 		}}
 	if !o.JSON {
 		to.Out = o.IO.Out
@@ -124,7 +126,7 @@ func runDemo(ctx context.Context, o *demoOptions) error {
 		return err
 	}
 	if o.JSON {
-		return printJSON(o.IO.Out, sum)
+		return output.JSON(o.IO.Out, sum)
 	}
 	return nil
 }
@@ -143,14 +145,14 @@ func runDemoConsole(ctx context.Context, o *demoOptions) error {
 		scale = 1 // the console shows ages and expiries: real time
 	}
 	if err := console.CheckAddr(o.Console, false); err != nil {
-		return usageErr("--console: %v", err)
+		return cmdutil.UsageErr("--console: %v", err)
 	}
 	if _, port, _ := net.SplitHostPort(o.Console); port == "0" {
 		// The demo app registers the console's callback with the offline
 		// Amazon before the console listens: take a free port now.
 		ln, err := net.Listen("tcp", o.Console)
 		if err != nil {
-			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--console: listen on %s: %w", o.Console, err)}
+			return cmdutil.ConfigErr(fmt.Errorf("--console: listen on %s: %w", o.Console, err))
 		}
 		o.Console = ln.Addr().String()
 		ln.Close()
@@ -167,7 +169,7 @@ func runDemoConsole(ctx context.Context, o *demoOptions) error {
 	srv := e.Amazon
 	// spgate serve reads the key, the endpoints and the consent page from
 	// the environment, as after `spgate emulate` and its exports.
-	for k, v := range map[string]string{vault.EnvMasterKey: enc, EnvEndpoint: srv.Endpoints(), EnvConsentURL: srv.ConsentURL()} {
+	for k, v := range map[string]string{vault.EnvMasterKey: enc, cmdutil.EnvEndpoint: srv.Endpoints(), cmdutil.EnvConsentURL: srv.ConsentURL()} {
 		if err := os.Setenv(k, v); err != nil {
 			return err
 		}
@@ -181,9 +183,9 @@ func runDemoConsole(ctx context.Context, o *demoOptions) error {
 		fmt.Fprintf(out, "spgate demo: kept in %s; use the vault from another shell with\n  export SPGATE_VAULT=%s SPGATE_MASTER_KEY=$(cat %s) SPGATE_ENDPOINT=%s\n",
 			e.Dir, e.VaultPath, filepath.Join(e.Dir, "master.key"), srv.Endpoints())
 	}
-	args := []string{"serve", "--" + flagVault, e.VaultPath, "--addr", "127.0.0.1:0", "--console", o.Console}
-	if code := Main(ctx, args, o.IO.In, o.IO.Out, o.IO.Err); code != ExitOK {
-		return &ExitError{Code: code, Err: errors.New("demo --console: spgate " + strings.Join(args, " ") + " exited with " + strconv.Itoa(code) + " (its error is above)")}
+	args := []string{"serve", "--" + cmdutil.FlagVault, e.VaultPath, "--addr", "127.0.0.1:0", "--console", o.Console}
+	if code := o.Main(ctx, args, o.IO.In, o.IO.Out, o.IO.Err); code != problem.ExitOK {
+		return &problem.Error{Code: code, Err: errors.New("demo --console: spgate " + strings.Join(args, " ") + " exited with " + strconv.Itoa(code) + " (its error is above)")}
 	}
 	return nil
 }

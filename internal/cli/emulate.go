@@ -12,29 +12,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/demo"
+	"github.com/spgate/spgate/internal/output"
 	"github.com/spgate/spgate/provision"
 )
 
-func init() { commands = append(commands, newEmulateCmd) }
+func init() { verbs = append(verbs, newEmulateCmd) }
 
 // emulateOptions are the flags of spgate emulate, those that configure the
-// emulator bound to its own Config.
+// emulator bound to its own Config, and what it takes from its
+// surroundings (its own --json among them: the Factory's JSON).
 type emulateOptions struct {
 	Amazon amazontest.Config
 	Addr   string
 	TLS    bool
 	CAFile string
-	JSON   bool
 	// SQSQueue is the demo app's notification queue at
 	// Amazon.SQSEndpoint (moto_server, LocalStack).
 	SQSQueue string
 
-	IO IO
+	*cmdutil.Factory
 }
 
-func newEmulateCmd(streams IO) *cobra.Command {
-	o := emulateOptions{}
+func newEmulateCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &emulateOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "emulate",
 		Short: "Run an offline Amazon (Login with Amazon + Selling Partner API) for tests and demos",
@@ -62,23 +64,22 @@ SQS calls with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else "testing".`,
   spgate emulate --sqs-endpoint http://127.0.0.1:5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = streams
-			return runEmulate(cmd.Context(), &o)
+			return runEmulate(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Addr, "addr", "127.0.0.1:8099", "listen address; port 0 picks a free port")
-	f.Int64Var(&o.Amazon.Seed, "seed", 1, "seed for ids, secrets and orders (same seed, same data)")
-	f.IntVar(&o.Amazon.OrdersPerSeller, "orders", 100, "orders per seller")
-	f.IntVar(&o.Amazon.Sellers, "sellers", 3, "demo sellers, spread over the NA, EU and FE regions")
-	f.Float64Var(&o.Amazon.TimeScale, "time-scale", 1, "emulated time per real time (60: an hour passes in a minute)")
-	f.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a generated CA and a certificate for Amazon's host names")
-	f.StringVar(&o.CAFile, "ca-file", "", "where --tls writes the CA certificate (default: a file in the temp directory)")
-	f.BoolVar(&o.JSON, "json", false, "print the listen URL and demo credentials as JSON")
-	f.StringVar(&o.Amazon.RegistryFile, "registry", "", "JSON file of apps, sellers and authorizations to use instead of the demo")
-	f.BoolVar(&o.Amazon.NoRateLimits, "no-rate-limits", false, "lift every rate limit (load benchmarks)")
-	f.StringVar(&o.Amazon.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint (moto_server, LocalStack) to create the demo app's notification queue on and send its rotation notifications to")
-	f.StringVar(&o.SQSQueue, "sqs-queue", provision.DefaultQueueName, "with --sqs-endpoint: the queue's name (the default is the one `spgate setup aws --queue` adopts)")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Addr, "addr", "127.0.0.1:8099", "listen address; port 0 picks a free port")
+	fl.Int64Var(&o.Amazon.Seed, "seed", 1, "seed for ids, secrets and orders (same seed, same data)")
+	fl.IntVar(&o.Amazon.OrdersPerSeller, "orders", 100, "orders per seller")
+	fl.IntVar(&o.Amazon.Sellers, "sellers", 3, "demo sellers, spread over the NA, EU and FE regions")
+	fl.Float64Var(&o.Amazon.TimeScale, "time-scale", 1, "emulated time per real time (60: an hour passes in a minute)")
+	fl.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a generated CA and a certificate for Amazon's host names")
+	fl.StringVar(&o.CAFile, "ca-file", "", "where --tls writes the CA certificate (default: a file in the temp directory)")
+	fl.Bool(cmdutil.FlagJSON, false, "print the listen URL and demo credentials as JSON")
+	fl.StringVar(&o.Amazon.RegistryFile, "registry", "", "JSON file of apps, sellers and authorizations to use instead of the demo")
+	fl.BoolVar(&o.Amazon.NoRateLimits, "no-rate-limits", false, "lift every rate limit (load benchmarks)")
+	fl.StringVar(&o.Amazon.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint (moto_server, LocalStack) to create the demo app's notification queue on and send its rotation notifications to")
+	fl.StringVar(&o.SQSQueue, "sqs-queue", provision.DefaultQueueName, "with --sqs-endpoint: the queue's name (the default is the one `spgate setup aws --queue` adopts)")
 	return cmd
 }
 
@@ -92,7 +93,7 @@ func runEmulate(ctx context.Context, o *emulateOptions) error {
 	err = demo.Emulate(ctx, demo.EmulateOptions{Config: cfg, Addr: o.Addr, TLS: o.TLS, CAFile: o.CAFile, Queue: o.SQSQueue,
 		Started: func(info demo.EmulatorInfo) error {
 			if o.JSON {
-				return printJSON(o.IO.Out, info)
+				return output.JSON(o.IO.Out, info)
 			}
 			info.WriteBanner(o.IO.Out, cfg.TimeScale)
 			return nil
@@ -110,18 +111,18 @@ func runEmulate(ctx context.Context, o *emulateOptions) error {
 func (o *emulateOptions) config() (amazontest.Config, error) {
 	cfg := o.Amazon
 	if cfg.OrdersPerSeller < 0 || cfg.Sellers < 0 {
-		return cfg, usageErr("--orders and --sellers must not be negative")
+		return cfg, cmdutil.UsageErr("--orders and --sellers must not be negative")
 	}
 	if cfg.TimeScale <= 0 {
-		return cfg, usageErr("--time-scale must be positive (1 = real time)")
+		return cfg, cmdutil.UsageErr("--time-scale must be positive (1 = real time)")
 	}
 	if cfg.SQSEndpoint != "" {
 		u, err := url.Parse(cfg.SQSEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return cfg, usageErr("--sqs-endpoint %q is not an http(s) URL (e.g. http://127.0.0.1:5000 for moto_server)", cfg.SQSEndpoint)
+			return cfg, cmdutil.UsageErr("--sqs-endpoint %q is not an http(s) URL (e.g. http://127.0.0.1:5000 for moto_server)", cfg.SQSEndpoint)
 		}
 		if err := provision.ValidateName(provision.QueueName, o.SQSQueue); err != nil {
-			return cfg, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--sqs-queue: %w", err)}
+			return cfg, cmdutil.InvalidInput(fmt.Errorf("--sqs-queue: %w", err))
 		}
 		cfg.SQSAccessKeyID, cfg.SQSSecretAccessKey = demo.SQSKeys()
 	}
@@ -136,13 +137,13 @@ func startError(err error) error {
 	case !errors.As(err, &se):
 		return err
 	case se.Step == demo.StepConfigure:
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("start the emulator: %w", se.Err)}
+		return cmdutil.InvalidInput(fmt.Errorf("start the emulator: %w", se.Err))
 	case se.Step == demo.StepQueue:
-		return &ExitError{Code: ExitConfig, Err: se.Err}
+		return cmdutil.ConfigErr(se.Err)
 	case se.Step == demo.StepCAFile:
 		return fmt.Errorf("%w (choose a writable --ca-file)", se.Err)
 	case errors.Is(se.Err, amazontest.ErrStartAddr):
-		return usageErr("--addr %v", se.Err)
+		return cmdutil.UsageErr("--addr %v", se.Err)
 	}
-	return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%w (pick another --addr, or port 0 for free ports)", se.Err)}
+	return cmdutil.ConfigErr(fmt.Errorf("%w (pick another --addr, or port 0 for free ports)", se.Err))
 }

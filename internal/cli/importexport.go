@@ -12,16 +12,17 @@ import (
 
 	"github.com/spgate/spgate/credfile"
 	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newImportCmd, newExportCmd) }
+func init() { verbs = append(verbs, newImportCmd, newExportCmd) }
 
 // importOptions are the flags of `spgate import` and what the verb uses,
 // injected so that a test runs it without cobra.
 type importOptions struct {
-	cmdutil.Env
+	*cmdutil.Factory
 	// Getenv reads the environment sources (os.Getenv).
 	Getenv func(string) string
 
@@ -30,8 +31,8 @@ type importOptions struct {
 	Marketplaces               []string
 }
 
-func newImportCmd(streams IO) *cobra.Command {
-	o := &importOptions{Getenv: os.Getenv}
+func newImportCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &importOptions{Factory: f, Getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "import --from SOURCE --app NAME --app-id ID",
 		Short: "Import credentials from python-amazon-sp-api or the Node amazon-sp-api library",
@@ -65,19 +66,18 @@ reported by line and key, never with a value from it.`,
   spgate import --from node-file --file ~/.amzspapi/credentials --app main --app-id amzn1.sp.solution.…`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Env = envFor(streams)(cmd, true)
 			return runImport(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.From, "from", "", "source: python-env, python-yaml, python-json, node-env or node-file (required)")
-	f.StringVar(&o.File, "file", "", "file to read (python-yaml, python-json, node-file, or a .env file for the env sources)")
-	f.StringVar(&o.Account, "account", "default", "python-yaml: the account mapping to read")
-	f.StringVar(&o.App, "app", "", "name for the app in the vault (required)")
-	f.StringVar(&o.AppID, "app-id", "", "the app's application id, amzn1.sp.solution.<uuid> (required)")
-	f.StringVar(&o.Seller, "seller", "", "store the refresh token for this selling partner id")
-	f.StringVar(&o.Region, "region", "", "with --seller: the seller's region (na, eu, fe)")
-	f.StringSliceVar(&o.Marketplaces, "marketplace", nil, "with --seller: marketplace ids or country codes in --region")
+	fl := cmd.Flags()
+	fl.StringVar(&o.From, "from", "", "source: python-env, python-yaml, python-json, node-env or node-file (required)")
+	fl.StringVar(&o.File, "file", "", "file to read (python-yaml, python-json, node-file, or a .env file for the env sources)")
+	fl.StringVar(&o.Account, "account", "default", "python-yaml: the account mapping to read")
+	fl.StringVar(&o.App, "app", "", "name for the app in the vault (required)")
+	fl.StringVar(&o.AppID, "app-id", "", "the app's application id, amzn1.sp.solution.<uuid> (required)")
+	fl.StringVar(&o.Seller, "seller", "", "store the refresh token for this selling partner id")
+	fl.StringVar(&o.Region, "region", "", "with --seller: the seller's region (na, eu, fe)")
+	fl.StringSliceVar(&o.Marketplaces, "marketplace", nil, "with --seller: marketplace ids or country codes in --region")
 	return cmd
 }
 
@@ -90,36 +90,36 @@ func runImport(ctx context.Context, o *importOptions) error {
 	var pe *fs.PathError
 	switch {
 	case errors.Is(err, credfile.ErrNoFile):
-		return usageErr("--from %s reads a file: pass --file", src)
+		return cmdutil.UsageErr("--from %s reads a file: pass --file", src)
 	case errors.As(err, &pe):
-		return usageErr("%v (pass --file with the right path)", err)
+		return cmdutil.UsageErr("%v (pass --file with the right path)", err)
 	case errors.Is(err, credfile.ErrNoAccount):
-		return usageErr("%v; pick one with --account", err)
+		return cmdutil.UsageErr("%v; pick one with --account", err)
 	case err != nil:
-		return usageErr("%v", err)
+		return cmdutil.UsageErr("%v", err)
 	}
-	if v := strings.TrimSpace(o.Getenv(envRefreshToken)); src == credfile.NodeEnv && c.RefreshToken.IsZero() && v != "" {
+	if v := strings.TrimSpace(o.Getenv(cmdutil.EnvRefreshToken)); src == credfile.NodeEnv && c.RefreshToken.IsZero() && v != "" {
 		c.RefreshToken = secret.New(v) // the Node library takes the refresh token in code
 	}
 	if o.Seller != "" && c.RefreshToken.IsZero() {
 		key := src.Keys().RefreshToken
 		if key == "" {
-			key = "$" + envRefreshToken
+			key = "$" + cmdutil.EnvRefreshToken
 		}
-		return usageErr("--seller needs a refresh token, but %s has none (%s)", where, key)
+		return cmdutil.UsageErr("--seller needs a refresh token, but %s has none (%s)", where, key)
 	}
 	snap, err := c.Snapshot(src, target)
 	if err != nil {
-		return usageErr("%s %v", where, err)
+		return cmdutil.UsageErr("%s %v", where, err)
 	}
 	if o.Seller == "" && !c.RefreshToken.IsZero() {
-		fmt.Fprintf(o.Err, "spgate: note: %s also holds a refresh token; it was not imported (pass --seller, --region and --marketplace to store it)\n", where)
+		fmt.Fprintf(o.IO.Err, "spgate: note: %s also holds a refresh token; it was not imported (pass --seller, --region and --marketplace to store it)\n", where)
 	}
-	return o.WithVault(func(v *vault.Vault) error {
+	return o.WithNewVault(ctx, func(v *vault.Vault) error {
 		if err := v.Import(ctx, snap); errors.Is(err, vault.ErrExists) {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("nothing imported: %w (choose another --app name, or remove the existing entry first)", err)}
+			return cmdutil.Failed(fmt.Errorf("nothing imported: %w (choose another --app name, or remove the existing entry first)", err))
 		} else if err != nil {
-			return storeErr(err)
+			return cmdutil.StoreErr(err)
 		}
 		o.Log.Info("imported", "from", o.From, "app", o.App, "seller", o.Seller)
 		msg := fmt.Sprintf("imported app %s (client id %s) from %s", o.App, c.ClientID, where)
@@ -134,24 +134,24 @@ func runImport(ctx context.Context, o *importOptions) error {
 func (o *importOptions) flags() (credfile.Source, credfile.Target, error) {
 	t := credfile.Target{App: o.App, AppID: o.AppID, Region: o.Region, Seller: o.Seller}
 	if o.From == "" {
-		return "", t, usageErr("--from is required: python-env, python-yaml, python-json, node-env or node-file")
+		return "", t, cmdutil.UsageErr("--from is required: python-env, python-yaml, python-json, node-env or node-file")
 	}
 	src, err := credfile.ParseSource(o.From)
 	if err != nil {
-		return "", t, usageErr("--from %v", err)
+		return "", t, cmdutil.UsageErr("--from %v", err)
 	}
-	if err := checkFlags(flagCheck{"app", o.App, noCheck, ": the name the app gets in the vault"}, flagCheck{"", o.App, appName, ""},
-		flagCheck{"app-id", o.AppID, vault.ValidateAppID, ": neither library stores the application id (amzn1.sp.solution.<uuid>, from Develop Apps)"}); err != nil {
+	if err := cmdutil.CheckFlags(cmdutil.FlagCheck{Flag: "app", Value: o.App, Check: cmdutil.NoCheck, Required: ": the name the app gets in the vault"}, cmdutil.FlagCheck{Value: o.App, Check: cmdutil.AppName},
+		cmdutil.FlagCheck{Flag: "app-id", Value: o.AppID, Check: vault.ValidateAppID, Required: ": neither library stores the application id (amzn1.sp.solution.<uuid>, from Develop Apps)"}); err != nil {
 		return "", t, err
 	}
 	if o.Seller == "" && (o.Region != "" || len(o.Marketplaces) > 0) {
-		return "", t, usageErr("--region and --marketplace describe a seller: pass --seller SELLER_ID too")
+		return "", t, cmdutil.UsageErr("--region and --marketplace describe a seller: pass --seller SELLER_ID too")
 	}
 	if o.Seller != "" {
-		if err := validateSellerInput(o.Seller, o.Region); err != nil {
+		if err := cmdutil.CheckSeller(o.Seller, o.Region); err != nil {
 			return "", t, err
 		}
-		t.Marketplaces, err = parseMarketplaces(o.Region, o.Marketplaces)
+		t.Marketplaces, err = cmdutil.ParseMarketplaces(o.Region, o.Marketplaces)
 	}
 	return src, t, err
 }
@@ -159,13 +159,13 @@ func (o *importOptions) flags() (credfile.Source, credfile.Target, error) {
 // exportOptions are the flags of `spgate export` and what the verb uses,
 // injected so that a test runs it without cobra.
 type exportOptions struct {
-	cmdutil.Env
+	*cmdutil.Factory
 	Format, App, Seller, OutFile string
 	Force                        bool
 }
 
-func newExportCmd(streams IO) *cobra.Command {
-	o := &exportOptions{}
+func newExportCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &exportOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "export --format env|yaml|json --app NAME --out FILE",
 		Short: "Write an app's credentials for python-amazon-sp-api or the Node amazon-sp-api library",
@@ -191,58 +191,57 @@ stdout. Either way the export is first recorded in the vault's access log.`,
   spgate export --format env --app main --out - | grep CLIENT_ID`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Env = envFor(streams)(cmd, false)
 			return runExport(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Format, "format", "", "env, yaml or json (required)")
-	f.StringVar(&o.App, "app", "", "app to export (required)")
-	f.StringVar(&o.Seller, "seller", "", "also export this seller's refresh token for the app")
-	f.StringVar(&o.OutFile, "out", "", "file to create (mode 0600), or - for stdout (required)")
-	f.BoolVar(&o.Force, "force", false, "replace an existing --out file")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Format, "format", "", "env, yaml or json (required)")
+	fl.StringVar(&o.App, "app", "", "app to export (required)")
+	fl.StringVar(&o.Seller, "seller", "", "also export this seller's refresh token for the app")
+	fl.StringVar(&o.OutFile, "out", "", "file to create (mode 0600), or - for stdout (required)")
+	fl.BoolVar(&o.Force, "force", false, "replace an existing --out file")
 	return cmd
 }
 
 func runExport(ctx context.Context, o *exportOptions) error {
 	format, err := credfile.ParseFormat(o.Format)
 	if err != nil {
-		return usageErr("--format must be env or yaml, or json for a Secrets Manager secret (got %q)", o.Format)
+		return cmdutil.UsageErr("--format must be env or yaml, or json for a Secrets Manager secret (got %q)", o.Format)
 	}
-	if err := checkFlags(flagCheck{"app", o.App, noCheck, ": the app to export (see `spgate app list`)"},
-		flagCheck{"out", o.OutFile, noCheck, ": the output holds secrets, so name a file (created 0600) or pass --out - to print them on stdout"}); err != nil {
+	if err := cmdutil.CheckFlags(cmdutil.FlagCheck{Flag: "app", Value: o.App, Check: cmdutil.NoCheck, Required: ": the app to export (see `spgate app list`)"},
+		cmdutil.FlagCheck{Flag: "out", Value: o.OutFile, Check: cmdutil.NoCheck, Required: ": the output holds secrets, so name a file (created 0600) or pass --out - to print them on stdout"}); err != nil {
 		return err
 	}
-	return o.WithVault(func(v *vault.Vault) error {
+	return o.WithVault(ctx, func(v *vault.Vault) error {
 		a, err := v.GetApp(ctx, o.App)
 		if err != nil {
-			return notFound(err, "app", o.App, "spgate app list")
+			return cmdutil.NotFound(err, "app", o.App, "spgate app list")
 		}
 		var seller *vault.Seller
 		sellerID := ""
 		if o.Seller != "" {
 			s, err := v.GetSeller(ctx, o.Seller)
 			if err != nil {
-				return notFound(err, "seller", o.Seller, "spgate seller list")
+				return cmdutil.NotFound(err, "seller", o.Seller, "spgate seller list")
 			}
 			seller, sellerID = &s, s.ID
 		}
 		c, err := credfile.FromVault(a, seller)
 		switch {
 		case errors.Is(err, credfile.ErrNoSecret):
-			return &ExitError{Code: ExitFailure, Err: err, Fix: fmt.Sprintf("run `spgate app set-secret %s`", a.Name)}
+			return &problem.Error{Code: problem.ExitFailure, Err: err, Fix: fmt.Sprintf("run `spgate app set-secret %s`", a.Name)}
 		case errors.Is(err, credfile.ErrNotAuthorized):
-			return &ExitError{Code: ExitFailure, Err: err, Fix: fmt.Sprintf("add its refresh token with `spgate seller add %s --app %s …`", seller.ID, a.Name)}
+			return &problem.Error{Code: problem.ExitFailure, Err: err, Fix: fmt.Sprintf("add its refresh token with `spgate seller add %s --app %s …`", seller.ID, a.Name)}
 		case err != nil:
 			return err
 		}
 		body, err := credfile.Encode(format, c, credfile.EncodeOptions{Header: fmt.Sprintf("spgate export of app %s (application id %s)", a.Name, a.AppID)})
 		if err != nil {
-			return &ExitError{Code: ExitFailure, Err: err}
+			return cmdutil.Failed(err)
 		}
 		// The secrets leave the vault in the clear: record who took them first.
 		return o.release(body, a.Name, func() error {
-			return recordRelease(ctx, v, vault.AccessEvent{Seller: sellerID, Operation: "export"}, "the export of app "+a.Name+"'s credentials")
+			return cmdutil.RecordRelease(ctx, v, vault.AccessEvent{Seller: sellerID, Operation: "export"}, "the export of app "+a.Name+"'s credentials")
 		})
 	})
 }
@@ -255,16 +254,16 @@ func (o *exportOptions) release(body []byte, app string, record func() error) er
 		if err := record(); err != nil {
 			return err
 		}
-		fmt.Fprintln(o.Err, "spgate: warning: printing secrets on stdout as asked (--out -); do not paste them into tickets or chats")
-		_, err := o.Out.Write(body)
+		fmt.Fprintln(o.IO.Err, "spgate: warning: printing secrets on stdout as asked (--out -); do not paste them into tickets or chats")
+		_, err := o.IO.Out.Write(body)
 		return err
 	}
 	err := credfile.WriteRecorded(o.OutFile, o.Force, body, record)
 	if errors.Is(err, fs.ErrExist) {
-		return &ExitError{Code: ExitFailure, Err: err, Fix: "choose another --out or pass --force to replace it"}
+		return &problem.Error{Code: problem.ExitFailure, Err: err, Fix: "choose another --out or pass --force to replace it"}
 	} else if err != nil {
-		return storeErr(err)
+		return cmdutil.StoreErr(err)
 	}
-	fmt.Fprintf(o.Err, "spgate: warning: %s holds secrets in the clear (mode 0600); delete it when it is no longer needed\n", o.OutFile)
+	fmt.Fprintf(o.IO.Err, "spgate: warning: %s holds secrets in the clear (mode 0600); delete it when it is no longer needed\n", o.OutFile)
 	return o.Answer(map[string]any{"format": o.Format, "app": app, "seller": o.Seller, "out": o.OutFile}, "exported app %s to %s", app, o.OutFile)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/credfile"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
@@ -31,13 +32,13 @@ func newVerbVault(t *testing.T) *verbVault {
 	return &verbVault{path: filepath.Join(t.TempDir(), "vault.db"), key: key}
 }
 
-func (vv *verbVault) open() (*vault.Vault, error) {
-	return vault.Open(context.Background(), vv.path, vv.key, vault.Options{Create: true})
+func (vv *verbVault) open(ctx context.Context, _ bool) (*vault.Vault, error) {
+	return vault.Open(ctx, vv.path, vv.key, vault.Options{Create: true})
 }
 
 func (vv *verbVault) must(t *testing.T) *vault.Vault {
 	t.Helper()
-	v, err := vv.open()
+	v, err := vv.open(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestRunImport(t *testing.T) {
 		{"python-json with a seller", importOptions{From: "python-json", File: jsonFile, Seller: seller, Region: "na", Marketplaces: []string{"US"}}, nil, ExitOK, "from " + jsonFile, 1},
 		{"python-json app alone", importOptions{From: "python-json", File: jsonFile}, nil, ExitOK, "imported app main", 0},
 		{"node-env with the token from the environment", importOptions{From: "node-env", Seller: seller, Region: "na", Marketplaces: []string{"US"}},
-			map[string]string{"SELLING_PARTNER_APP_CLIENT_ID": testClientID, "SELLING_PARTNER_APP_CLIENT_SECRET": leakClientSecret, envRefreshToken: leakRefreshToken}, ExitOK, "the environment", 1},
+			map[string]string{"SELLING_PARTNER_APP_CLIENT_ID": testClientID, "SELLING_PARTNER_APP_CLIENT_SECRET": leakClientSecret, cmdutil.EnvRefreshToken: leakRefreshToken}, ExitOK, "the environment", 1},
 		{"node-env seller without a token", importOptions{From: "node-env", Seller: seller, Region: "na", Marketplaces: []string{"US"}},
 			map[string]string{"SELLING_PARTNER_APP_CLIENT_ID": testClientID, "SELLING_PARTNER_APP_CLIENT_SECRET": leakClientSecret}, ExitUsage, "($SPGATE_REFRESH_TOKEN)", 0},
 		{"python-json needs a file", importOptions{From: "python-json"}, nil, ExitUsage, "pass --file", 0},
@@ -98,8 +99,8 @@ func TestRunImport(t *testing.T) {
 			vv := newVerbVault(t)
 			var out, errOut strings.Builder
 			o := tc.o
-			o.In, o.Out, o.Err = strings.NewReader(""), &out, &errOut
-			o.OpenVault, o.Log = vv.open, slog.New(slog.DiscardHandler)
+			o.Factory = &cmdutil.Factory{IO: cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, Err: &errOut},
+				OpenVault: vv.open, Log: slog.New(slog.DiscardHandler)}
 			o.Getenv = func(k string) string { return tc.env[k] }
 			o.App, o.AppID = "main", testAppID
 			if o.Account == "" {
@@ -160,8 +161,7 @@ func TestRunExport(t *testing.T) {
 	dir := t.TempDir()
 	export := func(o exportOptions) (string, error) {
 		var out, errOut strings.Builder
-		o.In, o.Out, o.Err = strings.NewReader(""), &out, &errOut
-		o.OpenVault = vv.open
+		o.Factory = &cmdutil.Factory{IO: cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, Err: &errOut}, OpenVault: vv.open}
 		err := runExport(ctx, &o)
 		return out.String(), err
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
 	"github.com/spgate/spgate/internal/progress"
 	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/spapi"
@@ -21,7 +23,7 @@ import (
 // checkpoints, resuming, the output formats, the audit before release) is
 // package orderpull.
 
-func init() { commands = append(commands, newOrdersCmd) }
+func init() { verbs = append(verbs, newOrdersCmd) }
 
 // API versions orders pull speaks.
 const (
@@ -42,17 +44,18 @@ type pullOptions struct {
 	PageSize int
 	Restart  bool
 
-	cmdEnv
+	*cmdutil.Factory
+	// Now is the time --since and --until count back from.
 	Now func() time.Time
 }
 
-func newOrdersCmd(streams IO) *cobra.Command {
+func newOrdersCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "orders",
 		Short: "Work with a seller's orders",
 		Args:  cobra.NoArgs,
 	}
-	o := pullOptions{}
+	o := &pullOptions{Factory: f, Now: time.Now}
 	pull := &cobra.Command{
 		Use:   "pull --seller S --since T --out FILE.jsonl|FILE.csv",
 		Short: "Download orders updated in a time range to a JSONL or CSV file, incrementally and resumably",
@@ -77,22 +80,21 @@ duration ago (72h, 7d).`,
   spgate orders pull --seller main --since 30d --api 2026-01-01 --pii address,buyer --out orders.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			noDump(cmd)
-			o.cmdEnv, o.Now = newEnv(cmd, streams), time.Now
-			return runOrdersPull(cmd.Context(), &o)
+			o.NoDump()
+			return runOrdersPull(cmd.Context(), o)
 		},
 	}
-	addClientFlags(pull)
-	f := pull.Flags()
-	f.StringVar(&o.Seller, flagSeller, "", "seller (id or name) whose orders to pull (required)")
-	f.StringVar(&o.Since, "since", "", "orders last updated at or after this time: RFC 3339, a date, or a duration ago (72h, 7d) (required on the first run)")
-	f.StringVar(&o.Until, "until", "", "orders last updated before this time (default: as late as Amazon allows)")
-	f.StringSliceVar(&o.PII, "pii", nil, "personal data to include: address, buyer (needs the app's restricted roles)")
-	f.StringVar(&o.API, "api", ordersV0, "Orders API version: v0 or 2026-01-01")
-	f.StringVar(&o.Out, "out", "", "output file, .jsonl or .csv (required)")
-	f.StringVar(&o.Job, "job", "", "checkpoint name (default: derived from --api and --out)")
-	f.IntVar(&o.PageSize, "page-size", 100, "orders per page, 1–100")
-	f.BoolVar(&o.Restart, "restart", false, "ignore the checkpoint: truncate --out and start again from --since")
+	cmdutil.AddClientFlags(pull)
+	fl := pull.Flags()
+	fl.StringVar(&o.Seller, cmdutil.FlagSeller, "", "seller (id or name) whose orders to pull (required)")
+	fl.StringVar(&o.Since, "since", "", "orders last updated at or after this time: RFC 3339, a date, or a duration ago (72h, 7d) (required on the first run)")
+	fl.StringVar(&o.Until, "until", "", "orders last updated before this time (default: as late as Amazon allows)")
+	fl.StringSliceVar(&o.PII, "pii", nil, "personal data to include: address, buyer (needs the app's restricted roles)")
+	fl.StringVar(&o.API, "api", ordersV0, "Orders API version: v0 or 2026-01-01")
+	fl.StringVar(&o.Out, "out", "", "output file, .jsonl or .csv (required)")
+	fl.StringVar(&o.Job, "job", "", "checkpoint name (default: derived from --api and --out)")
+	fl.IntVar(&o.PageSize, "page-size", 100, "orders per page, 1–100")
+	fl.BoolVar(&o.Restart, "restart", false, "ignore the checkpoint: truncate --out and start again from --since")
 	cmd.AddCommand(pull)
 	return cmd
 }
@@ -101,36 +103,36 @@ duration ago (72h, 7d).`,
 // window and the absolute path of --out.
 func (o *pullOptions) window() (since, until time.Time, out string, err error) {
 	if o.Out == "" {
-		return since, until, "", usageErr("--out is required: a .jsonl or .csv file")
+		return since, until, "", cmdutil.UsageErr("--out is required: a .jsonl or .csv file")
 	}
 	if ext := strings.ToLower(filepath.Ext(o.Out)); ext != ".jsonl" && ext != ".csv" && ext != ".ndjson" {
-		return since, until, "", usageErr("--out %s: the file name must end in .jsonl or .csv", o.Out)
+		return since, until, "", cmdutil.UsageErr("--out %s: the file name must end in .jsonl or .csv", o.Out)
 	}
 	if o.API != ordersV0 && o.API != ordersV2026 {
-		return since, until, "", usageErr("--api %q: use v0 or 2026-01-01", o.API)
+		return since, until, "", cmdutil.UsageErr("--api %q: use v0 or 2026-01-01", o.API)
 	}
 	if o.PageSize < 1 || o.PageSize > 100 {
-		return since, until, "", usageErr("--page-size must be 1–100")
+		return since, until, "", cmdutil.UsageErr("--page-size must be 1–100")
 	}
-	if _, err := piiFor(o.API, o.PII); err != nil {
-		return since, until, "", usageErr("%v", err)
+	if _, err := cmdutil.PII(o.API, o.PII); err != nil {
+		return since, until, "", cmdutil.UsageErr("%v", err)
 	}
 	now := o.Now()
 	if o.Since != "" {
 		if since, err = orderpull.ParseWhen(o.Since, now); err != nil {
-			return since, until, "", usageErr("--since: %v", err)
+			return since, until, "", cmdutil.UsageErr("--since: %v", err)
 		}
 	}
 	if o.Until != "" {
 		if until, err = orderpull.ParseWhen(o.Until, now); err != nil {
-			return since, until, "", usageErr("--until: %v", err)
+			return since, until, "", cmdutil.UsageErr("--until: %v", err)
 		}
 		if !since.IsZero() && !until.After(since) {
-			return since, until, "", usageErr("--until must be after --since")
+			return since, until, "", cmdutil.UsageErr("--until must be after --since")
 		}
 	}
 	if out, err = filepath.Abs(o.Out); err != nil {
-		return since, until, "", usageErr("--out: %v", err)
+		return since, until, "", cmdutil.UsageErr("--out: %v", err)
 	}
 	return since, until, out, nil
 }
@@ -145,7 +147,7 @@ func runOrdersPull(ctx context.Context, o *pullOptions) error {
 		return err
 	}
 	defer v.Close()
-	s, err := resolveSeller(ctx, v, o.Seller)
+	s, err := cmdutil.ResolveSeller(ctx, v, o.Seller)
 	if err != nil {
 		return err
 	}
@@ -166,19 +168,10 @@ func runOrdersPull(ctx context.Context, o *pullOptions) error {
 		return pullError(err, s.ID, out, o.Restart)
 	}
 	if o.JSON {
-		return printJSON(o.IO.Out, map[string]any{"orders": res.Orders, "pages": res.Pages, "resumed": res.Resumed, "out": out, "seller": s.ID})
+		return output.JSON(o.IO.Out, map[string]any{"orders": res.Orders, "pages": res.Pages, "resumed": res.Resumed, "out": out, "seller": s.ID})
 	}
 	fmt.Fprintf(o.IO.Out, "%d orders of seller %s written to %s\n", res.Orders, s.ID, out)
 	return nil
-}
-
-// piiFor maps address/buyer to the API's names (--pii).
-func piiFor(api string, pii []string) ([]string, error) {
-	des, err := orderpull.DataElements(api, pii)
-	if err != nil {
-		return nil, fmt.Errorf("--pii: %w", err)
-	}
-	return des, nil
 }
 
 // pullError gives a pull's error its exit code and says which flag fixes
@@ -189,23 +182,23 @@ func pullError(err error, seller, out string, restart bool) error {
 	var ae *spapi.APIError
 	switch {
 	case errors.As(err, &audit):
-		return releaseErr(audit.Err) // nothing of the page was written
+		return cmdutil.ReleaseErr(audit.Err) // nothing of the page was written
 	case errors.Is(err, appvault.ErrNoMarketplaces):
-		return &ExitError{Code: ExitConfig, Err: err}
+		return cmdutil.ConfigErr(err)
 	case errors.Is(err, orderpull.ErrSinceRequired) && restart:
-		return usageErr("--since is required with --restart: the job starts again from there")
+		return cmdutil.UsageErr("--since is required with --restart: the job starts again from there")
 	case errors.Is(err, orderpull.ErrSinceRequired):
-		return usageErr("--since is required on the first run of this job (no checkpoint for seller %s and %s)", seller, out)
+		return cmdutil.UsageErr("--since is required on the first run of this job (no checkpoint for seller %s and %s)", seller, out)
 	case errors.Is(err, orderpull.ErrOutputExists):
-		return usageErr("%s already exists and no checkpoint belongs to it: choose another --out, remove the file, or pass --restart", out)
+		return cmdutil.UsageErr("%s already exists and no checkpoint belongs to it: choose another --out, remove the file, or pass --restart", out)
 	case errors.As(err, &resume):
-		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s: start again with --restart", resume.Problem)}
+		return cmdutil.ConfigErr(fmt.Errorf("%s: start again with --restart", resume.Problem))
 	case errors.As(err, &ae):
-		return callError(err)
+		return cmdutil.CallError(err)
 	case errors.Is(err, context.Canceled):
-		return &ExitError{Code: ExitFailure, Err: errors.New("interrupted; run the same command again to resume from the last checkpoint")}
+		return cmdutil.Failed(errors.New("interrupted; run the same command again to resume from the last checkpoint"))
 	case errors.Is(err, vault.ErrLocked), errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrTampered), errors.Is(err, vault.ErrWrongKey):
-		return storeErr(err)
+		return cmdutil.StoreErr(err)
 	}
-	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("pulling orders of seller %s: %w (run the same command again to resume)", seller, err)}
+	return cmdutil.Failed(fmt.Errorf("pulling orders of seller %s: %w (run the same command again to resume)", seller, err))
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
@@ -45,7 +46,7 @@ func expectedOrders(t *testing.T, e *emuEnv, seller amazontest.DemoSeller, since
 // credentials of its own (not the vault's).
 func demoClient(t *testing.T, e *emuEnv, seller amazontest.DemoSeller) *spapi.Client {
 	t.Helper()
-	ep, err := parseEndpoint(e.endpoint)
+	ep, err := cmdutil.ParseEndpoint(e.endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 	opts := func(out string) (*pullOptions, *bytes.Buffer, *bytes.Buffer) {
 		var stdout, stderr bytes.Buffer
 		return &pullOptions{Seller: seller.ID, Since: "100d", Until: "1h", API: ordersV0, PageSize: 10, Out: out,
-			Now: func() time.Time { return now }, cmdEnv: cmdEnv{IO: IO{Out: &stdout, Err: &stderr}, JSON: true,
+			Now: func() time.Time { return now }, Factory: &cmdutil.Factory{IO: cmdutil.IOStreams{Out: &stdout, Err: &stderr}, JSON: true,
 				OpenApp: func(context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
 					return e.open(t, false), e.app, spapi.Endpoints{}, nil
 				},

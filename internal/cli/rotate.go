@@ -6,21 +6,20 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/rotation"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newRotateCmd) }
-
-// EnvSQSEndpoint points SQS calls at another endpoint (moto, LocalStack).
-const EnvSQSEndpoint = "SPGATE_SQS_ENDPOINT"
+func init() { verbs = append(verbs, newRotateCmd) }
 
 // rotateOptions are the flags of spgate rotate and what it takes from its
 // surroundings.
@@ -30,11 +29,11 @@ type rotateOptions struct {
 	Watch       bool
 	Reset       bool
 	Threshold   time.Duration
-	cmdEnv
+	*cmdutil.Factory
 }
 
-func newRotateCmd(streams IO) *cobra.Command {
-	o := rotateOptions{}
+func newRotateCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &rotateOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Rotate an app's LWA client secret through Amazon's API and its SQS notification",
@@ -77,27 +76,26 @@ keys are in the vault (spgate setup aws).`,
   SPGATE_AWS_ENDPOINT=http://127.0.0.1:5000 spgate rotate --app main --endpoint http://127.0.0.1:8099`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			noDump(cmd)
-			o.cmdEnv = newEnv(cmd, streams)
-			return runRotate(cmd.Context(), &o)
+			o.NoDump()
+			return runRotate(cmd.Context(), o)
 		},
 	}
-	addClientFlags(cmd)
-	f := cmd.Flags()
-	f.DurationVar(&o.Timeout, "timeout", rotation.DefaultTimeout, "how long to wait for the new secret on the queue")
-	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint URL (moto, LocalStack); default $"+EnvSQSEndpoint+", else $"+EnvAWSEndpoint+", else AWS")
-	f.BoolVar(&o.Watch, "watch", false, "keep reading the queue and rotate on Amazon's expiry notices")
-	f.BoolVar(&o.Reset, "reset", false, "end an interrupted rotation: keep a secret Amazon made (read from the queue first), forget the rest")
-	f.DurationVar(&o.Threshold, "threshold", rotation.DefaultExpiryThreshold, "with --watch: rotate when an expiry notice says less than this is left")
+	cmdutil.AddClientFlags(cmd)
+	fl := cmd.Flags()
+	fl.DurationVar(&o.Timeout, "timeout", rotation.DefaultTimeout, "how long to wait for the new secret on the queue")
+	fl.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint URL (moto, LocalStack); default $"+cmdutil.EnvSQSEndpoint+", else $"+cmdutil.EnvAWSEndpoint+", else AWS")
+	fl.BoolVar(&o.Watch, "watch", false, "keep reading the queue and rotate on Amazon's expiry notices")
+	fl.BoolVar(&o.Reset, "reset", false, "end an interrupted rotation: keep a secret Amazon made (read from the queue first), forget the rest")
+	fl.DurationVar(&o.Threshold, "threshold", rotation.DefaultExpiryThreshold, "with --watch: rotate when an expiry notice says less than this is left")
 	return cmd
 }
 
 func runRotate(ctx context.Context, o *rotateOptions) error {
 	if o.Timeout <= 0 {
-		return usageErr("--timeout must be positive (e.g. 5m)")
+		return cmdutil.UsageErr("--timeout must be positive (e.g. 5m)")
 	}
 	if o.Watch && o.Reset {
-		return usageErr("--watch and --reset exclude each other")
+		return cmdutil.UsageErr("--watch and --reset exclude each other")
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -106,7 +104,7 @@ func runRotate(ctx context.Context, o *rotateOptions) error {
 		return err
 	}
 	defer v.Close()
-	r, err := appvault.NewRotator(ctx, v, app, ep, resolveSQSEndpoint(o.SQSEndpoint), rotation.Config{
+	r, err := appvault.NewRotator(ctx, v, app, ep, cmdutil.ResolveSQSEndpoint(o.SQSEndpoint), rotation.Config{
 		Owner: o.owner(), Logger: o.Log, Timeout: o.Timeout, ExpiryThreshold: o.Threshold,
 		Progress: func(step, msg string) {
 			if !o.JSON {
@@ -115,7 +113,7 @@ func runRotate(ctx context.Context, o *rotateOptions) error {
 		},
 	})
 	if err != nil {
-		return &ExitError{Code: ExitInternal, Err: err}
+		return &problem.Error{Code: problem.ExitInternal, Err: err}
 	}
 	switch {
 	case o.Reset:
@@ -128,7 +126,7 @@ func runRotate(ctx context.Context, o *rotateOptions) error {
 		return rotateErr(err)
 	}
 	if o.JSON {
-		return printJSON(o.IO.Out, res)
+		return output.JSON(o.IO.Out, res)
 	}
 	fmt.Fprintf(o.IO.Out, "app %s: client secret v%d (%s) is current, expires %s; the old secret keeps working until %s\n",
 		res.App, res.Version, res.Hint, res.ExpiresAt.Format(time.DateOnly), res.PreviousExpiresAt.Format(time.RFC3339))
@@ -142,7 +140,7 @@ func (o *rotateOptions) reset(ctx context.Context, r *rotation.Rotator, app vaul
 		return rotateErr(err)
 	}
 	if o.JSON {
-		return printJSON(o.IO.Out, map[string]any{"app": app.Name, "reset": out.Step != "", "step": out.Step,
+		return output.JSON(o.IO.Out, map[string]any{"app": app.Name, "reset": out.Step != "", "step": out.Step,
 			"drained": out.Drained, "stored": out.Stored, "dropped": out.Dropped})
 	}
 	_, err = fmt.Fprint(o.IO.Out, out.Text(app.SQSQueueURL))
@@ -159,7 +157,7 @@ func (o *rotateOptions) watch(ctx context.Context, r *rotation.Rotator, app vaul
 			if err != nil {
 				out["error"] = err.Error()
 			}
-			_ = printJSON(o.IO.Out, out)
+			_ = output.JSON(o.IO.Out, out)
 			return
 		}
 		if err != nil {
@@ -176,21 +174,9 @@ func (o *rotateOptions) watch(ctx context.Context, r *rotation.Rotator, app vaul
 
 func rotateErr(err error) error {
 	if errors.Is(err, rotation.ErrNoQueue) {
-		return &ExitError{Code: ExitConfig, Err: err}
+		return cmdutil.ConfigErr(err)
 	}
-	return &ExitError{Code: ExitFailure, Err: err}
-}
-
-// resolveSQSEndpoint is where SQS calls go: flag, else $SPGATE_SQS_ENDPOINT, else
-// $SPGATE_AWS_ENDPOINT (the one endpoint for IAM, STS and SQS that setup and
-// doctor use), else AWS.
-func resolveSQSEndpoint(flag string) string {
-	for _, v := range []string{flag, os.Getenv(EnvSQSEndpoint), os.Getenv(EnvAWSEndpoint)} {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-	}
-	return ""
+	return cmdutil.Failed(err)
 }
 
 // owner says who rotates, for the lock another process would meet.

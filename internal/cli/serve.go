@@ -17,11 +17,13 @@ import (
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/gateway"
 	"github.com/spgate/spgate/gatewayserver"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newServeCmd) }
+func init() { verbs = append(verbs, newServeCmd) }
 
 // serveOptions are the flags of spgate serve, most of them bound to the
 // gateway's own configuration (package gatewayserver serves), and what it
@@ -33,13 +35,13 @@ type serveOptions struct {
 	NoRateLimits, SharedLimits bool
 	ConsoleFlags               consoleOptions
 
-	cmdEnv
-	// Level is --log-level: serve logs JSON lines on stderr like --json.
-	Level slog.Level
+	// Factory's Level is --log-level: serve logs JSON lines on stderr at
+	// it, as under --json.
+	*cmdutil.Factory
 }
 
-func newServeCmd(streams IO) *cobra.Command {
-	o := serveOptions{}
+func newServeCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &serveOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP gateway that Business Central and scripts call",
@@ -81,36 +83,33 @@ and --tls-key when it listens on a network.`,
     "http://127.0.0.1:8087/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER&CreatedAfter=2026-01-01T00:00:00Z"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			noDump(cmd) // before the vault key is read: no core dump, no same-user ptrace
-			o.cmdEnv = newEnv(cmd, streams)
-			o.Level, _ = parseLogLevel(cmd)
-			o.ConsoleFlags.vaultFlag, _ = cmd.Flags().GetString(flagVault)
-			return runServe(cmd.Context(), &o)
+			o.NoDump() // before the vault key is read: no core dump, no same-user ptrace
+			return runServe(cmd.Context(), o)
 		},
 	}
-	addClientFlags(cmd)
-	f := cmd.Flags()
-	f.StringVar(&o.Addr, "addr", "127.0.0.1:8087", "listen address (host:port)")
-	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS")
-	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key (PEM, unencrypted)")
-	f.StringVar(&o.AuditLog, "audit-log", "", "audit log of PII access and refused calls, JSON lines (default: spgate-audit.jsonl next to the vault)")
-	f.IntVar(&o.AuditMaxMB, "audit-max-mb", 10, "rotate the audit log past this size in MiB")
-	f.IntVar(&o.AuditKeep, "audit-keep", 5, "rotated audit log files to keep")
-	f.IntVar(&o.ReadySecretDays, "ready-secret-days", 7, "/readyz fails when the client secret expires within this many days")
-	f.DurationVar(&o.ReadyInterval, "ready-interval", time.Minute, "how often /readyz's checks are refreshed")
-	f.DurationVar(&o.DrainTimeout, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
-	f.DurationVar(&o.KeyCacheTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it; 0 asks the vault on every request)")
-	f.BoolVar(&o.NoRateLimits, "no-rate-limits", false, "do not pace calls (load tests against spgate emulate --no-rate-limits only)")
-	_ = f.MarkHidden("no-rate-limits")
-	f.BoolVar(&o.SharedLimits, "shared-limits", true, "keep the rate-limit buckets in the vault, shared with every other spgate process on this machine (an orders pull, spgate call), so together they stay within Amazon's limits; a busy bucket is leased in 20 ms blocks, so this costs a few µs per call. --shared-limits=false paces this process alone")
-	f.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
-	f.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+EnvSQSEndpoint+", else AWS")
-	f.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
-	f.DurationVar(&o.MaxQueueWait, "max-queue-wait", gateway.DefaultMaxQueueWait, "longest a call may wait for the seller's rate limit; beyond it the caller gets 429 with Retry-After at once (X-Spgate-Deadline-Ms can lower it)")
-	f.DurationVar(&o.MaxDeadline, "max-call-time", gateway.DefaultMaxDeadline, "longest a call may take in all, queueing and Amazon's answer included")
-	f.StringVar(&o.OpsAddr, "ops-addr", "", "also serve /metrics and the detailed /readyz without a key on this address (keep it private, e.g. 127.0.0.1:9187); on --addr they need a client key")
-	f.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
-	f.IntVar(&o.MaxUnauthenticatedConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
+	cmdutil.AddClientFlags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&o.Addr, "addr", "127.0.0.1:8087", "listen address (host:port)")
+	fl.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS")
+	fl.StringVar(&o.TLSKey, "tls-key", "", "TLS private key (PEM, unencrypted)")
+	fl.StringVar(&o.AuditLog, "audit-log", "", "audit log of PII access and refused calls, JSON lines (default: spgate-audit.jsonl next to the vault)")
+	fl.IntVar(&o.AuditMaxMB, "audit-max-mb", 10, "rotate the audit log past this size in MiB")
+	fl.IntVar(&o.AuditKeep, "audit-keep", 5, "rotated audit log files to keep")
+	fl.IntVar(&o.ReadySecretDays, "ready-secret-days", 7, "/readyz fails when the client secret expires within this many days")
+	fl.DurationVar(&o.ReadyInterval, "ready-interval", time.Minute, "how often /readyz's checks are refreshed")
+	fl.DurationVar(&o.DrainTimeout, "drain-timeout", 60*time.Second, "on shutdown, how long calls in flight may take to finish")
+	fl.DurationVar(&o.KeyCacheTTL, "key-cache", 30*time.Second, "how long a checked client key is trusted before the vault is asked again (a revocation takes effect within it; 0 asks the vault on every request)")
+	fl.BoolVar(&o.NoRateLimits, "no-rate-limits", false, "do not pace calls (load tests against spgate emulate --no-rate-limits only)")
+	_ = fl.MarkHidden("no-rate-limits")
+	fl.BoolVar(&o.SharedLimits, "shared-limits", true, "keep the rate-limit buckets in the vault, shared with every other spgate process on this machine (an orders pull, spgate call), so together they stay within Amazon's limits; a busy bucket is leased in 20 ms blocks, so this costs a few µs per call. --shared-limits=false paces this process alone")
+	fl.BoolVar(&o.AutoRotate, "auto-rotate", false, "rotate the app's client secret ahead of its expiry while serving (needs the app's SQS queue; see spgate rotate --help)")
+	fl.StringVar(&o.SQSEndpoint, "sqs-endpoint", "", "with --auto-rotate: SQS endpoint URL; default $"+cmdutil.EnvSQSEndpoint+", else AWS")
+	fl.BoolVar(&o.NoVaultAccessLog, "no-vault-access-log", false, "do not also record PII access in the vault (the audit log still has it)")
+	fl.DurationVar(&o.MaxQueueWait, "max-queue-wait", gateway.DefaultMaxQueueWait, "longest a call may wait for the seller's rate limit; beyond it the caller gets 429 with Retry-After at once (X-Spgate-Deadline-Ms can lower it)")
+	fl.DurationVar(&o.MaxDeadline, "max-call-time", gateway.DefaultMaxDeadline, "longest a call may take in all, queueing and Amazon's answer included")
+	fl.StringVar(&o.OpsAddr, "ops-addr", "", "also serve /metrics and the detailed /readyz without a key on this address (keep it private, e.g. 127.0.0.1:9187); on --addr they need a client key")
+	fl.IntVar(&o.MaxConns, "max-conns", 4096, "most open client connections; more wait to be accepted")
+	fl.IntVar(&o.MaxUnauthenticatedConns, "max-unauthenticated-conns", 1024, "most connections that have not yet shown a valid client key; more are closed at once")
 	addConsoleFlags(cmd, &o.ConsoleFlags)
 	return cmd
 }
@@ -119,15 +118,15 @@ and --tls-key when it listens on a network.`,
 func (o serveOptions) validate() error {
 	switch {
 	case o.AuditMaxMB <= 0 || o.AuditKeep <= 0 || o.ReadySecretDays < 0:
-		return usageErr("--audit-max-mb and --audit-keep must be positive, --ready-secret-days not negative")
+		return cmdutil.UsageErr("--audit-max-mb and --audit-keep must be positive, --ready-secret-days not negative")
 	case (o.TLSCert == "") != (o.TLSKey == ""):
-		return usageErr("give both --tls-cert and --tls-key, or neither")
+		return cmdutil.UsageErr("give both --tls-cert and --tls-key, or neither")
 	case o.MaxQueueWait <= 0 || o.MaxDeadline <= 0 || o.MaxQueueWait > o.MaxDeadline:
-		return usageErr("--max-queue-wait and --max-call-time must be positive, the queue wait not longer than the call")
+		return cmdutil.UsageErr("--max-queue-wait and --max-call-time must be positive, the queue wait not longer than the call")
 	case o.MaxConns <= 0 || o.MaxUnauthenticatedConns <= 0:
-		return usageErr("--max-conns and --max-unauthenticated-conns must be positive")
+		return cmdutil.UsageErr("--max-conns and --max-unauthenticated-conns must be positive")
 	case o.KeyCacheTTL < 0:
-		return usageErr("--key-cache must not be negative (0 asks the vault on every request)")
+		return cmdutil.UsageErr("--key-cache must not be negative (0 asks the vault on every request)")
 	}
 	return o.ConsoleFlags.validate()
 }
@@ -164,7 +163,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	o.ConsoleFlags.printLogin(o.IO.Err, srv)
 	fmt.Fprintf(o.IO.Err, "spgate: serving app %s on %s (audit log %s); Ctrl-C stops\n", app.Name, srv.URL(), srv.AuditLog())
 	if err := srv.Serve(ctx); err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return cmdutil.Failed(err)
 	}
 	return nil
 }
@@ -176,9 +175,8 @@ func (o *serveOptions) config(ctx context.Context, v *vault.Vault, app vault.App
 	cfg := o.Config
 	cfg.Vault, cfg.App, cfg.Endpoints = v, app, ep
 	cfg.AuditMaxBytes = int64(o.AuditMaxMB) << 20
-	cfg.SQSEndpoint = resolveSQSEndpoint(cfg.SQSEndpoint)
-	cfg.UserAgent = "spgate/" + buildVersion() + " (Language=Go)"
-	cfg.Version = buildVersion()
+	cfg.SQSEndpoint = cmdutil.ResolveSQSEndpoint(cfg.SQSEndpoint)
+	cfg.UserAgent, cfg.Version = o.Factory.UserAgent(), o.Factory.Version
 	// Serve logs JSON lines on stderr at --log-level like every verb (warn
 	// by default: failures, refused keys, tampered records); --log-level
 	// info adds one line per request (never a key or token).
@@ -193,25 +191,25 @@ func (o *serveOptions) config(ctx context.Context, v *vault.Vault, app vault.App
 		cfg.RateLimits = gatewayserver.LocalLimits
 	}
 	var err error
-	if cfg.Sign, err = signerFor(ctx, app); err != nil {
+	if cfg.Sign, err = cmdutil.Signer(app); err != nil {
 		return cfg, err
 	}
 	if cfg.Listener, err = net.Listen("tcp", o.Addr); err != nil {
-		return cfg, &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s: %w (another process holds the port? choose one with --addr)", o.Addr, err)}
+		return cfg, cmdutil.ConfigErr(fmt.Errorf("listen on %s: %w (another process holds the port? choose one with --addr)", o.Addr, err))
 	}
 	if o.OpsAddr != "" {
 		if cfg.OpsListener, err = net.Listen("tcp", o.OpsAddr); err != nil {
 			cfg.Listener.Close()
-			return cfg, &ExitError{Code: ExitConfig, Err: fmt.Errorf("--ops-addr: listen on %s: %w", o.OpsAddr, err)}
+			return cfg, cmdutil.ConfigErr(fmt.Errorf("--ops-addr: listen on %s: %w", o.OpsAddr, err))
 		}
 	}
-	if cfg.Console, err = o.ConsoleFlags.config(app.Name, func(ctx context.Context) ([]doctor.Check, error) {
+	if cfg.Console, err = o.ConsoleFlags.config(func(ctx context.Context) ([]doctor.Check, error) {
 		a, err := v.GetApp(ctx, app.Name) // the app as the vault holds it now
 		if err != nil {
 			return nil, err
 		}
-		return o.doctorChecks(ctx, v, a, ep, "")
-	}); err != nil {
+		return o.DoctorChecks(ctx, v, a, ep, "")
+	}, consoleSetupAWS(o.Factory, app.Name)); err != nil {
 		gatewayserver.CloseListeners(cfg)
 	}
 	return cfg, err
@@ -222,17 +220,17 @@ func (o *serveOptions) config(ctx context.Context, v *vault.Vault, app vault.App
 func serveErr(err error) error {
 	var se *gatewayserver.Error
 	if !errors.As(err, &se) {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return cmdutil.Failed(err)
 	}
 	switch se.Part {
 	case gatewayserver.PartRateLimits:
-		return usageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
+		return cmdutil.UsageErr("--no-rate-limits is for load tests against spgate emulate --no-rate-limits; against Amazon it would only collect 429s")
 	case gatewayserver.PartClient, gatewayserver.PartGateway:
-		return &ExitError{Code: ExitInternal, Err: se.Err}
+		return &problem.Error{Code: problem.ExitInternal, Err: se.Err}
 	case gatewayserver.PartAutoRotate:
-		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--auto-rotate: %w", se.Err)}
+		return cmdutil.ConfigErr(fmt.Errorf("--auto-rotate: %w", se.Err))
 	case gatewayserver.PartConsoleLogin:
-		return storeErr(fmt.Errorf("--console: a sign-in link: %w", se.Err))
+		return cmdutil.StoreErr(fmt.Errorf("--console: a sign-in link: %w", se.Err))
 	}
-	return &ExitError{Code: ExitConfig, Err: se.Err}
+	return cmdutil.ConfigErr(se.Err)
 }

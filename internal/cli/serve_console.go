@@ -14,25 +14,26 @@ import (
 	"github.com/spgate/spgate/console"
 	"github.com/spgate/spgate/doctor"
 	"github.com/spgate/spgate/gatewayserver"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
+	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newConsoleCmd) }
+func init() { verbs = append(verbs, newConsoleCmd) }
 
 // consoleOptions are the --console flags of spgate serve.
 type consoleOptions struct {
 	Addr            string
 	TLSCert, TLSKey string
-	// vaultFlag is --vault, for the spgate setup aws the console runs.
-	vaultFlag string
 }
 
 // addConsoleFlags adds serve's --console flags, bound to o.
 func addConsoleFlags(cmd *cobra.Command, o *consoleOptions) {
-	f := cmd.Flags()
-	f.StringVar(&o.Addr, "console", "", "also serve the admin web console on this address, e.g. 127.0.0.1:8088 (loopback unless --console-tls-cert is given); prints a one-time sign-in link (`spgate console link` prints another)")
-	f.StringVar(&o.TLSCert, "console-tls-cert", "", "with --console: TLS certificate (PEM) for the console; needed for a non-loopback address")
-	f.StringVar(&o.TLSKey, "console-tls-key", "", "with --console: TLS private key (PEM, unencrypted)")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Addr, "console", "", "also serve the admin web console on this address, e.g. 127.0.0.1:8088 (loopback unless --console-tls-cert is given); prints a one-time sign-in link (`spgate console link` prints another)")
+	fl.StringVar(&o.TLSCert, "console-tls-cert", "", "with --console: TLS certificate (PEM) for the console; needed for a non-loopback address")
+	fl.StringVar(&o.TLSKey, "console-tls-key", "", "with --console: TLS private key (PEM, unencrypted)")
 }
 
 // validate refuses --console flags that cannot work.
@@ -41,27 +42,27 @@ func (o consoleOptions) validate() error {
 		return nil
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
-		return usageErr("give both --console-tls-cert and --console-tls-key, or neither")
+		return cmdutil.UsageErr("give both --console-tls-cert and --console-tls-key, or neither")
 	}
 	if err := console.CheckAddr(o.Addr, o.TLSCert != ""); err != nil {
-		return usageErr("--console: %v", err)
+		return cmdutil.UsageErr("--console: %v", err)
 	}
 	return nil
 }
 
-// config is the console's part of the gateway's configuration for app,
-// listening on --console; nil without --console. checks runs spgate
-// doctor's checks.
-func (o consoleOptions) config(app string, checks func(context.Context) ([]doctor.Check, error)) (*gatewayserver.Console, error) {
+// config is the console's part of the gateway's configuration, listening
+// on --console; nil without --console. checks runs spgate doctor's checks,
+// setupAWS spgate setup aws (consoleSetupAWS).
+func (o consoleOptions) config(checks func(context.Context) ([]doctor.Check, error), setupAWS func(context.Context, bool, func(string)) error) (*gatewayserver.Console, error) {
 	if o.Addr == "" {
 		return nil, nil
 	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return nil, &ExitError{Code: ExitConfig, Err: fmt.Errorf("--console: listen on %s: %w (another process holds the port? choose another address)", o.Addr, err)}
+		return nil, cmdutil.ConfigErr(fmt.Errorf("--console: listen on %s: %w (another process holds the port? choose another address)", o.Addr, err))
 	}
 	return &gatewayserver.Console{Listener: ln, TLSCert: o.TLSCert, TLSKey: o.TLSKey, Checks: checks,
-		SetupAWS: consoleSetupAWS(o.vaultFlag, app), ConsentPage: consentBase}, nil
+		SetupAWS: setupAWS, ConsentPage: cmdutil.ConsentPage}, nil
 }
 
 // printLogin tells where the console is and how to sign in, once.
@@ -74,34 +75,40 @@ func (o consoleOptions) printLogin(w io.Writer, srv *gatewayserver.Server) {
 }
 
 // consoleSetupAWS is `spgate setup aws --app A --queue [--dry-run]` on the
-// vault --vault names (vaultFlag), run as the verb itself with its report
+// vault --vault names, run as the verb itself (f.Main) with its report
 // going to the page.
-func consoleSetupAWS(vaultFlag, app string) func(context.Context, bool, func(string)) error {
+func consoleSetupAWS(f *cmdutil.Factory, app string) func(context.Context, bool, func(string)) error {
 	return func(ctx context.Context, dryRun bool, out func(string)) error {
 		args := []string{"setup", "aws", "--app", app, "--queue"}
-		if vaultFlag != "" {
-			args = append(args, "--"+flagVault, vaultFlag)
+		if f.VaultFlag != "" {
+			args = append(args, "--"+cmdutil.FlagVault, f.VaultFlag)
 		}
 		if dryRun {
 			args = append(args, "--dry-run")
 		}
 		w := gatewayserver.NewLineWriter(out)
-		code := Main(vault.WithActor(ctx, console.Actor), args, strings.NewReader(""), w, w)
+		code := f.Main(vault.WithActor(ctx, console.Actor), args, strings.NewReader(""), w, w)
 		w.Flush()
-		if code != ExitOK {
+		if code != problem.ExitOK {
 			return fmt.Errorf("spgate %s exited with %d: see its report above", strings.Join(args, " "), code)
 		}
 		return nil
 	}
 }
 
-func newConsoleCmd(streams IO) *cobra.Command {
+// consoleLinkOptions are the flags of spgate console link.
+type consoleLinkOptions struct {
+	*cmdutil.Factory
+	URL string
+}
+
+func newConsoleCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "console",
 		Short: "The admin web console of spgate serve --console",
 		Args:  cobra.NoArgs,
 	}
-	var base string
+	o := &consoleLinkOptions{Factory: f}
 	link := &cobra.Command{
 		Use:   "link",
 		Short: "Print a new one-time sign-in link for the admin console",
@@ -112,28 +119,27 @@ only as a hash.`,
 		Example: `  spgate console link
   spgate console link --url https://gateway.example.com:8088`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			link, err := gatewayserver.LoginLink(cmd.Context(), v, base)
-			switch {
-			case errors.Is(err, gatewayserver.ErrNoConsole):
-				return problemErr(ProblemNotFound, err, "start one with spgate serve --console 127.0.0.1:8088, or give its address with --url")
-			case err != nil:
-				return storeErr(err)
-			}
-			if jsonOut(cmd) {
-				return printJSON(streams.Out, map[string]any{"url": link, "expiresInSeconds": int(console.LoginTokenTTL / time.Second)})
-			}
-			fmt.Fprintln(streams.Out, link)
-			fmt.Fprintf(streams.Err, "spgate: open it once, within %d minutes, in the browser that should be signed in\n", int(console.LoginTokenTTL/time.Minute))
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runConsoleLink(cmd.Context(), o) },
 	}
-	link.Flags().StringVar(&base, "url", "", "the console's base URL (default: the address the running console recorded in the vault)")
+	link.Flags().StringVar(&o.URL, "url", "", "the console's base URL (default: the address the running console recorded in the vault)")
 	cmd.AddCommand(link)
 	return cmd
+}
+
+func runConsoleLink(ctx context.Context, o *consoleLinkOptions) error {
+	return o.WithVault(ctx, func(v *vault.Vault) error {
+		link, err := gatewayserver.LoginLink(ctx, v, o.URL)
+		switch {
+		case errors.Is(err, gatewayserver.ErrNoConsole):
+			return problem.New(problem.NotFound, err, "start one with spgate serve --console 127.0.0.1:8088, or give its address with --url")
+		case err != nil:
+			return cmdutil.StoreErr(err)
+		}
+		if o.JSON {
+			return output.JSON(o.IO.Out, map[string]any{"url": link, "expiresInSeconds": int(console.LoginTokenTTL / time.Second)})
+		}
+		fmt.Fprintln(o.IO.Out, link)
+		fmt.Fprintf(o.IO.Err, "spgate: open it once, within %d minutes, in the browser that should be signed in\n", int(console.LoginTokenTTL/time.Minute))
+		return nil
+	})
 }

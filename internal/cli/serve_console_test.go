@@ -124,7 +124,7 @@ func TestConsoleFlagsRefusePlainNetworkAddress(t *testing.T) {
 	if err := (consoleOptions{}).validate(); err != nil {
 		t.Errorf("without --console: %v", err)
 	}
-	if c, err := (consoleOptions{}).config("main", nil); c != nil || err != nil {
+	if c, err := (consoleOptions{}).config(nil, nil); c != nil || err != nil {
 		t.Errorf("without --console: a console %+v (%v)", c, err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -12,16 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spgate/spgate/appvault"
+	"github.com/spgate/spgate/internal/cmdutil"
+	"github.com/spgate/spgate/internal/output"
 	"github.com/spgate/spgate/provision"
-	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { commands = append(commands, newSetupCmd) }
-
-// EnvAWSEndpoint overrides the AWS base URL for IAM, STS and SQS (a
-// moto_server in tests and demos).
-const EnvAWSEndpoint = "SPGATE_AWS_ENDPOINT"
+func init() { verbs = append(verbs, newSetupCmd) }
 
 // setupAWSOptions are the flags of spgate setup aws (the names, region and
 // endpoint bound to provision's own Options) and what the verb takes from
@@ -34,23 +30,23 @@ type setupAWSOptions struct {
 	// from the app's earlier setup.
 	Given provision.Given
 
-	cmdEnv
-	// Confirm asks the person at the terminal (--teardown without --yes).
-	Confirm func(question string) (bool, error)
+	// Factory's Confirm asks the person at the terminal (--teardown
+	// without --yes).
+	*cmdutil.Factory
 }
 
-func newSetupCmd(streams IO) *cobra.Command {
+func newSetupCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Set up what an app needs outside spgate (the AWS IAM chain)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newSetupAWSCmd(streams))
+	cmd.AddCommand(newSetupAWSCmd(f))
 	return cmd
 }
 
-func newSetupAWSCmd(streams IO) *cobra.Command {
-	o := setupAWSOptions{}
+func newSetupAWSCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &setupAWSOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "aws",
 		Short: "Create, check or remove the AWS IAM user, role and policies (and SQS queue) for an app",
@@ -79,29 +75,28 @@ setup created, after confirmation (--yes in scripts).`,
   spgate setup aws --app main --teardown --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := cmd.Flags()
-			o.Given = provision.Given{Region: f.Changed("region"), UserName: f.Changed("user-name"), RoleName: f.Changed("role-name"),
-				PolicyName: f.Changed("policy-name"), InlinePolicyName: f.Changed("inline-policy-name"), QueueName: f.Changed("queue-name")}
-			o.cmdEnv, o.Confirm = newEnv(cmd, streams), func(q string) (bool, error) { return confirm(cmd, q) }
-			return runSetupAWS(cmd.Context(), &o)
+			fl := cmd.Flags()
+			o.Given = provision.Given{Region: fl.Changed("region"), UserName: fl.Changed("user-name"), RoleName: fl.Changed("role-name"),
+				PolicyName: fl.Changed("policy-name"), InlinePolicyName: fl.Changed("inline-policy-name"), QueueName: fl.Changed("queue-name")}
+			return runSetupAWS(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.App, "app", "", "the app (name, app id or client id) to store the keys, role ARN and queue URL with (required)")
-	f.StringVar(&o.UserName, "user-name", provision.DefaultUserName, "IAM user name")
-	f.StringVar(&o.RoleName, "role-name", provision.DefaultRoleName, "IAM role name")
-	f.StringVar(&o.PolicyName, "policy-name", provision.DefaultPolicyName, "name of the managed execute-api policy")
-	f.StringVar(&o.InlinePolicyName, "inline-policy-name", provision.DefaultInlinePolicyName, "name of the user's inline sts:AssumeRole policy")
-	f.BoolVar(&o.Queue, "queue", false, "also create the SQS queue for notifications (new client secrets)")
-	f.StringVar(&o.QueueName, "queue-name", provision.DefaultQueueName, "SQS queue name (with --queue)")
-	f.BoolVar(&o.DryRun, "dry-run", false, "read the account and show what would change, with the exact policy documents")
-	f.BoolVar(&o.Check, "check", false, "check an existing setup and name each deviation with its fix; changes nothing")
-	f.BoolVar(&o.Teardown, "teardown", false, "remove what setup created (asks first)")
-	f.BoolVar(&o.Yes, "yes", false, "with --teardown: do not ask for confirmation")
-	f.BoolVar(&o.EnableSigning, "enable-signing", false, "also make the app sign its SP-API calls with SigV4 through the role (not needed since October 2023)")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared config profile with administrator credentials (default: AWS_PROFILE or the environment)")
-	f.StringVar(&o.Region, "region", "", "AWS region for the SQS queue (default: the profile's, else us-east-1)")
-	f.StringVar(&o.Endpoint, "endpoint-url", "", "AWS base URL for IAM, STS and SQS, e.g. a moto_server (default $"+EnvAWSEndpoint+")")
+	fl := cmd.Flags()
+	fl.StringVar(&o.App, "app", "", "the app (name, app id or client id) to store the keys, role ARN and queue URL with (required)")
+	fl.StringVar(&o.UserName, "user-name", provision.DefaultUserName, "IAM user name")
+	fl.StringVar(&o.RoleName, "role-name", provision.DefaultRoleName, "IAM role name")
+	fl.StringVar(&o.PolicyName, "policy-name", provision.DefaultPolicyName, "name of the managed execute-api policy")
+	fl.StringVar(&o.InlinePolicyName, "inline-policy-name", provision.DefaultInlinePolicyName, "name of the user's inline sts:AssumeRole policy")
+	fl.BoolVar(&o.Queue, "queue", false, "also create the SQS queue for notifications (new client secrets)")
+	fl.StringVar(&o.QueueName, "queue-name", provision.DefaultQueueName, "SQS queue name (with --queue)")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "read the account and show what would change, with the exact policy documents")
+	fl.BoolVar(&o.Check, "check", false, "check an existing setup and name each deviation with its fix; changes nothing")
+	fl.BoolVar(&o.Teardown, "teardown", false, "remove what setup created (asks first)")
+	fl.BoolVar(&o.Yes, "yes", false, "with --teardown: do not ask for confirmation")
+	fl.BoolVar(&o.EnableSigning, "enable-signing", false, "also make the app sign its SP-API calls with SigV4 through the role (not needed since October 2023)")
+	fl.StringVar(&o.Profile, "profile", "", "AWS shared config profile with administrator credentials (default: AWS_PROFILE or the environment)")
+	fl.StringVar(&o.Region, "region", "", "AWS region for the SQS queue (default: the profile's, else us-east-1)")
+	fl.StringVar(&o.Endpoint, "endpoint-url", "", "AWS base URL for IAM, STS and SQS, e.g. a moto_server (default $"+cmdutil.EnvAWSEndpoint+")")
 	return cmd
 }
 
@@ -109,34 +104,34 @@ setup created, after confirmation (--yes in scripts).`,
 // errors (exit 2).
 func (o *setupAWSOptions) validate() error {
 	if strings.TrimSpace(o.App) == "" {
-		return usageErr("--app is required: name the app the AWS keys belong to (see spgate app list)")
+		return cmdutil.UsageErr("--app is required: name the app the AWS keys belong to (see spgate app list)")
 	}
 	if o.Check && o.Teardown {
-		return usageErr("--check and --teardown exclude each other")
+		return cmdutil.UsageErr("--check and --teardown exclude each other")
 	}
 	if o.Check && o.DryRun {
-		return usageErr("--check changes nothing already; drop --dry-run")
+		return cmdutil.UsageErr("--check changes nothing already; drop --dry-run")
 	}
 	if o.EnableSigning && (o.Check || o.Teardown) {
-		return usageErr("--enable-signing goes with setup, not with --check or --teardown")
+		return cmdutil.UsageErr("--enable-signing goes with setup, not with --check or --teardown")
 	}
 	if o.Yes && !o.Teardown {
-		return usageErr("--yes is only for --teardown")
+		return cmdutil.UsageErr("--yes is only for --teardown")
 	}
 	if o.Given.QueueName && !o.Queue {
-		return usageErr("--queue-name needs --queue")
+		return cmdutil.UsageErr("--queue-name needs --queue")
 	}
 	if o.Endpoint == "" {
-		o.Endpoint = strings.TrimSpace(os.Getenv(EnvAWSEndpoint))
+		o.Endpoint = strings.TrimSpace(os.Getenv(cmdutil.EnvAWSEndpoint))
 	}
 	if o.Endpoint != "" {
 		u, err := url.Parse(o.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usageErr("AWS endpoint %q (--endpoint-url or $%s) is not an http(s) URL", o.Endpoint, EnvAWSEndpoint)
+			return cmdutil.UsageErr("AWS endpoint %q (--endpoint-url or $%s) is not an http(s) URL", o.Endpoint, cmdutil.EnvAWSEndpoint)
 		}
 	}
 	if err := o.Options.Validate(); err != nil {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w", err)}
+		return cmdutil.InvalidInput(fmt.Errorf("%w", err))
 	}
 	return nil
 }
@@ -145,14 +140,14 @@ func runSetupAWS(ctx context.Context, o *setupAWSOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	v, err := o.OpenVault()
+	v, err := o.OpenVault(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	app, err := v.GetApp(ctx, o.App)
 	if err != nil {
-		return notFound(err, "app", o.App, "spgate app list")
+		return cmdutil.NotFound(err, "app", o.App, "spgate app list")
 	}
 	o.Logger = o.Log
 	// What the app already points at, and the names and region setup used
@@ -160,7 +155,7 @@ func runSetupAWS(ctx context.Context, o *setupAWSOptions) error {
 	// say otherwise.
 	opts, saved, err := appvault.AWSOptions(ctx, v, app, o.Options, o.Given)
 	if err != nil {
-		return storeErr(err)
+		return cmdutil.StoreErr(err)
 	}
 	switch {
 	case o.Check:
@@ -179,10 +174,10 @@ func (o *setupAWSOptions) print(res appvault.AWSResult, err error, text string) 
 		if res.Report != nil && !o.JSON {
 			fmt.Fprint(o.IO.Err, res.Report.Text())
 		}
-		return storeErr(err)
+		return cmdutil.StoreErr(err)
 	}
 	if o.JSON {
-		return printJSON(o.IO.Out, res)
+		return output.JSON(o.IO.Out, res)
 	}
 	_, err = fmt.Fprint(o.IO.Out, text)
 	return err
@@ -191,10 +186,10 @@ func (o *setupAWSOptions) print(res appvault.AWSResult, err error, text string) 
 func (o *setupAWSOptions) check(ctx context.Context, app vault.App, opts provision.Options) error {
 	rep, err := provision.Check(ctx, opts)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("check the AWS setup: %w", err)}
+		return cmdutil.Failed(fmt.Errorf("check the AWS setup: %w", err))
 	}
 	if o.JSON {
-		if err := printJSON(o.IO.Out, rep); err != nil {
+		if err := output.JSON(o.IO.Out, rep); err != nil {
 			return err
 		}
 	} else {
@@ -204,7 +199,7 @@ func (o *setupAWSOptions) check(ctx context.Context, app vault.App, opts provisi
 		}
 	}
 	if what := rep.Verdict(); what != "" {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the AWS setup %s: %s; fix as shown above or run %s", what, strings.Join(rep.Names(), ", "), opts.SetupCommandLine())}
+		return cmdutil.Failed(fmt.Errorf("the AWS setup %s: %s; fix as shown above or run %s", what, strings.Join(rep.Names(), ", "), opts.SetupCommandLine()))
 	}
 	return nil
 }
@@ -218,7 +213,7 @@ func (o *setupAWSOptions) teardown(ctx context.Context, v *vault.Vault, app vaul
 			fmt.Fprint(o.IO.Err, plan.Text())
 			ok, err := o.Confirm(fmt.Sprintf("Remove the AWS user %s, its keys, role %s and policy %s for app %s", opts.UserName, opts.RoleName, opts.PolicyName, app.Name))
 			if err == nil && !ok {
-				err = &ExitError{Code: ExitFailure, Err: errors.New("teardown cancelled; nothing was removed")}
+				err = cmdutil.Failed(errors.New("teardown cancelled; nothing was removed"))
 			}
 			return err
 		}
@@ -232,15 +227,4 @@ func (o *setupAWSOptions) teardown(ctx context.Context, v *vault.Vault, app vaul
 		text += fmt.Sprintf("\nRemoved the AWS access key, role ARN and queue URL from app %s.\n", app.Name)
 	}
 	return o.print(res, err, text)
-}
-
-// signerFor returns the spapi.Config.Sign hook for app (appvault.Signer),
-// its STS calls going to $SPGATE_AWS_ENDPOINT when set; a signing app
-// without a usable role or key is a configuration error.
-func signerFor(_ context.Context, app vault.App) (func(spapi.Region, http.RoundTripper) http.RoundTripper, error) {
-	sign, err := appvault.Signer(app, strings.TrimSpace(os.Getenv(EnvAWSEndpoint)))
-	if err != nil {
-		return nil, &ExitError{Code: ExitConfig, Err: err}
-	}
-	return sign, nil
 }
