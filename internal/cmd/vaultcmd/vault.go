@@ -1,4 +1,6 @@
-package cli
+// Package vaultcmd is spgate vault: the verbs that work on the vault as a
+// whole (vault copy, into PostgreSQL for several gateway replicas).
+package vaultcmd
 
 import (
 	"context"
@@ -13,9 +15,8 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newVaultCmd) }
-
-func newVaultCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate vault and its verbs.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vault",
 		Short: "Move the vault: copy it into PostgreSQL for several gateway replicas",
