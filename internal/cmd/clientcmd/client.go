@@ -1,4 +1,6 @@
-package cli
+// Package clientcmd is spgate client: the gateway's client keys, who may
+// call spgate serve for which sellers and operations.
+package clientcmd
 
 import (
 	"context"
@@ -17,9 +19,8 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newClientCmd) }
-
-func newClientCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate client and its verbs.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "client",
 		Short: "Manage the gateway's client keys (Business Central, scripts)",
