@@ -165,7 +165,7 @@ func TestCall(t *testing.T) {
 // one (which stays as the previous secret); one LWA refuses changes nothing.
 func TestSetSecretVerifiesWithLWA(t *testing.T) {
 	e := newEmuEnv(t)
-	t.Setenv(envLWAURL, "") // the emulator's, through SPGATE_ENDPOINT
+	t.Setenv("SPGATE_LWA_URL", "") // the emulator's, through SPGATE_ENDPOINT
 	dir := t.TempDir()
 	// Amazon makes a new secret: rotate through the emulator's API and take
 	// the secret from its notification, as rotation would.

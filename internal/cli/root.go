@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/internal/cmd/appcmd"
 	"github.com/spgate/spgate/internal/cmd/clientcmd"
 	"github.com/spgate/spgate/internal/cmd/vaultcmd"
 	"github.com/spgate/spgate/internal/cmdutil"
@@ -76,7 +77,7 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	nouns := []func(*cmdutil.Factory) *cobra.Command{clientcmd.NewCmd, vaultcmd.NewCmd}
+	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, clientcmd.NewCmd, vaultcmd.NewCmd}
 	for _, add := range append(nouns, verbs...) {
 		root.AddCommand(add(f))
 	}

@@ -1,4 +1,6 @@
-package cli
+// Package appcmd is spgate app: the Selling Partner API applications in
+// the vault, their LWA client ids and client secrets.
+package appcmd
 
 import (
 	"context"
@@ -18,8 +20,6 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newAppCmd) }
-
 // Environment variables the app verbs read.
 const (
 	envClientSecret = "SPGATE_CLIENT_SECRET"
@@ -29,7 +29,8 @@ const (
 // clientSecretSource is where app add and set-secret read a client secret.
 var clientSecretSource = prompt.Source{What: "client secret", FileFlag: "client-secret-file", Env: envClientSecret}
 
-func newAppCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate app and its verbs.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "app",
 		Short: "Manage Selling Partner API applications (LWA client id and secret) in the vault",
