@@ -1,4 +1,7 @@
-package cli
+// Package sellercmd is spgate seller: the selling partners in the vault
+// and the refresh tokens they granted, stored by hand or through Amazon's
+// OAuth consent flow (seller authorize).
+package sellercmd
 
 import (
 	"context"
@@ -17,9 +20,8 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newSellerCmd) }
-
-func newSellerCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate seller and its verbs.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "seller",
 		Short: "Manage selling partners (sellers) and their refresh tokens in the vault",
