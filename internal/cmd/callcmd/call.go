@@ -1,4 +1,6 @@
-package cli
+// Package callcmd is spgate call: any Selling Partner API operation,
+// called through the same chain as everything else, its answer printed.
+package callcmd
 
 import (
 	"bytes"
@@ -18,8 +20,6 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newCallCmd) }
-
 // callOptions are the flags and arguments of spgate call and what it takes
 // from its surroundings.
 type callOptions struct {
@@ -33,7 +33,8 @@ type callOptions struct {
 	*cmdutil.Factory
 }
 
-func newCallCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate call.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &callOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "call <operationId | METHOD PATH> [key=value…]",
