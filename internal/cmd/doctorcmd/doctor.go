@@ -1,4 +1,6 @@
-package cli
+// Package doctorcmd is spgate doctor: every layer of an app's setup
+// checked (package doctor), each failure with the step that fixes it.
+package doctorcmd
 
 import (
 	"context"
@@ -12,8 +14,6 @@ import (
 	"github.com/spgate/spgate/internal/output"
 )
 
-func init() { verbs = append(verbs, newDoctorCmd) }
-
 // doctorOptions are the flags of spgate doctor and what it takes from its
 // surroundings.
 type doctorOptions struct {
@@ -21,7 +21,8 @@ type doctorOptions struct {
 	*cmdutil.Factory
 }
 
-func newDoctorCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate doctor.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &doctorOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "doctor",
