@@ -14,6 +14,7 @@ import (
 	"github.com/spgate/spgate/internal/cmd/appcmd"
 	"github.com/spgate/spgate/internal/cmd/callcmd"
 	"github.com/spgate/spgate/internal/cmd/clientcmd"
+	"github.com/spgate/spgate/internal/cmd/democmd"
 	"github.com/spgate/spgate/internal/cmd/doctorcmd"
 	"github.com/spgate/spgate/internal/cmd/exportcmd"
 	"github.com/spgate/spgate/internal/cmd/importcmd"
@@ -82,7 +83,7 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, doctorcmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
+	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
 	for _, add := range append(nouns, verbs...) {
 		root.AddCommand(add(f))
 	}

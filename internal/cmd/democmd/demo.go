@@ -1,4 +1,7 @@
-package cli
+// Package democmd is spgate demo: spgate end to end against the built-in
+// offline Amazon (package internal/demo), or its gateway and console on
+// a demo vault.
+package democmd
 
 import (
 	"context"
@@ -25,8 +28,6 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newDemoCmd) }
-
 // demoOptions are the flags of spgate demo and what the command takes from
 // its surroundings, injected so that tests run it without cobra.
 type demoOptions struct {
@@ -42,7 +43,8 @@ type demoOptions struct {
 	*cmdutil.Factory
 }
 
-func newDemoCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate demo.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &demoOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "demo",
