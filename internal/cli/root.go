@@ -16,6 +16,7 @@ import (
 	"github.com/spgate/spgate/internal/cmd/clientcmd"
 	"github.com/spgate/spgate/internal/cmd/democmd"
 	"github.com/spgate/spgate/internal/cmd/doctorcmd"
+	"github.com/spgate/spgate/internal/cmd/emulatecmd"
 	"github.com/spgate/spgate/internal/cmd/exportcmd"
 	"github.com/spgate/spgate/internal/cmd/importcmd"
 	"github.com/spgate/spgate/internal/cmd/sellercmd"
@@ -83,7 +84,7 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
+	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
 	for _, add := range append(nouns, verbs...) {
 		root.AddCommand(add(f))
 	}

@@ -1,4 +1,6 @@
-package cli
+// Package emulatecmd is spgate emulate: the offline Amazon (package
+// amazontest) served on loopback for tests and demos.
+package emulatecmd
 
 import (
 	"context"
@@ -18,8 +20,6 @@ import (
 	"github.com/spgate/spgate/provision"
 )
 
-func init() { verbs = append(verbs, newEmulateCmd) }
-
 // emulateOptions are the flags of spgate emulate, those that configure the
 // emulator bound to its own Config, and what it takes from its
 // surroundings (its own --json among them: the Factory's JSON).
@@ -35,7 +35,8 @@ type emulateOptions struct {
 	*cmdutil.Factory
 }
 
-func newEmulateCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate emulate.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &emulateOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "emulate",
