@@ -19,10 +19,12 @@ import (
 	"github.com/spgate/spgate/internal/cmd/emulatecmd"
 	"github.com/spgate/spgate/internal/cmd/exportcmd"
 	"github.com/spgate/spgate/internal/cmd/importcmd"
+	"github.com/spgate/spgate/internal/cmd/orderscmd"
 	"github.com/spgate/spgate/internal/cmd/sellercmd"
 	"github.com/spgate/spgate/internal/cmd/vaultcmd"
 	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/problem"
+	"github.com/spgate/spgate/orderpull"
 )
 
 // EnvEndpoint points every SP-API and LWA call at another base URL
@@ -84,7 +86,7 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
+	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
 	for _, add := range append(nouns, verbs...) {
 		root.AddCommand(add(f))
 	}
@@ -169,6 +171,9 @@ func argsWantJSON(args []string) bool {
 	}
 	return false
 }
+
+// ordersV0 is the Orders API version spgate bench pulls with.
+const ordersV0 = orderpull.V0
 
 // piiFor maps --pii's address and buyer to the data elements of the Orders
 // API version api (cmdutil.PII), for spgate bench.

@@ -1,4 +1,7 @@
-package cli
+// Package orderscmd is spgate orders: orders pull's flags and printing.
+// The pull itself (pages, checkpoints, resuming, the output formats, the
+// audit before release) is package orderpull.
+package orderscmd
 
 import (
 	"context"
@@ -18,12 +21,6 @@ import (
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/vault"
 )
-
-// spgate orders pull: the flags and the printing. The pull itself (pages,
-// checkpoints, resuming, the output formats, the audit before release) is
-// package orderpull.
-
-func init() { verbs = append(verbs, newOrdersCmd) }
 
 // API versions orders pull speaks.
 const (
@@ -49,7 +46,8 @@ type pullOptions struct {
 	Now func() time.Time
 }
 
-func newOrdersCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate orders and its verb pull.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "orders",
 		Short: "Work with a seller's orders",
