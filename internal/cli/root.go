@@ -20,6 +20,7 @@ import (
 	"github.com/spgate/spgate/internal/cmd/exportcmd"
 	"github.com/spgate/spgate/internal/cmd/importcmd"
 	"github.com/spgate/spgate/internal/cmd/orderscmd"
+	"github.com/spgate/spgate/internal/cmd/rotatecmd"
 	"github.com/spgate/spgate/internal/cmd/sellercmd"
 	"github.com/spgate/spgate/internal/cmd/vaultcmd"
 	"github.com/spgate/spgate/internal/cmdutil"
@@ -86,7 +87,7 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
+	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd, rotatecmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
 	for _, add := range append(nouns, verbs...) {
 		root.AddCommand(add(f))
 	}

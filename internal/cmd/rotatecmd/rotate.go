@@ -1,4 +1,6 @@
-package cli
+// Package rotatecmd is spgate rotate: an app's LWA client secret rotated
+// through Amazon's API and its SQS notification (package rotation).
+package rotatecmd
 
 import (
 	"context"
@@ -19,8 +21,6 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newRotateCmd) }
-
 // rotateOptions are the flags of spgate rotate and what it takes from its
 // surroundings.
 type rotateOptions struct {
@@ -32,7 +32,8 @@ type rotateOptions struct {
 	*cmdutil.Factory
 }
 
-func newRotateCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate rotate.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &rotateOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "rotate",
