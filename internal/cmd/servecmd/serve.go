@@ -1,4 +1,7 @@
-package cli
+// Package servecmd is spgate serve: the HTTP gateway (package
+// gatewayserver) that Business Central and scripts call, and with
+// --console the admin web console.
+package servecmd
 
 import (
 	"context"
@@ -23,8 +26,6 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newServeCmd) }
-
 // serveOptions are the flags of spgate serve, most of them bound to the
 // gateway's own configuration (package gatewayserver serves), and what it
 // takes from its surroundings.
@@ -40,7 +41,8 @@ type serveOptions struct {
 	*cmdutil.Factory
 }
 
-func newServeCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate serve.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &serveOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "serve",
