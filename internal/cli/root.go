@@ -24,6 +24,7 @@ import (
 	"github.com/spgate/spgate/internal/cmd/rotatecmd"
 	"github.com/spgate/spgate/internal/cmd/sellercmd"
 	"github.com/spgate/spgate/internal/cmd/servecmd"
+	"github.com/spgate/spgate/internal/cmd/setupcmd"
 	"github.com/spgate/spgate/internal/cmd/vaultcmd"
 	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/problem"
@@ -89,7 +90,7 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, consolecmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd, rotatecmd.NewCmd, servecmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
+	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, consolecmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd, rotatecmd.NewCmd, servecmd.NewCmd, setupcmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
 	for _, add := range append(nouns, verbs...) {
 		root.AddCommand(add(f))
 	}

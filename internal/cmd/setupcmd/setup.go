@@ -1,4 +1,7 @@
-package cli
+// Package setupcmd is spgate setup: what an app needs outside spgate,
+// the AWS IAM chain and SQS queue (package provision), created, checked
+// or removed.
+package setupcmd
 
 import (
 	"context"
@@ -17,8 +20,6 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-func init() { verbs = append(verbs, newSetupCmd) }
-
 // setupAWSOptions are the flags of spgate setup aws (the names, region and
 // endpoint bound to provision's own Options) and what the verb takes from
 // its surroundings, injected so that tests run it without cobra.
@@ -35,7 +36,8 @@ type setupAWSOptions struct {
 	*cmdutil.Factory
 }
 
-func newSetupCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns spgate setup and its verb aws.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Set up what an app needs outside spgate (the AWS IAM chain)",
