@@ -1,5 +1,9 @@
-// Package cli implements the spgate command line. Commands are thin: they
-// parse flags, call a package of the library and print the result.
+// Package cli is the root of the spgate command line (cli/cli's
+// pkg/cmd/root): Main and its exit codes, the root command and its
+// persistent flags, and the cmdutil.Factory every verb takes, built here
+// and completed for the command cobra runs. The verbs live in packages of
+// their own under internal/cmd, one a noun; they are thin: they parse
+// flags, call a package of the library and print the result.
 package cli
 
 import (
@@ -90,8 +94,11 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	nouns := []func(*cmdutil.Factory) *cobra.Command{appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, consolecmd.NewCmd, democmd.NewCmd, doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd, rotatecmd.NewCmd, servecmd.NewCmd, setupcmd.NewCmd, sellercmd.NewCmd, vaultcmd.NewCmd}
-	for _, add := range append(nouns, verbs...) {
+	for _, add := range []func(*cmdutil.Factory) *cobra.Command{
+		appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, consolecmd.NewCmd, democmd.NewCmd,
+		doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd,
+		rotatecmd.NewCmd, sellercmd.NewCmd, servecmd.NewCmd, setupcmd.NewCmd, vaultcmd.NewCmd,
+	} {
 		root.AddCommand(add(f))
 	}
 	for _, add := range commands {
@@ -118,12 +125,8 @@ func groupsRefuseUnknownVerbs(c *cobra.Command) {
 	}
 }
 
-// verbs are the constructors of the top-level verbs, each in its package
-// under internal/cmd.
-var verbs = []func(*cmdutil.Factory) *cobra.Command{}
-
 // commands lists the constructors of the top-level verbs defined in this
-// package (spgate bench); each appends itself in init.
+// package (spgate completion and bench); each appends itself in init.
 var commands []func(IO) *cobra.Command
 
 func newVersionCmd(streams IO) *cobra.Command {

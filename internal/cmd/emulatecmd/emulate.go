@@ -65,7 +65,9 @@ SQS calls with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else "testing".`,
   spgate emulate --sqs-endpoint http://127.0.0.1:5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runEmulate(cmd.Context(), o)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runEmulate(ctx, o)
 		},
 	}
 	fl := cmd.Flags()
@@ -89,8 +91,6 @@ func runEmulate(ctx context.Context, o *emulateOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err = demo.Emulate(ctx, demo.EmulateOptions{Config: cfg, Addr: o.Addr, TLS: o.TLS, CAFile: o.CAFile, Queue: o.SQSQueue,
 		Started: func(info demo.EmulatorInfo) error {
 			if o.JSON {

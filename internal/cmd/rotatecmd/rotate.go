@@ -78,7 +78,10 @@ keys are in the vault (spgate setup aws).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.NoDump()
-			return runRotate(cmd.Context(), o)
+			// Ctrl-C ends a wait or a --watch; the rotation resumes next time.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runRotate(ctx, o)
 		},
 	}
 	cmdutil.AddClientFlags(cmd)
@@ -98,8 +101,6 @@ func runRotate(ctx context.Context, o *rotateOptions) error {
 	if o.Watch && o.Reset {
 		return cmdutil.UsageErr("--watch and --reset exclude each other")
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	v, app, ep, err := o.OpenApp(ctx)
 	if err != nil {
 		return err

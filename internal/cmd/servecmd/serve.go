@@ -86,7 +86,10 @@ and --tls-key when it listens on a network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.NoDump() // before the vault key is read: no core dump, no same-user ptrace
-			return runServe(cmd.Context(), o)
+			// SIGTERM or Ctrl-C drains the calls in flight.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, o)
 		},
 	}
 	cmdutil.AddClientFlags(cmd)
@@ -143,8 +146,6 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		// the time spent in GC for a few MiB more. GOGC overrides it.
 		debug.SetGCPercent(400)
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	v, app, ep, err := o.OpenApp(ctx)
 	if err != nil {
 		return err
