@@ -3,8 +3,8 @@
 // surroundings, injected so that a test runs the verb without cobra; the
 // errors that carry an exit code (package problem) and the checks of
 // arguments and flags; the flags and endpoints of the verbs that call
-// Amazon; and ListCmd, ShowCmd, RemoveCmd and VaultRunE, the shapes many
-// vault verbs share.
+// Amazon; and ListCmd, ShowCmd and RemoveCmd, the shapes many vault verbs
+// share.
 package cmdutil
 
 import (
@@ -18,15 +18,6 @@ import (
 	"github.com/spgate/spgate/internal/output"
 	"github.com/spgate/spgate/vault"
 )
-
-// VaultRunE is a cobra RunE running fn with f and the open vault: the
-// shape of the verbs that read or change the vault and nothing else.
-func VaultRunE(f *Factory, fn func(ctx context.Context, v *vault.Vault, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		return f.WithVault(ctx, func(v *vault.Vault) error { return fn(ctx, v, args) })
-	}
-}
 
 // List is what a list verb lists and how it prints a row.
 type List[T any] struct {

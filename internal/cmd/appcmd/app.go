@@ -99,10 +99,14 @@ hidden prompt; never from an argument.`,
 }
 
 func runAppAdd(ctx context.Context, o *appAddOptions) error {
-	if err := cmdutil.CheckFlags(cmdutil.FlagCheck{Value: o.Name, Check: cmdutil.AppName},
-		cmdutil.FlagCheck{Flag: "app-id", Value: o.AppID, Check: vault.ValidateAppID, Required: " (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)"},
-		cmdutil.FlagCheck{Flag: "client-id", Value: o.ClientID, Check: vault.ValidateClientID, Required: " (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)"},
-		cmdutil.FlagCheck{Flag: "region", Value: o.Region, Check: vault.ValidateRegion}, cmdutil.FlagCheck{Flag: "redirect-uri", Value: o.RedirectURI, Check: vault.ValidateRedirectURI}); err != nil {
+	if err := cmdutil.CheckFlags(
+		cmdutil.FlagCheck{Value: o.Name, Check: cmdutil.AppName},
+		cmdutil.FlagCheck{Flag: "app-id", Value: o.AppID, Check: vault.ValidateAppID,
+			Required: " (amzn1.sp.solution.<uuid>, from the app's LWA credentials page)"},
+		cmdutil.FlagCheck{Flag: "client-id", Value: o.ClientID, Check: vault.ValidateClientID,
+			Required: " (amzn1.application-oa2-client.<32 hex>, from the app's LWA credentials page)"},
+		cmdutil.FlagCheck{Flag: "region", Value: o.Region, Check: vault.ValidateRegion},
+		cmdutil.FlagCheck{Flag: "redirect-uri", Value: o.RedirectURI, Check: vault.ValidateRedirectURI}); err != nil {
 		return err
 	}
 	cs, err := o.CheckedSecret(clientSecretSource, vault.ValidateClientSecret)
@@ -335,7 +339,9 @@ func (o *appUpdateOptions) update(cmdPath string) (vault.AppUpdate, error) {
 	if o.setURI {
 		u.RedirectURI = &o.RedirectURI
 	}
-	return u, cmdutil.CheckFlags(cmdutil.FlagCheck{Flag: "region", Value: o.Region, Check: vault.ValidateRegion}, cmdutil.FlagCheck{Flag: "redirect-uri", Value: o.RedirectURI, Check: vault.ValidateRedirectURI},
+	return u, cmdutil.CheckFlags(
+		cmdutil.FlagCheck{Flag: "region", Value: o.Region, Check: vault.ValidateRegion},
+		cmdutil.FlagCheck{Flag: "redirect-uri", Value: o.RedirectURI, Check: vault.ValidateRedirectURI},
 		cmdutil.FlagCheck{Flag: "rename", Value: o.Rename, Check: cmdutil.AppName})
 }
 

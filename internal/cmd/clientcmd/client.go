@@ -140,7 +140,14 @@ func newClientListCmd(f *cmdutil.Factory) *cobra.Command {
 	})
 }
 
+// keyOptions name the client of spgate client rotate-key and revoke.
+type keyOptions struct {
+	*cmdutil.Factory
+	Name string
+}
+
 func newClientRotateKeyCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &keyOptions{Factory: f}
 	return &cobra.Command{
 		Use:   "rotate-key NAME",
 		Short: "Give a gateway client a new key and print it once; the old key stops working",
@@ -151,25 +158,33 @@ it until its key cache expires. A revoked client is active again with the
 new key.`,
 		Example: `  spgate client rotate-key business-central`,
 		Args:    cmdutil.ExactArgs(1, "NAME"),
-		RunE: cmdutil.VaultRunE(f, func(ctx context.Context, v *vault.Vault, args []string) error {
-			key, err := v.RotateClientKey(ctx, args[0])
-			if err != nil {
-				return cmdutil.NotFound(err, "gateway client", args[0], "spgate client list")
-			}
-			if f.JSON {
-				return output.JSON(f.IO.Out, struct {
-					Name string `json:"name"`
-					Key  string `json:"key"`
-				}{args[0], key.Reveal()})
-			}
-			fmt.Fprintf(f.IO.Out, "%s\n", key.Reveal())
-			fmt.Fprintf(f.IO.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", args[0])
-			return nil
-		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			return runClientRotateKey(cmd.Context(), o)
+		},
 	}
 }
 
+func runClientRotateKey(ctx context.Context, o *keyOptions) error {
+	return o.WithVault(ctx, func(v *vault.Vault) error {
+		key, err := v.RotateClientKey(ctx, o.Name)
+		if err != nil {
+			return cmdutil.NotFound(err, "gateway client", o.Name, "spgate client list")
+		}
+		if o.JSON {
+			return output.JSON(o.IO.Out, struct {
+				Name string `json:"name"`
+				Key  string `json:"key"`
+			}{o.Name, key.Reveal()})
+		}
+		fmt.Fprintf(o.IO.Out, "%s\n", key.Reveal())
+		fmt.Fprintf(o.IO.Err, "spgate: gave gateway client %s a new key; the key above is shown only now — store it in the caller's secret store (the old key stops working within 30 s)\n", o.Name)
+		return nil
+	})
+}
+
 func newClientRevokeCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &keyOptions{Factory: f}
 	return &cobra.Command{
 		Use:   "revoke NAME",
 		Short: "Revoke a gateway client's key",
@@ -177,12 +192,19 @@ func newClientRevokeCmd(f *cmdutil.Factory) *cobra.Command {
 trail. A running gateway notices within 30 s (its key cache); restart it for
 an immediate effect.`,
 		Args: cmdutil.ExactArgs(1, "NAME"),
-		RunE: cmdutil.VaultRunE(f, func(ctx context.Context, v *vault.Vault, args []string) error {
-			if err := v.RevokeClient(ctx, args[0]); err != nil {
-				return cmdutil.NotFound(err, "gateway client", args[0], "spgate client list")
-			}
-			fmt.Fprintf(f.IO.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", args[0])
-			return nil
-		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			return runClientRevoke(cmd.Context(), o)
+		},
 	}
+}
+
+func runClientRevoke(ctx context.Context, o *keyOptions) error {
+	return o.WithVault(ctx, func(v *vault.Vault) error {
+		if err := v.RevokeClient(ctx, o.Name); err != nil {
+			return cmdutil.NotFound(err, "gateway client", o.Name, "spgate client list")
+		}
+		fmt.Fprintf(o.IO.Err, "spgate: revoked gateway client %s (running gateways stop accepting it within 30 s)\n", o.Name)
+		return nil
+	})
 }

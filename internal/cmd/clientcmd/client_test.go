@@ -69,3 +69,38 @@ func TestRunClientAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestRunClientRotateKeyAndRevoke: a new key replaces the old one and is
+// printed once; a revoked key stops working; an unknown client is not
+// found.
+func TestRunClientRotateKeyAndRevoke(t *testing.T) {
+	ctx := context.Background()
+	e := cmdtest.New(t)
+	v := e.Vault(t)
+	old, err := v.CreateClient(ctx, vault.Client{Name: "bc", Sellers: []string{"*"}, Operations: []string{"*"}})
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	authenticates := func(key string) bool {
+		v := e.Vault(t)
+		defer v.Close()
+		_, err := v.AuthenticateClient(ctx, secret.New(key))
+		return err == nil
+	}
+	if err := runClientRotateKey(ctx, &keyOptions{Factory: e.Factory, Name: "bc"}); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(e.Out.String())
+	if key == old.Reveal() || !authenticates(key) || authenticates(old.Reveal()) || strings.Contains(e.Err.String(), key) {
+		t.Fatalf("after rotate-key: stdout %q; the new key must work, the old one not, and stderr hold neither", key)
+	}
+	if err := runClientRevoke(ctx, &keyOptions{Factory: e.Factory, Name: "bc"}); err != nil || authenticates(key) {
+		t.Fatalf("revoke: %v; the key still works: %v", err, authenticates(key))
+	}
+	for name, run := range map[string]func(context.Context, *keyOptions) error{"rotate-key": runClientRotateKey, "revoke": runClientRevoke} {
+		if p, _ := problem.Of(run(ctx, &keyOptions{Factory: e.Factory, Name: "nosuch"})); p != problem.NotFound {
+			t.Errorf("%s of an unknown client: problem %q", name, p)
+		}
+	}
+}

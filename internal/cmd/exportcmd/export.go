@@ -70,8 +70,10 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	if err != nil {
 		return cmdutil.UsageErr("--format must be env or yaml, or json for a Secrets Manager secret (got %q)", o.Format)
 	}
-	if err := cmdutil.CheckFlags(cmdutil.FlagCheck{Flag: "app", Value: o.App, Check: cmdutil.NoCheck, Required: ": the app to export (see `spgate app list`)"},
-		cmdutil.FlagCheck{Flag: "out", Value: o.OutFile, Check: cmdutil.NoCheck, Required: ": the output holds secrets, so name a file (created 0600) or pass --out - to print them on stdout"}); err != nil {
+	if err := cmdutil.CheckFlags(
+		cmdutil.FlagCheck{Flag: "app", Value: o.App, Check: cmdutil.NoCheck, Required: ": the app to export (see `spgate app list`)"},
+		cmdutil.FlagCheck{Flag: "out", Value: o.OutFile, Check: cmdutil.NoCheck,
+			Required: ": the output holds secrets, so name a file (created 0600) or pass --out - to print them on stdout"}); err != nil {
 		return err
 	}
 	return o.WithVault(ctx, func(v *vault.Vault) error {

@@ -140,8 +140,11 @@ func (o *importOptions) flags() (credfile.Source, credfile.Target, error) {
 	if err != nil {
 		return "", t, cmdutil.UsageErr("--from %v", err)
 	}
-	if err := cmdutil.CheckFlags(cmdutil.FlagCheck{Flag: "app", Value: o.App, Check: cmdutil.NoCheck, Required: ": the name the app gets in the vault"}, cmdutil.FlagCheck{Value: o.App, Check: cmdutil.AppName},
-		cmdutil.FlagCheck{Flag: "app-id", Value: o.AppID, Check: vault.ValidateAppID, Required: ": neither library stores the application id (amzn1.sp.solution.<uuid>, from Develop Apps)"}); err != nil {
+	if err := cmdutil.CheckFlags(
+		cmdutil.FlagCheck{Flag: "app", Value: o.App, Check: cmdutil.NoCheck, Required: ": the name the app gets in the vault"},
+		cmdutil.FlagCheck{Value: o.App, Check: cmdutil.AppName},
+		cmdutil.FlagCheck{Flag: "app-id", Value: o.AppID, Check: vault.ValidateAppID,
+			Required: ": neither library stores the application id (amzn1.sp.solution.<uuid>, from Develop Apps)"}); err != nil {
 		return "", t, err
 	}
 	if o.Seller == "" && (o.Region != "" || len(o.Marketplaces) > 0) {
