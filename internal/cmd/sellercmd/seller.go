@@ -188,6 +188,8 @@ func newSellerRemoveCmd(f *cmdutil.Factory) *cobra.Command {
 	})
 }
 
+// sellerUpdateOptions are the flags of spgate seller update; set* say
+// which were given.
 type sellerUpdateOptions struct {
 	*cmdutil.Factory
 	Ref                       string
