@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,16 +21,38 @@ import (
 )
 
 // newFactory is the Factory the verbs of one root share; bindFactory
-// completes it for the command cobra runs.
+// completes it for the command cobra runs. A stream not given is the
+// process's, as cobra's own (InOrStdin…).
 func newFactory(streams IO) *cmdutil.Factory {
-	return &cmdutil.Factory{IO: streams, Clock: clock.Real{}, Version: buildVersion(),
+	if streams.In == nil {
+		streams.In = os.Stdin
+	}
+	if streams.Out == nil {
+		streams.Out = os.Stdout
+	}
+	if streams.Err == nil {
+		streams.Err = os.Stderr
+	}
+	f := &cmdutil.Factory{IO: streams, Clock: clock.Real{}, Version: buildVersion(),
 		Log: slog.New(slog.DiscardHandler), Main: Main}
+	f.VaultPaths = func() (vault.Paths, error) { return vaultPaths(f.VaultFlag) }
+	f.OpenVault = func(ctx context.Context, create bool) (*vault.Vault, error) { return openVault(ctx, f, create) }
+	f.NewClient = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
+		return clientForApp(f, v, app, ep)
+	}
+	f.Confirm = func(question string) (bool, error) {
+		ok, err := prompt.Confirm(f.IO.In, f.IO.Err, question)
+		return ok, promptErr(err)
+	}
+	f.NoDump = func() { noDump(f.Log) }
+	return f
 }
 
 // bindFactory completes f for cmd, the command cobra is about to run (the
 // root's PersistentPreRunE): the root's --json, --log-level and --vault,
-// and what reads cmd's own flags (--app, --endpoint, --sandbox, the file
-// flag of a secret). A bad --log-level is a usage error.
+// and what reads cmd's own flags (OpenApp: --app, --endpoint, --sandbox;
+// ReadSecret: the file flag of a secret). A bad --log-level is a usage
+// error.
 func bindFactory(f *cmdutil.Factory, cmd *cobra.Command) error {
 	lvl, err := parseLogLevel(cmd)
 	if err != nil {
@@ -38,13 +61,8 @@ func bindFactory(f *cmdutil.Factory, cmd *cobra.Command) error {
 	f.JSON, f.Level = jsonOut(cmd), lvl
 	f.Log = output.Logger(f.IO.Err, lvl, f.JSON)
 	f.VaultFlag, _ = cmd.Flags().GetString(flagVault)
-	f.VaultPaths = func() (vault.Paths, error) { return vaultPaths(f.VaultFlag) }
-	f.OpenVault = func(ctx context.Context, create bool) (*vault.Vault, error) { return openVault(ctx, f, create) }
 	f.OpenApp = func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
 		return openVaultApp(ctx, f, cmd)
-	}
-	f.NewClient = func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
-		return clientForApp(f, v, app, ep)
 	}
 	f.ReadSecret = func(src prompt.Source) (secret.String, error) {
 		if fl := cmd.Flags().Lookup(src.FileFlag); fl != nil {
@@ -53,11 +71,6 @@ func bindFactory(f *cmdutil.Factory, cmd *cobra.Command) error {
 		s, err := prompt.ReadSecret(f.IO.In, f.IO.Err, src)
 		return s, promptErr(err)
 	}
-	f.Confirm = func(question string) (bool, error) {
-		ok, err := prompt.Confirm(f.IO.In, f.IO.Err, question)
-		return ok, promptErr(err)
-	}
-	f.NoDump = func() { noDump(f.Log) }
 	return nil
 }
 
