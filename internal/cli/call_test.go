@@ -161,40 +161,11 @@ func TestCall(t *testing.T) {
 	}
 }
 
-func TestParseEndpoint(t *testing.T) {
-	tests := []struct {
-		in      string
-		na, eu  string
-		wantErr bool
-	}{
-		{in: "http://127.0.0.1:1", na: "http://127.0.0.1:1", eu: "http://127.0.0.1:1"},
-		{in: "na=http://a:1,eu=http://b:2", na: "http://a:1", eu: "http://b:2"},
-		{in: "http://c:3,eu=http://b:2", na: "http://c:3", eu: "http://b:2"},
-		{in: "xx=http://a:1", wantErr: true},
-		{in: "ftp://a", wantErr: true},
-	}
-	for _, tc := range tests {
-		ep, err := parseEndpoint(tc.in)
-		if (err != nil) != tc.wantErr {
-			t.Fatalf("%q: err %v", tc.in, err)
-		}
-		if err != nil {
-			continue
-		}
-		if got := ep.SPAPI("na").String(); got != tc.na {
-			t.Errorf("%q: na %s want %s", tc.in, got, tc.na)
-		}
-		if got := ep.SPAPI("eu").String(); got != tc.eu {
-			t.Errorf("%q: eu %s want %s", tc.in, got, tc.eu)
-		}
-	}
-}
-
 // TestSetSecretVerifiesWithLWA: a secret LWA accepts replaces the current
 // one (which stays as the previous secret); one LWA refuses changes nothing.
 func TestSetSecretVerifiesWithLWA(t *testing.T) {
 	e := newEmuEnv(t)
-	t.Setenv(envLWAURL, "") // the emulator's, through SPGATE_ENDPOINT
+	t.Setenv("SPGATE_LWA_URL", "") // the emulator's, through SPGATE_ENDPOINT
 	dir := t.TempDir()
 	// Amazon makes a new secret: rotate through the emulator's API and take
 	// the secret from its notification, as rotation would.

@@ -26,6 +26,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/testenv"
 )
 
@@ -589,7 +590,7 @@ func TestDocumentedCommands(t *testing.T) {
 					env.Setenv(EnvEndpoint, endpoint)
 					env.Setenv("GORACE", testenv.RaceEnv())
 					for _, k := range []string{"SPGATE_VAULT", "SPGATE_MASTER_KEY", "SPGATE_LWA_URL", "SPGATE_CLIENT_SECRET", "SPGATE_REFRESH_TOKEN",
-						EnvSQSEndpoint, EnvAWSEndpoint, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"} {
+						cmdutil.EnvSQSEndpoint, cmdutil.EnvAWSEndpoint, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"} {
 						env.Setenv(k, "")
 					}
 					return nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/testenv"
 )
 
@@ -64,8 +65,8 @@ func e2eHomeEnv(dir string) map[string]string {
 		"SPGATE_REFRESH_TOKEN":        "",
 		"SPGATE_LWA_URL":              "",
 		EnvEndpoint:                   "",
-		EnvSQSEndpoint:                "",
-		EnvAWSEndpoint:                "",
+		cmdutil.EnvSQSEndpoint:        "",
+		cmdutil.EnvAWSEndpoint:        "",
 		"AWS_ACCESS_KEY_ID":           "",
 		"AWS_SECRET_ACCESS_KEY":       "",
 		"AWS_SESSION_TOKEN":           "",

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/mototest"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
@@ -85,8 +86,8 @@ func TestE2ENoSecretLeaks(t *testing.T) {
 		amazontest.WithTokenLifetime(12 * time.Hour)}
 	if moto != nil {
 		opts = append(opts, amazontest.WithSQS(moto.Endpoint, moto.Admin.AccessKeyID, secret.New(moto.Admin.SecretAccessKey)))
-		t.Setenv(EnvAWSEndpoint, moto.Endpoint)
-		t.Setenv(EnvSQSEndpoint, moto.Endpoint)
+		t.Setenv(cmdutil.EnvAWSEndpoint, moto.Endpoint)
+		t.Setenv(cmdutil.EnvSQSEndpoint, moto.Endpoint)
 		t.Setenv("AWS_ACCESS_KEY_ID", moto.Admin.AccessKeyID)
 		t.Setenv("AWS_SECRET_ACCESS_KEY", moto.Admin.SecretAccessKey)
 		t.Setenv("AWS_REGION", mototest.Region)

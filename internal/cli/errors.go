@@ -1,8 +1,7 @@
 package cli
 
 import (
-	"fmt"
-
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/problem"
 )
 
@@ -32,15 +31,4 @@ const (
 )
 
 // usageErr marks err as bad user input (exit code 2).
-func usageErr(format string, a ...any) error {
-	return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: fmt.Errorf(format, a...)}
-}
-
-// problemErr is an error of problem p with an explicit fix.
-func problemErr(p string, err error, fix string) error { return problem.New(p, err, fix) }
-
-// notFoundErr says that the kind ("app", "seller", "gateway client") named
-// ref is not in the vault, and which command lists what is there.
-func notFoundErr(kind, ref, list string) error {
-	return problemErr(ProblemNotFound, fmt.Errorf("no %s %q in the vault", kind, ref), "see `"+list+"`")
-}
+func usageErr(format string, a ...any) error { return cmdutil.UsageErr(format, a...) }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,12 +16,11 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
-	"github.com/spgate/spgate/internal/problem"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/spapi/orders"
-	"github.com/spgate/spgate/vault"
 )
 
 // expectedOrders lists, with a client of its own, the ids of every order of
@@ -45,7 +43,7 @@ func expectedOrders(t *testing.T, e *emuEnv, seller amazontest.DemoSeller, since
 // credentials of its own (not the vault's).
 func demoClient(t *testing.T, e *emuEnv, seller amazontest.DemoSeller) *spapi.Client {
 	t.Helper()
-	ep, err := parseEndpoint(e.endpoint)
+	ep, err := cmdutil.ParseEndpoint(e.endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,76 +257,4 @@ func TestOrdersPullKillResume(t *testing.T) {
 		t.Fatalf("after two kills the file has %d orders, the emulator has %d in range", len(got), len(want))
 	}
 	assertNoSecrets(t, e, stderr.String())
-}
-
-// TestOrdersPullWithoutCobra runs the verb's run function with its
-// dependencies injected: bad flags are refused before the vault is opened;
-// good ones pull, print the result and resume the same job next time.
-func TestOrdersPullWithoutCobra(t *testing.T) {
-	e := newEmuEnv(t, amazontest.WithOrdersPerSeller(40))
-	seller := e.demo.Sellers[0]
-	now := time.Now().UTC().Truncate(time.Second)
-	dir := t.TempDir()
-	opts := func(out string) (*pullOptions, *bytes.Buffer, *bytes.Buffer) {
-		var stdout, stderr bytes.Buffer
-		return &pullOptions{Seller: seller.ID, Since: "100d", Until: "1h", API: ordersV0, PageSize: 10, Out: out,
-			Now: func() time.Time { return now }, cmdEnv: cmdEnv{IO: IO{Out: &stdout, Err: &stderr}, JSON: true,
-				OpenApp: func(context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
-					return e.open(t, false), e.app, spapi.Endpoints{}, nil
-				},
-				NewClient: func(context.Context, *vault.Vault, vault.App, spapi.Endpoints) (*spapi.Client, error) {
-					return demoClient(t, e, seller), nil
-				},
-			}}, &stdout, &stderr
-	}
-
-	for name, bad := range map[string]func(*pullOptions){
-		"no --out":      func(o *pullOptions) { o.Out = "" },
-		"not jsonl/csv": func(o *pullOptions) { o.Out = "orders.txt" },
-		"--api":         func(o *pullOptions) { o.API = "v1" },
-		"--page-size":   func(o *pullOptions) { o.PageSize = 0 },
-		"--pii":         func(o *pullOptions) { o.PII = []string{"ssn"} },
-		"--since":       func(o *pullOptions) { o.Since = "soon" },
-		"--until":       func(o *pullOptions) { o.Until = "200d" },
-	} {
-		o, _, _ := opts(filepath.Join(dir, "bad.jsonl"))
-		bad(o)
-		o.OpenApp = func(context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
-			t.Errorf("%s: the vault was opened for bad flags", name)
-			return nil, vault.App{}, spapi.Endpoints{}, errors.New("not for bad flags")
-		}
-		if _, code := problem.Of(runOrdersPull(context.Background(), o)); code != ExitUsage {
-			t.Errorf("%s: exit %d, want %d", name, code, ExitUsage)
-		}
-	}
-
-	want := expectedOrders(t, e, seller, now.Add(-100*24*time.Hour), now.Add(-time.Hour))
-	out := filepath.Join(dir, "orders.jsonl")
-	for run, resumed := range []bool{false, true} {
-		o, stdout, stderr := opts(out)
-		if err := runOrdersPull(context.Background(), o); err != nil {
-			t.Fatalf("run %d: %v\n%s", run+1, err, stderr)
-		}
-		var res struct {
-			Orders  int64
-			Resumed bool
-			Out     string
-		}
-		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-			t.Fatalf("run %d: stdout is not JSON: %v: %s", run+1, err, stdout)
-		}
-		if res.Resumed != resumed || res.Out != out || (!resumed && res.Orders != int64(len(want))) {
-			t.Fatalf("run %d printed %+v; want %d orders, resumed %v", run+1, res, len(want), resumed)
-		}
-		progress := "checkpoint: page 1, 10 orders"
-		if resumed {
-			progress = "resuming from the checkpoint"
-		}
-		if !strings.Contains(stderr.String(), progress) {
-			t.Errorf("run %d: stderr lacks %q: %s", run+1, progress, stderr)
-		}
-	}
-	if got := readJSONL(t, out, nil); !slices.Equal(got, want) {
-		t.Fatalf("the file has %d orders, the window %d", len(got), len(want))
-	}
 }

@@ -1,21 +1,20 @@
 package cli
 
 import (
-	"errors"
 	"io"
 	"log/slog"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/output"
-	"github.com/spgate/spgate/internal/prompt"
 )
 
 // Names of the persistent root flags every verb inherits.
 const (
-	flagVault    = "vault"
-	flagJSON     = "json"
-	flagLogLevel = "log-level"
+	flagVault    = cmdutil.FlagVault
+	flagJSON     = cmdutil.FlagJSON
+	flagLogLevel = cmdutil.FlagLogLevel
 )
 
 // jsonOut reports whether the command should print JSON (--json). It also
@@ -50,25 +49,3 @@ func logger(cmd *cobra.Command) *slog.Logger {
 
 // printJSON writes v as indented JSON followed by a newline.
 func printJSON(w io.Writer, v any) error { return output.JSON(w, v) }
-
-// printNote tells the user about a choice spgate made for them, on stderr
-// (output.Note).
-func printNote(cmd *cobra.Command, w io.Writer, note string) { output.Note(w, jsonOut(cmd), note) }
-
-// confirm asks a yes/no question on stderr and reads the answer from stdin.
-// Without a terminal and without --yes it refuses (exit 2), so scripts
-// never hang.
-func confirm(cmd *cobra.Command, question string) (bool, error) {
-	ok, err := prompt.Confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), question)
-	return ok, promptErr(err)
-}
-
-// promptErr makes input the user got wrong or did not give bad input
-// (exit 2).
-func promptErr(err error) error {
-	var ie *prompt.InputError
-	if errors.As(err, &ie) {
-		return &ExitError{Code: ExitUsage, Problem: ProblemBadInput, Err: err}
-	}
-	return err
-}

@@ -13,6 +13,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/orderpull"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -144,8 +145,8 @@ func TestOrdersPullAuditBeforeRelease(t *testing.T) {
 		return args
 	}
 	for _, tc := range []struct{ api, file, op string }{
-		{ordersV0, "v0.csv", "getOrders"},
-		{ordersV2026, "v2026.jsonl", "searchOrders"},
+		{orderpull.V0, "v0.csv", "getOrders"},
+		{orderpull.V2026, "v2026.jsonl", "searchOrders"},
 	} {
 		t.Run(tc.api, func(t *testing.T) {
 			out := filepath.Join(dir, tc.file)

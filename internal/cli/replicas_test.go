@@ -23,6 +23,7 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/doctor"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/mototest"
 	"github.com/spgate/spgate/internal/pgtest"
 	"github.com/spgate/spgate/internal/testenv"
@@ -109,7 +110,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	homeEnv := e2eHomeEnv(dir)
 	homeEnv["SPGATE_VAULT"] = dsn
 	homeEnv[EnvEndpoint] = e2eEndpoint(srv)
-	homeEnv[EnvAWSEndpoint] = moto.Endpoint
+	homeEnv[cmdutil.EnvAWSEndpoint] = moto.Endpoint
 	homeEnv["GORACE"] = testenv.RaceEnv()
 	env := e2eProcEnv(homeEnv)
 	spgate := func(stdin string, args ...string) string {

@@ -1,59 +1,46 @@
-// Package cli implements the spgate command line. Commands are thin: they
-// parse flags, call a package of the library and print the result.
+// Package cli is the root of the spgate command line (cli/cli's
+// pkg/cmd/root): Main and its exit codes, the root command and its
+// persistent flags, and the cmdutil.Factory every verb takes, built here
+// and completed for the command cobra runs. The verbs live in packages of
+// their own under internal/cmd, one a noun; they are thin: they parse
+// flags, call a package of the library and print the result.
 package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spgate/spgate/internal/cmd/appcmd"
+	"github.com/spgate/spgate/internal/cmd/callcmd"
+	"github.com/spgate/spgate/internal/cmd/clientcmd"
+	"github.com/spgate/spgate/internal/cmd/consolecmd"
+	"github.com/spgate/spgate/internal/cmd/democmd"
+	"github.com/spgate/spgate/internal/cmd/doctorcmd"
+	"github.com/spgate/spgate/internal/cmd/emulatecmd"
+	"github.com/spgate/spgate/internal/cmd/exportcmd"
+	"github.com/spgate/spgate/internal/cmd/importcmd"
+	"github.com/spgate/spgate/internal/cmd/orderscmd"
+	"github.com/spgate/spgate/internal/cmd/rotatecmd"
+	"github.com/spgate/spgate/internal/cmd/sellercmd"
+	"github.com/spgate/spgate/internal/cmd/servecmd"
+	"github.com/spgate/spgate/internal/cmd/setupcmd"
+	"github.com/spgate/spgate/internal/cmd/vaultcmd"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/problem"
-	"github.com/spgate/spgate/spapi"
-	"github.com/spgate/spgate/vault"
+	"github.com/spgate/spgate/orderpull"
 )
 
+// EnvEndpoint points every SP-API and LWA call at another base URL
+// (cmdutil.EnvEndpoint).
+const EnvEndpoint = cmdutil.EnvEndpoint
+
 // IO bundles the streams a command reads and writes, so tests can inject them.
-type IO struct {
-	In  io.Reader
-	Out io.Writer
-	Err io.Writer
-}
-
-// cmdEnv is what a verb takes from its command line besides its own flags
-// (cli/cli's Factory): the streams, --json, the logger, and how to open
-// the vault and build a client. Tests fill one in and call the verb's run
-// function without cobra.
-type cmdEnv struct {
-	IO   IO
-	JSON bool         // --json
-	Log  *slog.Logger // on stderr at --log-level
-	// OpenVault opens the vault --vault names.
-	OpenVault func() (*vault.Vault, error)
-	// OpenApp opens the vault and resolves the app --app names (default:
-	// the only app) and the endpoints --endpoint and --sandbox select. On
-	// success the caller closes the vault.
-	OpenApp func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error)
-	// NewClient builds app's SP-API client the way every verb does.
-	NewClient func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error)
-}
-
-// newEnv is cmd's cmdEnv.
-func newEnv(cmd *cobra.Command, streams IO) cmdEnv {
-	return cmdEnv{IO: streams, JSON: jsonOut(cmd), Log: logger(cmd),
-		OpenVault: func() (*vault.Vault, error) { return openVault(cmd, false) },
-		OpenApp: func(ctx context.Context) (*vault.Vault, vault.App, spapi.Endpoints, error) {
-			return openVaultApp(ctx, cmd)
-		},
-		NewClient: func(ctx context.Context, v *vault.Vault, app vault.App, ep spapi.Endpoints) (*spapi.Client, error) {
-			return clientForApp(ctx, cmd, v, app, ep)
-		},
-	}
-}
+type IO = cmdutil.IOStreams
 
 // version is set with -ldflags "-X github.com/spgate/spgate/internal/cli.version=…".
 var version = ""
@@ -102,15 +89,18 @@ app, seller or client that is not in the vault); 3 vault or key problem;
 	pf.String(flagVault, "", "vault file or postgres:// DSN (default $SPGATE_VAULT, else $XDG_DATA_HOME/spgate/vault.db)")
 	pf.Bool(flagJSON, false, "print machine-readable JSON on stdout (and log JSON lines on stderr)")
 	pf.String(flagLogLevel, "warn", "log level on stderr: debug, info, warn or error")
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if _, err := parseLogLevel(cmd); err != nil {
-			return err
-		}
-		return nil
-	}
+	f := newFactory(streams)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return bindFactory(f, cmd) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
+	for _, add := range []func(*cmdutil.Factory) *cobra.Command{
+		appcmd.NewCmd, callcmd.NewCmd, clientcmd.NewCmd, consolecmd.NewCmd, democmd.NewCmd,
+		doctorcmd.NewCmd, emulatecmd.NewCmd, exportcmd.NewCmd, importcmd.NewCmd, orderscmd.NewCmd,
+		rotatecmd.NewCmd, sellercmd.NewCmd, servecmd.NewCmd, setupcmd.NewCmd, vaultcmd.NewCmd,
+	} {
+		root.AddCommand(add(f))
+	}
 	for _, add := range commands {
 		root.AddCommand(add(streams))
 	}
@@ -135,8 +125,8 @@ func groupsRefuseUnknownVerbs(c *cobra.Command) {
 	}
 }
 
-// commands lists the constructors of the top-level verbs; each verb's file
-// appends itself in init so adding a verb touches only its own file.
+// commands lists the constructors of the top-level verbs defined in this
+// package (spgate completion and bench); each appends itself in init.
 var commands []func(IO) *cobra.Command
 
 func newVersionCmd(streams IO) *cobra.Command {
@@ -188,3 +178,10 @@ func argsWantJSON(args []string) bool {
 	}
 	return false
 }
+
+// ordersV0 is the Orders API version spgate bench pulls with.
+const ordersV0 = orderpull.V0
+
+// piiFor maps --pii's address and buyer to the data elements of the Orders
+// API version api (cmdutil.PII), for spgate bench.
+func piiFor(api string, pii []string) ([]string, error) { return cmdutil.PII(api, pii) }

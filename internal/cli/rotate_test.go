@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spgate/spgate/amazontest"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/mototest"
 	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
@@ -159,7 +160,7 @@ func TestRotateResetAfterAmazonAccepted(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(stderr, "cannot reach SQS") {
 		t.Fatalf("first rotate: exit %d: %s", code, stderr)
 	}
-	t.Setenv(EnvAWSEndpoint, e.m.Endpoint)
+	t.Setenv(cmdutil.EnvAWSEndpoint, e.m.Endpoint)
 	code, out, stderr := run(t, "", "rotate", "--app", "main", "--reset")
 	if code != 0 || !strings.Contains(out, "kept it: client secret v2") {
 		t.Fatalf("reset: exit %d\n%s%s", code, out, stderr)
@@ -175,7 +176,7 @@ func TestRotateResetAfterAmazonAccepted(t *testing.T) {
 // setup and doctor use, when no SQS endpoint is set.
 func TestRotateHonoursAWSEndpoint(t *testing.T) {
 	e := newRotateEnv(t, "cli-aws-endpoint")
-	t.Setenv(EnvAWSEndpoint, e.m.Endpoint)
+	t.Setenv(cmdutil.EnvAWSEndpoint, e.m.Endpoint)
 	code, out, stderr := run(t, "", "rotate", "--app", "main", "--timeout", "30s")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
@@ -187,8 +188,8 @@ func TestRotateHonoursAWSEndpoint(t *testing.T) {
 // with a secret due for rotation, the running gateway rotates it.
 func TestServeAutoRotateHonoursAWSEndpoint(t *testing.T) {
 	e := newRotateEnv(t, "serve-auto-rotate")
-	t.Setenv(EnvAWSEndpoint, e.m.Endpoint)
-	t.Setenv(EnvSQSEndpoint, "")
+	t.Setenv(cmdutil.EnvAWSEndpoint, e.m.Endpoint)
+	t.Setenv(cmdutil.EnvSQSEndpoint, "")
 	v := openTestVault(t)
 	if _, err := v.SetClientSecret(context.Background(), "main", secret.New(e.app.ClientSecret),
 		vault.SecretChange{ExpiresAt: time.Now().Add(10 * 24 * time.Hour)}); err != nil {

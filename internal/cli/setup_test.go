@@ -20,6 +20,7 @@ import (
 	"github.com/spgate/spgate/appvault"
 	"github.com/spgate/spgate/awsauth"
 	"github.com/spgate/spgate/doctor"
+	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/mototest"
 	"github.com/spgate/spgate/provision"
 	"github.com/spgate/spgate/secret"
@@ -47,7 +48,7 @@ func newSetupEnv(t *testing.T) *setupEnv {
 	e := &setupEnv{t: t, srv: srv, vpath: filepath.Join(t.TempDir(), "vault.db")}
 	t.Setenv(vault.EnvMasterKey, setupTestKey)
 	t.Setenv(vault.EnvVault, e.vpath)
-	t.Setenv(EnvAWSEndpoint, srv.Endpoint)
+	t.Setenv(cmdutil.EnvAWSEndpoint, srv.Endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.Admin.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.Admin.SecretAccessKey)
 	t.Setenv("AWS_SESSION_TOKEN", "")
@@ -222,7 +223,7 @@ func TestSetupAWS(t *testing.T) {
 	})
 
 	t.Run("signing", func(t *testing.T) {
-		if f, err := signerFor(ctx, e.app()); err != nil || f != nil {
+		if f, err := cmdutil.Signer(e.app()); err != nil || f != nil {
 			t.Fatalf("an app without signing got a signer (%v)", err)
 		}
 		e.mustRun(ExitOK, "setup", "aws", "--app", "main", "--queue", "--enable-signing")
@@ -230,7 +231,7 @@ func TestSetupAWS(t *testing.T) {
 		if !a.Signing {
 			t.Fatal("--enable-signing did not turn signing on")
 		}
-		sign, err := signerFor(ctx, a)
+		sign, err := cmdutil.Signer(a)
 		if err != nil || sign == nil {
 			t.Fatalf("signerFor: %v", err)
 		}

@@ -13,9 +13,9 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-// testEnv is an Env over a vault in a temporary directory holding the
+// testEnv is a Factory over a vault in a temporary directory holding the
 // sellers ids; confirm answers every question.
-func testEnv(t *testing.T, asJSON bool, confirm bool, ids ...string) (*Env, *strings.Builder, *strings.Builder) {
+func testEnv(t *testing.T, asJSON bool, confirm bool, ids ...string) (*Factory, *strings.Builder, *strings.Builder) {
 	t.Helper()
 	ctx := context.Background()
 	key, err := vault.NewRandomKey()
@@ -23,8 +23,10 @@ func testEnv(t *testing.T, asJSON bool, confirm bool, ids ...string) (*Env, *str
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "vault.db")
-	open := func() (*vault.Vault, error) { return vault.Open(ctx, path, key, vault.Options{Create: true}) }
-	v, err := open()
+	open := func(ctx context.Context, _ bool) (*vault.Vault, error) {
+		return vault.Open(ctx, path, key, vault.Options{Create: true})
+	}
+	v, err := open(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,9 +37,8 @@ func testEnv(t *testing.T, asJSON bool, confirm bool, ids ...string) (*Env, *str
 	}
 	v.Close()
 	var out, errw strings.Builder
-	return &Env{Out: &out, Err: &errw, JSON: asJSON, Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
-		OpenVault: open, Confirm: func(string) (bool, error) { return confirm, nil },
-		VaultErr: func(err error) error { return errors.Join(errors.New("mapped"), err) }}, &out, &errw
+	return &Factory{IO: IOStreams{Out: &out, Err: &errw}, JSON: asJSON, Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		OpenVault: open, Confirm: func(string) (bool, error) { return confirm, nil }}, &out, &errw
 }
 
 var sellerList = List[string]{
