@@ -378,8 +378,12 @@ func TestThrottledCallsRetryAfterRefill(t *testing.T) {
 		// timer per caller still running means all of them wait.
 		cfg.Limiter = ratelimit.New(ratelimit.Options{Clock: fake, MaxWait: 24 * time.Hour})
 		// Two processes fighting over one bucket can each meet several
-		// 429s in a row; every retry waits for a refill first.
-		cfg.MaxAttempts = 12
+		// 429s in a row; every retry waits for a refill first. Which of
+		// two calls sent at one refill wins is up to the scheduler, so a
+		// call may lose many refills in a row on a busy machine: the
+		// budget is what the property (all are absorbed) needs, not a
+		// count the test could predict.
+		cfg.MaxAttempts = 40
 	}
 	other, _ := newClient(t, e.srv, e.demo, own)
 	e.client, _ = newClient(t, e.srv, e.demo, own)

@@ -290,23 +290,7 @@ func (c *Client) classify(x *exchange, resp *http.Response, err error) (retry bo
 	c.limiter.Observe(x.key, resp.Header.Get("x-amzn-RateLimit-Limit"))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		c.stats.Throttled.Add(1)
-		c.limiter.Drain(x.key)
-		if attempt >= c.cfg.MaxAttempts {
-			return false, resp, nil
-		}
-		wait, asked := retryAfter(resp.Header, c.clk.Now())
-		if asked && !beforeDeadline(ctx, wait) {
-			return false, resp, nil // Amazon asks for longer than the caller will wait
-		}
-		discard(resp)
-		x.logger().Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt, "retry_after", wait)
-		if asked {
-			if err := c.pause(ctx, wait, "Amazon's Retry-After after 429", errors.New("HTTP 429")); err != nil {
-				return false, nil, err
-			}
-		}
-		return true, nil, nil
+		return c.throttled(x, resp)
 	case resp.StatusCode == http.StatusForbidden && !x.tokenRetried && attempt < c.cfg.MaxAttempts:
 		body, rerr := peekBody(resp)
 		if rerr != nil || !tokenRefused(body) {
@@ -430,6 +414,42 @@ func (c *Client) regionOf(ctx context.Context, req *http.Request, seller string)
 		}
 	}
 	return NA
+}
+
+// throttled handles Amazon's 429: the seller's bucket is emptied, and the
+// call is tried again (after Retry-After, or after the refill the limiter
+// waits for) unless its attempts or its deadline are spent.
+func (c *Client) throttled(x *exchange, resp *http.Response) (retry bool, _ *http.Response, _ error) {
+	ctx, attempt := x.ctx, x.attempt
+	c.stats.Throttled.Add(1)
+	c.limiter.Drain(x.key)
+	if attempt >= c.cfg.MaxAttempts {
+		return false, resp, nil
+	}
+	wait, asked := retryAfter(resp.Header, c.clk.Now())
+	if asked && !beforeDeadline(ctx, wait) {
+		return false, resp, nil // Amazon asks for longer than the caller will wait
+	}
+	discard(resp)
+	x.logger().Debug("throttled by Amazon (429); bucket emptied, retrying after refill", "attempt", attempt, "retry_after", wait)
+	why := "Amazon's Retry-After after 429"
+	if !asked {
+		// The limiter, drained, holds the retry until the bucket
+		// refills. A random part of BackoffBase on top keeps two
+		// clients that overrun one bucket (separate limiters) from
+		// retrying in lockstep, where the same one would lose every
+		// refill. Skipped when it would not fit the deadline.
+		wait, why = time.Duration(rand.Int64N(int64(c.cfg.BackoffBase)+1)), "a spread after 429"
+		if !beforeDeadline(ctx, wait) {
+			wait = 0
+		}
+	}
+	if wait > 0 {
+		if err := c.pause(ctx, wait, why, errors.New("HTTP 429")); err != nil {
+			return false, nil, err
+		}
+	}
+	return true, nil, nil
 }
 
 // backoff sleeps with exponential backoff and full jitter. It gives up at
