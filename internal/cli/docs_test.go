@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -230,35 +232,45 @@ func docCommands(t *testing.T, path string) []docCommand {
 // (8099-8101 and 8443-8445 as three in a row, as spgate emulate takes).
 var docPorts = regexp.MustCompile(`:(8099|8100|8101|8087|8443|8444|8445|8765)\b`)
 
+// freePorts returns the first of n free ports in a row. They are taken
+// below Linux's ephemeral range (32768 up): there, no connection another
+// test opens meanwhile can take one before spgate binds it, as happened
+// to ports chosen by listening on port 0. Ports handed out once are not
+// handed out again, since the documents' scripts run in parallel.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		var ls []net.Listener
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		p := l.Addr().(*net.TCPAddr).Port
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for try := 0; try < 200; try++ {
+		p := 20000 + mrand.IntN(12000)
 		ok := true
-		for i := 1; i < n && ok; i++ {
-			l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+i))
-			if err != nil {
-				ok = false
-				break
+		var ls []net.Listener
+		for i := 0; i < n && ok; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+i))
+			ok = err == nil && !handedOut.ports[p+i]
+			if err == nil {
+				ls = append(ls, l)
 			}
-			ls = append(ls, l2)
 		}
 		for _, l := range ls {
 			l.Close()
 		}
 		if ok {
+			for i := range n {
+				handedOut.ports[p+i] = true
+			}
 			return p
 		}
 	}
 	t.Fatal("no free ports in a row")
 	return 0
 }
+
+// handedOut is what freePorts gave so far.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // quoteScript quotes s as one testscript word.
 func quoteScript(s string) string {
