@@ -72,7 +72,10 @@ func TestBrowser(t *testing.T) {
 		document.getElementById("ops").value = "orders/v0, getMarketplaceParticipations";
 		document.querySelector('input[name=pii]').checked = true;
 		document.getElementById("cname").form.requestSubmit(); return true; })()`, nil)
-	br.waitFor(`document.getElementById("newkey")`)
+	// The page after the form is complete, console.js included: the key
+	// exists as soon as the HTML is parsed, the copy button's handler only
+	// once the script has run.
+	br.waitFor(`document.getElementById("newkey") && document.readyState === "complete"`)
 	var key string
 	br.eval(`document.getElementById("newkey").value`, &key)
 	if !strings.HasPrefix(key, "spg_") {
