@@ -223,11 +223,20 @@ func (s *setup) policy(ctx context.Context) error {
 	default:
 		st.Status = s.would(true)
 		if !s.o.DryRun {
-			if _, err := s.c.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{
+			_, err := s.c.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{
 				PolicyName:     &s.o.PolicyName,
 				PolicyDocument: aws.String(ExecuteAPIPolicy),
 				Description:    aws.String("Selling Partner API: execute-api:Invoke (created by spgate)"),
-			}); err != nil {
+			})
+			switch {
+			case apiCode(err) == "EntityAlreadyExists":
+				// Created since it was read: by another setup, or by a
+				// request of ours the SDK sent again after a lost answer.
+				// Make sure it says what it must.
+				if err := s.ensurePolicyDoc(ctx); err != nil {
+					return err
+				}
+			case err != nil:
 				return explain(err, "create policy "+s.o.PolicyName, "")
 			}
 			s.polExists = true
@@ -235,6 +244,19 @@ func (s *setup) policy(ctx context.Context) error {
 	}
 	s.add(st)
 	return nil
+}
+
+// ensurePolicyDoc makes ExecuteAPIPolicy the default version of the
+// existing policy unless it already is.
+func (s *setup) ensurePolicyDoc(ctx context.Context) error {
+	doc, _, err := defaultPolicyDoc(ctx, s.c.iam, s.r.PolicyARN)
+	if err != nil {
+		return explain(err, "read policy "+s.r.PolicyARN, "")
+	}
+	if sameDoc(doc, ExecuteAPIPolicy) {
+		return nil
+	}
+	return s.newPolicyVersion(ctx)
 }
 
 // newPolicyVersion makes ExecuteAPIPolicy the default version, deleting the
