@@ -4,68 +4,39 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/spgate/spgate/amazontest"
-	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/cmd/cmdtest"
 	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/vault"
 )
 
-type oauthEnv struct {
-	srv      *amazontest.Server
-	fake     *clock.Fake
-	app      amazontest.App
-	l        net.Listener
-	redirect string
-}
-
-func newOAuthEnv(t *testing.T) *oauthEnv {
-	t.Helper()
-	e := &oauthEnv{fake: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
-	e.srv = amazontest.NewServer(amazontest.WithClock(e.fake))
-	t.Cleanup(e.srv.Close)
-	var err error
-	e.l, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.redirect = "http://" + e.l.Addr().String() + "/callback"
-	e.app, err = e.srv.AddApp(amazontest.App{RedirectURIs: []string{e.redirect}, Draft: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 // TestSellerAuthorizeCommand runs `spgate seller authorize` end to end: the
 // test reads the consent link from stderr and plays the browser.
 func TestSellerAuthorizeCommand(t *testing.T) {
 	dir := cliEnv(t)
-	e := newOAuthEnv(t)
-	e.l.Close() // the command listens itself
-	t.Setenv(cmdutil.EnvConsentURL, e.srv.ConsentURL())
+	e := cmdtest.NewOAuth(t)
+	e.L.Close() // the command listens itself
+	t.Setenv(cmdutil.EnvConsentURL, e.Srv.ConsentURL())
 	t.Setenv("DISPLAY", "")
 	t.Setenv("WAYLAND_DISPLAY", "")
 	secretFile := filepath.Join(dir, "cs")
-	if err := os.WriteFile(secretFile, []byte(e.app.ClientSecret), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte(e.App.ClientSecret), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := run(t, "", "app", "add", "main", "--app-id", e.app.ID, "--client-id", e.app.ClientID, "--client-secret-file", secretFile, "--draft", "--region", "na"); code != 0 {
+	if code, _, stderr := run(t, "", "app", "add", "main", "--app-id", e.App.ID, "--client-id", e.App.ClientID, "--client-secret-file", secretFile, "--draft", "--region", "na"); code != 0 {
 		t.Fatal(stderr)
 	}
 	pr, pw := io.Pipe()
 	var out strings.Builder
 	codec := make(chan int, 1)
 	go func() {
-		codec <- Main(context.Background(), []string{"seller", "authorize", "--app", "main", "--redirect-url", e.redirect,
-			"--marketplace", "US", "--endpoint", e.srv.URL, "--no-browser"}, strings.NewReader(""), &out, pw)
+		codec <- Main(context.Background(), []string{"seller", "authorize", "--app", "main", "--redirect-url", e.Redirect,
+			"--marketplace", "US", "--endpoint", e.Srv.URL, "--no-browser"}, strings.NewReader(""), &out, pw)
 		pw.Close()
 	}()
 	var stderr strings.Builder
@@ -73,7 +44,7 @@ func TestSellerAuthorizeCommand(t *testing.T) {
 	for sc.Scan() {
 		line := sc.Text()
 		stderr.WriteString(line + "\n")
-		if l := strings.TrimSpace(line); strings.HasPrefix(l, e.srv.ConsentURL()) {
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, e.Srv.ConsentURL()) {
 			loc, err := testenv.ConsentRedirect(l, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +71,7 @@ func TestSellerAuthorizeCommand(t *testing.T) {
 		t.Fatalf("refresh token not stored: %v", err)
 	}
 	all := out.String() + stderr.String()
-	if strings.Contains(all, rt.Reveal()) || strings.Contains(all, e.app.ClientSecret) {
+	if strings.Contains(all, rt.Reveal()) || strings.Contains(all, e.App.ClientSecret) {
 		t.Fatal("a secret in the output")
 	}
 	if !strings.Contains(out.String(), "authorized app main") {

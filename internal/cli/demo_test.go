@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spgate/spgate/doctor"
+	"github.com/spgate/spgate/internal/cmd/cmdtest"
 	"github.com/spgate/spgate/internal/demo"
 )
 
@@ -33,7 +34,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("RDTs %d, LWA tokens %d: the pull must have used both", s.RDTs, s.LWATokens)
 	}
 	for _, f := range s.Files {
-		ids := readJSONL(t, f.Path, nil)
+		ids := cmdtest.ReadOrderIDs(t, f.Path, nil)
 		if int64(len(ids)) != f.Orders {
 			t.Errorf("%s holds %d orders, summary says %d", f.Path, len(ids), f.Orders)
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +15,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/amazontest"
-	"github.com/spgate/spgate/internal/cmdutil"
-	"github.com/spgate/spgate/lwa"
-	"github.com/spgate/spgate/secret"
-	"github.com/spgate/spgate/spapi"
+	"github.com/spgate/spgate/internal/cmd/cmdtest"
 	"github.com/spgate/spgate/spapi/orders"
 )
 
@@ -28,64 +24,12 @@ import (
 func expectedOrders(t *testing.T, e *emuEnv, seller amazontest.DemoSeller, since, until time.Time) []string {
 	t.Helper()
 	var ids []string
-	for o, err := range orders.New(demoClient(t, e, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
+	for o, err := range orders.New(cmdtest.DemoClient(t, e.endpoint, e.demo, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
 		LastUpdatedAfter: since, LastUpdatedBefore: until}) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, o.AmazonOrderId)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// demoClient is a client of the emulator's demo app for seller, with
-// credentials of its own (not the vault's).
-func demoClient(t *testing.T, e *emuEnv, seller amazontest.DemoSeller) *spapi.Client {
-	t.Helper()
-	ep, err := cmdutil.ParseEndpoint(e.endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := spapi.New(spapi.Config{AppID: e.demo.AppID, Endpoints: ep,
-		Credentials: lwa.StaticCredentials{ClientID: e.demo.ClientID, ClientSecret: secret.New(e.demo.ClientSecret)},
-		Sellers:     spapi.StaticSellers{{ID: seller.ID, Region: spapi.Region(seller.Region), RefreshToken: secret.New(seller.RefreshToken)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// readJSONL returns the order ids in a pull's file (sorted) and fails on a
-// duplicate.
-func readJSONL(t *testing.T, path string, check func(line []byte)) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	seen := map[string]bool{}
-	var ids []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var o struct {
-			V0   string `json:"AmazonOrderId"`
-			V226 string `json:"orderId"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
-			t.Fatalf("line %d is not JSON: %v", len(ids)+1, err)
-		}
-		id := o.V0 + o.V226
-		if id == "" || seen[id] {
-			t.Fatalf("order %q is missing its id or written twice", id)
-		}
-		seen[id] = true
-		ids = append(ids, id)
-		if check != nil {
-			check(sc.Bytes())
-		}
 	}
 	slices.Sort(ids)
 	return ids
@@ -109,7 +53,7 @@ func TestOrdersPull(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		got := readJSONL(t, out, func(line []byte) {
+		got := cmdtest.ReadOrderIDs(t, out, func(line []byte) {
 			if !fullAddress(line) {
 				t.Fatalf("order without a full address: %.300s", line)
 			}
@@ -127,7 +71,7 @@ func TestOrdersPull(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("incremental run: exit %d: %s", code, stderr)
 		}
-		if got := readJSONL(t, out, nil); !slices.Equal(got, want) {
+		if got := cmdtest.ReadOrderIDs(t, out, nil); !slices.Equal(got, want) {
 			t.Fatalf("after the incremental run the file has %d orders, want %d", len(got), len(want))
 		}
 	})
@@ -138,7 +82,7 @@ func TestOrdersPull(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		got := readJSONL(t, out, func(line []byte) {
+		got := cmdtest.ReadOrderIDs(t, out, func(line []byte) {
 			if !bytes.Contains(line, []byte(`"lastUpdatedTime"`)) {
 				t.Fatalf("not a 2026-01-01 order: %.200s", line)
 			}
@@ -248,7 +192,7 @@ func TestOrdersPullKillResume(t *testing.T) {
 	if !strings.Contains(stderr.String(), "resuming from the checkpoint") {
 		t.Errorf("the last run did not resume: %.300s", stderr.String())
 	}
-	got := readJSONL(t, out, func(line []byte) {
+	got := cmdtest.ReadOrderIDs(t, out, func(line []byte) {
 		if !fullAddress(line) {
 			t.Fatalf("order without a full address: %.200s", line)
 		}

@@ -1,13 +1,11 @@
 package orderscmd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"github.com/spgate/spgate/internal/cmd/cmdtest"
 	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/problem"
-	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
 	"github.com/spgate/spgate/spapi/orders"
@@ -65,64 +62,12 @@ func newEmulator(t *testing.T, opts ...amazontest.Option) *emulator {
 func expectedOrders(t *testing.T, e *emulator, seller amazontest.DemoSeller, since, until time.Time) []string {
 	t.Helper()
 	var ids []string
-	for o, err := range orders.New(demoClient(t, e, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
+	for o, err := range orders.New(cmdtest.DemoClient(t, e.endpoint, e.demo, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
 		LastUpdatedAfter: since, LastUpdatedBefore: until}) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, o.AmazonOrderId)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// demoClient is a client of the emulator's demo app for seller, with
-// credentials of its own (not the vault's).
-func demoClient(t *testing.T, e *emulator, seller amazontest.DemoSeller) *spapi.Client {
-	t.Helper()
-	ep, err := cmdutil.ParseEndpoint(e.endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := spapi.New(spapi.Config{AppID: e.demo.AppID, Endpoints: ep,
-		Credentials: lwa.StaticCredentials{ClientID: e.demo.ClientID, ClientSecret: secret.New(e.demo.ClientSecret)},
-		Sellers:     spapi.StaticSellers{{ID: seller.ID, Region: spapi.Region(seller.Region), RefreshToken: secret.New(seller.RefreshToken)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// readJSONL returns the order ids in a pull's file (sorted) and fails on a
-// duplicate.
-func readJSONL(t *testing.T, path string, check func(line []byte)) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	seen := map[string]bool{}
-	var ids []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var o struct {
-			V0   string `json:"AmazonOrderId"`
-			V226 string `json:"orderId"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
-			t.Fatalf("line %d is not JSON: %v", len(ids)+1, err)
-		}
-		id := o.V0 + o.V226
-		if id == "" || seen[id] {
-			t.Fatalf("order %q is missing its id or written twice", id)
-		}
-		seen[id] = true
-		ids = append(ids, id)
-		if check != nil {
-			check(sc.Bytes())
-		}
 	}
 	slices.Sort(ids)
 	return ids
@@ -144,7 +89,7 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 					return e.Vault(t), e.app, spapi.Endpoints{}, nil
 				},
 				NewClient: func(context.Context, *vault.Vault, vault.App, spapi.Endpoints) (*spapi.Client, error) {
-					return demoClient(t, e, seller), nil
+					return cmdtest.DemoClient(t, e.endpoint, e.demo, seller), nil
 				},
 			}}, &stdout, &stderr
 	}
@@ -195,7 +140,7 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 			t.Errorf("run %d: stderr lacks %q: %s", run+1, progress, stderr)
 		}
 	}
-	if got := readJSONL(t, out, nil); !slices.Equal(got, want) {
+	if got := cmdtest.ReadOrderIDs(t, out, nil); !slices.Equal(got, want) {
 		t.Fatalf("the file has %d orders, the window %d", len(got), len(want))
 	}
 }

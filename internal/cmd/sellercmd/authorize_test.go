@@ -5,15 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/clock"
+	"github.com/spgate/spgate/internal/cmd/cmdtest"
 	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/internal/testenv"
@@ -22,39 +21,11 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-// oauthEnv is the offline Amazon with a draft app whose redirect URI is
-// served by l.
-type oauthEnv struct {
-	srv      *amazontest.Server
-	fake     *clock.Fake
-	app      amazontest.App
-	l        net.Listener
-	redirect string
-}
-
-func newOAuthEnv(t *testing.T) *oauthEnv {
-	t.Helper()
-	e := &oauthEnv{fake: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
-	e.srv = amazontest.NewServer(amazontest.WithClock(e.fake))
-	t.Cleanup(e.srv.Close)
-	var err error
-	e.l, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.redirect = "http://" + e.l.Addr().String() + "/callback"
-	e.app, err = e.srv.AddApp(amazontest.App{RedirectURIs: []string{e.redirect}, Draft: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 // authorizeRun is `spgate seller authorize` run without cobra: a vault
 // holding the offline Amazon's app, and the seller's browser played by
 // browser.
 type authorizeRun struct {
-	e      *oauthEnv
+	e      *cmdtest.OAuth
 	vault  string
 	key    vault.Key
 	clock  *clock.Fake
@@ -64,15 +35,15 @@ type authorizeRun struct {
 
 func newAuthorizeRun(t *testing.T) *authorizeRun {
 	t.Helper()
-	r := &authorizeRun{e: newOAuthEnv(t), vault: filepath.Join(t.TempDir(), "vault.db"), clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+	r := &authorizeRun{e: cmdtest.NewOAuth(t), vault: filepath.Join(t.TempDir(), "vault.db"), clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	var err error
 	if r.key, err = vault.NewRandomKey(); err != nil {
 		t.Fatal(err)
 	}
 	v := r.open(t)
 	defer v.Close()
-	app := vault.App{Name: "main", AppID: r.e.app.ID, ClientID: r.e.app.ClientID, Draft: true, Region: "na",
-		ClientSecrets: []vault.Secret{{Value: secret.New(r.e.app.ClientSecret)}}}
+	app := vault.App{Name: "main", AppID: r.e.App.ID, ClientID: r.e.App.ClientID, Draft: true, Region: "na",
+		ClientSecrets: []vault.Secret{{Value: secret.New(r.e.App.ClientSecret)}}}
 	if err := v.AddApp(context.Background(), app); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +72,7 @@ func (r *authorizeRun) options(browser func(link string) error) *authorizeOption
 					v.Close()
 					return nil, vault.App{}, spapi.Endpoints{}, err
 				}
-				ep, err := cmdutil.ParseEndpoint(r.e.srv.URL)
+				ep, err := cmdutil.ParseEndpoint(r.e.Srv.URL)
 				return v, app, ep, err
 			},
 		},
@@ -109,10 +80,10 @@ func (r *authorizeRun) options(browser func(link string) error) *authorizeOption
 			if region != "na" {
 				return "https://unexpected.example/" + region
 			}
-			return r.e.srv.ConsentURL()
+			return r.e.Srv.ConsentURL()
 		},
-		Browser: browser, Listener: r.e.l,
-		App: "main", RedirectURL: r.e.redirect, Marketplaces: []string{"US"}, Timeout: testenv.Patience,
+		Browser: browser, Listener: r.e.L,
+		App: "main", RedirectURL: r.e.Redirect, Marketplaces: []string{"US"}, Timeout: testenv.Patience,
 	}
 }
 
