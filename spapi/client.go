@@ -71,7 +71,9 @@ type Config struct {
 	Sellers SellerStore
 	// Endpoints defaults to Production().
 	Endpoints Endpoints
-	// Base is the transport that puts requests on the wire (default: a
+	// Base is the transport that puts requests on the wire (default:
+	// HTTP/1.1 keep-alive connections, each request written and answered
+	// on its caller's goroutine; through a proxy from the environment, a
 	// clone of http.DefaultTransport).
 	Base http.RoundTripper
 	// Sign, when set, wraps the wire transport for a region (SigV4). SP-API
@@ -178,12 +180,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.wire = cfg.Base
 	if c.wire == nil {
+		// Requests through a proxy go by http.Transport. Go keeps 2 idle
+		// connections per host by default: a gateway with dozens of
+		// concurrent calls to one regional endpoint would open and close
+		// a TCP (and TLS) connection for most of them.
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Go keeps 2 idle connections per host by default: a gateway with
-		// dozens of concurrent calls to one regional endpoint would open
-		// and close a TCP (and TLS) connection for most of them.
-		t.MaxIdleConnsPerHost = 64
-		c.wire = t
+		t.MaxIdleConnsPerHost = wireMaxIdle
+		c.wire = newH1Transport(t)
 	}
 	c.lwa = cfg.lwa
 	if c.lwa == nil {
