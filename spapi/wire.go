@@ -118,7 +118,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	key := u.Scheme + "://" + canonicalAddr(u)
 	for retried := false; ; retried = true {
-		c, reused, err := t.conn(req.Context(), key, u)
+		// A request that may be sent again skips the idle connection's
+		// liveness check (a syscall) the first time: a connection found
+		// closed fails at once, and the request goes on a checked one.
+		c, reused, err := t.conn(req.Context(), key, u, retried || !replayable(req, true))
 		if err != nil {
 			closeBody(req)
 			return nil, err
@@ -175,8 +178,9 @@ func canonicalAddr(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// conn takes an idle connection to key that is still open, or dials one.
-func (t *h1Transport) conn(ctx context.Context, key string, u *url.URL) (*h1Conn, bool, error) {
+// conn takes an idle connection to key that is still open (checked with
+// check), or dials one.
+func (t *h1Transport) conn(ctx context.Context, key string, u *url.URL, check bool) (*h1Conn, bool, error) {
 	for {
 		t.mu.Lock()
 		l := t.idle[key]
@@ -188,7 +192,7 @@ func (t *h1Transport) conn(ctx context.Context, key string, u *url.URL) (*h1Conn
 		l[len(l)-1] = nil
 		t.idle[key] = l[:len(l)-1]
 		t.mu.Unlock()
-		if time.Since(c.idleAt) < t.idleTimeout && alive(c.tcp) {
+		if time.Since(c.idleAt) < t.idleTimeout && (!check || alive(c.tcp)) {
 			return c, true, nil
 		}
 		c.nc.Close()
