@@ -250,11 +250,12 @@ func (t *h1Transport) exchange(c *h1Conn, req *http.Request) (resp *http.Respons
 	if gz {
 		out = new(http.Request)
 		*out = *req
-		out.Header = req.Header.Clone()
-		if out.Header == nil {
-			out.Header = make(http.Header, 1)
+		// A shallow copy: Write only reads the values.
+		out.Header = make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			out.Header[k] = v
 		}
-		out.Header.Set("Accept-Encoding", "gzip")
+		out.Header["Accept-Encoding"] = acceptGzip
 	}
 	sent = true
 	if err := out.Write(c.bw); err != nil {
@@ -291,6 +292,8 @@ func (t *h1Transport) exchange(c *h1Conn, req *http.Request) (resp *http.Respons
 	}
 	return resp, sent, nil
 }
+
+var acceptGzip = []string{"gzip"}
 
 // wantsGzip reports whether the wire asks for a compressed answer, as
 // http.Transport does: unless the caller chose an encoding or a range.

@@ -178,7 +178,7 @@ func (w *response) commit(final bool) error {
 		}
 	}
 	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+		h["Date"] = w.c.srv.date(time.Now())
 	}
 	w.closeAfter = w.closeAfter || w.req.Close || w.c.srv.closing.Load() || hasToken(h.Get("Connection"), "close")
 	switch {

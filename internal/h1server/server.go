@@ -62,6 +62,24 @@ type Server struct {
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
+	dates     atomic.Pointer[dateStamp]
+}
+
+// dateStamp is the Date header of the answers of one second.
+type dateStamp struct {
+	sec int64
+	val []string
+}
+
+// date is the Date header for now, formatted once a second.
+func (s *Server) date(now time.Time) []string {
+	sec := now.Unix()
+	if d := s.dates.Load(); d != nil && d.sec == sec {
+		return d.val
+	}
+	d := &dateStamp{sec: sec, val: []string{now.UTC().Format(http.TimeFormat)}}
+	s.dates.Store(d)
+	return d.val
 }
 
 // maxDiscard is how much of a request body the handler left unread is
