@@ -529,13 +529,15 @@ func (r *continueReader) Read(p []byte) (int, error) {
 }
 
 // refuse answers a request that never reached the handler, and the
-// connection is closed after it.
+// connection is closed after it. The body reads as net/http's server's:
+// the status, and the reason after a colon.
 func (c *conn) refuse(status int, msg string) {
-	if msg == "" {
-		msg = http.StatusText(status)
+	text := http.StatusText(status)
+	if msg != "" {
+		text += ": " + msg
 	}
 	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%d %s", status, http.StatusText(status), status, msg)
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%d %s", status, http.StatusText(status), status, text)
 	_ = c.bw.Flush()
 }
 
