@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/textproto"
 	"os"
 	"slices"
 	"strings"
@@ -537,5 +539,134 @@ func TestFlushSendsEarly(t *testing.T) {
 				t.Errorf("then read %q, %v; want \", then second\"", rest, err)
 			}
 		})
+	}
+}
+
+// TestContentLengthMatchesFraming: whatever the handler leaves in its
+// Content-Length header, an answer carries exactly the framing its body
+// is sent with: one Content-Length that counts it, or chunked without a
+// Content-Length, or neither when the connection's end delimits it. Go's
+// client forgives a Content-Length beside chunked; a proxy in front may
+// not, and read the next answer out of this one's body.
+func TestContentLengthMatchesFraming(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("0123456789abcdef", 400)
+	tests := []struct {
+		name    string
+		request string
+		handler func(w http.ResponseWriter)
+		te, cl  string // the Transfer-Encoding and Content-Length headers
+		body    string
+	}{{
+		name:    "Content-Length set after WriteHeader, chunked answer",
+		request: get("/", "Connection: close\r\n"),
+		handler: func(w http.ResponseWriter) {
+			w.WriteHeader(200)
+			w.Header().Set("Content-Length", "3")
+			io.WriteString(w, big)
+		},
+		te: "chunked", body: big,
+	}, {
+		name:    "Content-Length set after WriteHeader, short answer",
+		request: get("/", "Connection: close\r\n"),
+		handler: func(w http.ResponseWriter) {
+			w.WriteHeader(200)
+			w.Header().Set("Content-Length", "3")
+			io.WriteString(w, "hello")
+		},
+		cl: "5", body: "hello",
+	}, {
+		name:    "Content-Length set after WriteHeader, HTTP/1.0 answer ends with the connection",
+		request: "GET / HTTP/1.0\r\n\r\n",
+		handler: func(w http.ResponseWriter) {
+			w.WriteHeader(200)
+			w.Header().Set("Content-Length", "3")
+			io.WriteString(w, big)
+		},
+		body: big,
+	}, {
+		name:    "Content-Length changed after WriteHeader",
+		request: get("/", "Connection: close\r\n"),
+		handler: func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(200)
+			w.Header().Set("Content-Length", "500")
+			io.WriteString(w, "hello")
+		},
+		cl: "5", body: "hello",
+	}, {
+		name:    "two Content-Lengths",
+		request: get("/", "Connection: close\r\n"),
+		handler: func(w http.ResponseWriter) {
+			w.Header()["Content-Length"] = []string{"5", "500"}
+			io.WriteString(w, "hello")
+		},
+		cl: "5", body: "hello",
+	}, {
+		name:    "signed Content-Length",
+		request: get("/", "Connection: close\r\n"),
+		handler: func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "+5")
+			io.WriteString(w, "hello")
+		},
+		cl: "5", body: "hello",
+	}, {
+		name:    "handler's Transfer-Encoding",
+		request: get("/", "Connection: close\r\n"),
+		handler: func(w http.ResponseWriter) {
+			w.Header().Set("Transfer-Encoding", "chunked")
+			io.WriteString(w, "hello")
+		},
+		cl: "5", body: "hello",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			addr := serve(t, &h1server.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tt.handler(w) })})
+			c := dial(t, addr)
+			io.WriteString(c, tt.request)
+			tp := textproto.NewReader(bufio.NewReader(c))
+			if _, err := tp.ReadLine(); err != nil {
+				t.Fatal(err)
+			}
+			h, err := tp.ReadMIMEHeader()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if te, cl := h.Values("Transfer-Encoding"), h.Values("Content-Length"); strings.Join(te, ", ") != tt.te || strings.Join(cl, ", ") != tt.cl {
+				t.Errorf("Transfer-Encoding %q, Content-Length %q; want %q, %q", te, cl, tt.te, tt.cl)
+			}
+			var body io.Reader = tp.R
+			if tt.te == "chunked" {
+				body = httputil.NewChunkedReader(tp.R)
+			}
+			if b, err := io.ReadAll(body); err != nil || string(b) != tt.body {
+				t.Errorf("body %.40q... (%d bytes), %v; want %.40q... (%d bytes)", b, len(b), err, tt.body, len(tt.body))
+			}
+		})
+	}
+}
+
+// TestCloseEndsRequestContexts: Close ends the contexts of the requests
+// in flight, so that handlers waiting on them return.
+func TestCloseEndsRequestContexts(t *testing.T) {
+	t.Parallel()
+	started, ended := make(chan struct{}), make(chan error, 1)
+	srv := &h1server.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-r.Context().Done():
+			ended <- r.Context().Err()
+		case <-time.After(testenv.Patience):
+			ended <- errors.New("the context did not end")
+		}
+	})}
+	addr := serve(t, srv)
+	c := dial(t, addr)
+	io.WriteString(c, get("/wait"))
+	await(t, started, "request")
+	srv.Close()
+	if err := await(t, ended, "handler's return"); !errors.Is(err, context.Canceled) {
+		t.Errorf("after Close the request's context ended with %v, want context.Canceled", err)
 	}
 }

@@ -132,6 +132,7 @@ func FuzzServe(f *testing.F) {
 		"GET /big HTTP/1.0\r\n\r\n",
 		"HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n" + get("/echo"),
 		post("/flush", "hello", "Content-Length: 5\r\n") + get("/echo"),
+		post("/flush", "hello", "Content-Length: 5\r\n", "Expect: 100-continue\r\n"),
 		get("/echo?s=204") + get("/echo?s=304") + get("/echo?s=103") + get("/echo?s=404"),
 		get("/echo?n=X-A&v=a%0d%0aInjected:%20yes") + get("/echo?n=Injected:%20yes%0d%0aX-A&v=b") + get("/echo"),
 		get("/echo?n=Connection&v=close") + get("/echo"),

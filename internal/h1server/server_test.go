@@ -130,6 +130,12 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 		panic("diffHandler panics on purpose")
 	case "/noread":
 		io.WriteString(w, "left the body unread")
+	case "/flush":
+		// The answer is under way before the body is read.
+		io.WriteString(w, "flushed; ")
+		http.NewResponseController(w).Flush()
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "body=%q, %v", b, err)
 	case "/3000":
 		io.WriteString(w, strings.Repeat("3", 3000))
 	default:
@@ -291,7 +297,17 @@ var diffRows = []diffRow{
 	{name: "Host with a space", parts: []string{"GET /echo HTTP/1.1\r\nHost: exa mple.com\r\n\r\n"}},
 	{name: "Host with a slash", parts: []string{"GET /echo HTTP/1.1\r\nHost: example.com/x\r\n\r\n"}},
 	{name: "Host with a quote", parts: []string{"GET /echo HTTP/1.1\r\nHost: \"example.com\"\r\n\r\n"}},
+	{name: "absolute URL overrides the Host header", parts: []string{"GET http://example.com/echo HTTP/1.1\r\nHost: other.example.com\r\n\r\n"}},
+	{name: "absolute URL with a malformed Host header", parts: []string{"GET http://example.com/echo HTTP/1.1\r\nHost: exa mple.com\r\n\r\n"}},
+	{name: "folded Host header", parts: []string{"GET /echo HTTP/1.1\r\nHost: example.com\r\n .org\r\n\r\n"}},
+	{name: "absolute URL with a folded Host header", parts: []string{"GET http://example.com/echo HTTP/1.1\r\nHost: example.com\r\n .org\r\n\r\n"}},
+	{name: "folded header", parts: []string{get("/echo", "X-Test: one\r\n two\r\n")}},
 	{name: "invalid header name", parts: []string{get("/echo", "X(Test): one\r\n")}},
+	{name: "space before a header's colon", parts: []string{get("/echo", "X-Test : one\r\n")}},
+	// A proxy in front that takes it for chunked sends the chunks as this
+	// request's body; a server that goes by Content-Length reads them as
+	// the next request.
+	{name: "space before Transfer-Encoding's colon", parts: []string{post("/echo", "5\r\nhello\r\n0\r\n\r\n", "Content-Length: 0\r\n", "Transfer-Encoding : chunked\r\n")}},
 	{name: "header value with a control character", parts: []string{get("/echo", "X-Test: o\x01ne\r\n")}},
 	{name: "header value with a bare CR", parts: []string{get("/echo", "X-Test: o\rne\r\n")}},
 	{name: "header block over MaxHeaderBytes", parts: []string{get("/echo", "X-Test: "+strings.Repeat("a", maxHeaderBytes+4096)+"\r\n")}},
@@ -315,6 +331,7 @@ var diffRows = []diffRow{
 	{name: "Expect: 100-continue, body sent at once", parts: []string{post("/echo", "hello", "Content-Length: 5\r\n", "Expect: 100-continue\r\n")}},
 	{name: "Expect: 100-continue, body never read", parts: []string{post("/noread", "", "Content-Length: 5\r\n", "Expect: 100-continue\r\n")}},
 	{name: "Expect: 100-continue without a body", parts: []string{get("/echo", "Expect: 100-continue\r\n")}},
+	{name: "Expect: 100-continue, answer under way before the body is read", parts: []string{post("/flush", "hello", "Content-Length: 5\r\n", "Expect: 100-continue\r\n")}},
 	{name: "HEAD", parts: []string{"HEAD /echo HTTP/1.1\r\nHost: example.com\r\n\r\n"}, head: true},
 	{name: "answer over 4 KiB is chunked", parts: []string{get("/big")}},
 	{name: "short answer has a Content-Length", parts: []string{get("/echo")}},
