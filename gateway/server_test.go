@@ -105,3 +105,60 @@ func TestServeTimeoutsDefaults(t *testing.T) {
 		t.Fatalf("the server kept a connection with unfinished headers open for %v", testenv.Patience)
 	}
 }
+
+// TestServeCapsConnections: past MaxConns open connections, a new one
+// waits unserved in the kernel's accept queue until one of the others
+// closes.
+func TestServeCapsConnections(t *testing.T) {
+	const limit = 2
+	e := newEnv(t, envOptions{amazon: []amazontest.Option{amazontest.WithoutRateLimits()}, store: unlimited{}, withoutLogs: true,
+		serve: gateway.ServeOptions{MaxConns: limit}})
+	addr := strings.TrimPrefix(e.url, "http://")
+	// health asks for /healthz on c and returns the answer's reader.
+	health := func(c net.Conn) *bufio.Reader {
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
+		return bufio.NewReader(c)
+	}
+	answered := func(br *bufio.Reader) error {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	open := make([]net.Conn, limit)
+	for i := range open {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(testenv.Patience))
+		if err := answered(health(c)); err != nil {
+			t.Fatalf("connection %d within the cap: %v", i+1, err)
+		}
+		open[i] = c
+	}
+	over, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	br := health(over)
+	// Load can only delay an answer, so a short wait that sees none
+	// cannot fail wrongly.
+	_ = over.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := br.Peek(1); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection %d past the cap of %d was served while the others stayed open (%v)", limit+1, limit, err)
+	}
+	// Closing one lets it in.
+	open[0].Close()
+	_ = over.SetReadDeadline(time.Now().Add(testenv.Patience))
+	if err := answered(br); err != nil {
+		t.Errorf("connection past the cap, once another closed: %v", err)
+	}
+}

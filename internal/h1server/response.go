@@ -155,6 +155,8 @@ func (w *response) commit(final bool) error {
 	w.committed = true
 	h := w.header
 	h.Del("Transfer-Encoding")
+	// The handler may have changed Content-Length since WriteHeader read
+	// it: what goes out must be the framing the body is sent with.
 	switch {
 	case w.noBody:
 		if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
@@ -163,13 +165,18 @@ func (w *response) commit(final bool) error {
 			h.Set("Content-Length", strconv.FormatInt(w.written, 10))
 		}
 	case w.length >= 0:
+		if vs := h["Content-Length"]; len(vs) != 1 || !isLength(vs[0], w.length) {
+			h.Set("Content-Length", strconv.FormatInt(w.length, 10))
+		}
 	case final:
 		w.length = int64(len(w.buf))
 		h.Set("Content-Length", strconv.Itoa(len(w.buf)))
 	case w.req.ProtoAtLeast(1, 1):
 		w.chunked = true
+		delete(h, "Content-Length")
 		h.Set("Transfer-Encoding", "chunked")
 	default:
+		delete(h, "Content-Length")
 		w.closeAfter = true
 	}
 	if !w.noBody && len(w.buf) > 0 {
@@ -276,6 +283,13 @@ func (w *response) finish() bool {
 		w.closeAfter = true
 	}
 	return w.flush() == nil && !w.failed && !w.closeAfter
+}
+
+// isLength reports whether v is the Content-Length n, written as clients
+// parse it.
+func isLength(v string, n int64) bool {
+	m, err := strconv.ParseUint(v, 10, 63)
+	return err == nil && int64(m) == n
 }
 
 // validName reports whether k is an HTTP token.

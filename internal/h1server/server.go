@@ -7,8 +7,9 @@
 // call, those hand-offs wake idle OS threads and cost more than the
 // gateway's own work. This server parses with net/http's own
 // http.ReadRequest and applies the checks net/http's server applies on top
-// of it (one valid Host on HTTP/1.1, HTTP/1.x only, header size, Expect),
-// and bounds every wait the way http.Server's timeouts do.
+// of it (one valid Host on HTTP/1.1, header names that are tokens, HTTP/1.x
+// only, header size, Expect), and bounds every wait the way http.Server's
+// timeouts do.
 //
 // What it leaves out: HTTP/2, Hijack, trailers, and noticing that a client
 // went away while its handler runs (the request's context ends when the
@@ -119,12 +120,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		c := s.newConn(rw)
+		cctx, cancel := context.WithCancel(ctx)
+		c := s.newConn(rw, cancel)
 		if c == nil {
+			cancel()
 			_ = rw.Close()
 			return http.ErrServerClosed
 		}
-		go c.serve(ctx)
+		go c.serve(cctx)
 	}
 }
 
@@ -168,8 +171,8 @@ func (s *Server) track(ln *net.Listener, add bool) bool {
 	return true
 }
 
-func (s *Server) newConn(rw net.Conn) *conn {
-	c := &conn{srv: s, rwc: rw, remote: rw.RemoteAddr().String()}
+func (s *Server) newConn(rw net.Conn, cancel context.CancelFunc) *conn {
+	c := &conn{srv: s, rwc: rw, cancel: cancel, remote: rw.RemoteAddr().String()}
 	c.cr.conn = rw
 	c.br = bufio.NewReaderSize(&c.cr, 4<<10)
 	c.bw = bufio.NewWriterSize(rw, 4<<10)
@@ -215,13 +218,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close stops accepting connections and closes every one at once.
+// Close stops accepting connections, closes every one at once and ends
+// the contexts of the requests they were serving.
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
+		c.cancel()
 		_ = c.rwc.Close()
 	}
 	return nil
@@ -254,6 +259,7 @@ func (s *Server) closeIdle() bool {
 type conn struct {
 	srv    *Server
 	rwc    net.Conn
+	cancel context.CancelFunc // ends the connection's context, and its requests'
 	remote string
 	tls    *tls.ConnectionState
 	cr     connReader
@@ -310,6 +316,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 func (c *conn) serve(ctx context.Context) {
 	defer func() {
+		c.cancel()
 		_ = c.rwc.Close()
 		c.srv.forget(c)
 		c.setState(http.StateClosed)
@@ -383,6 +390,11 @@ func (c *conn) serveOne(ctx context.Context) bool {
 	req = req.WithContext(rctx)
 	req.RemoteAddr, req.TLS = c.remote, c.tls
 	w := newResponse(c, req)
+	if b, ok := req.Body.(*body); ok {
+		if cr, ok := b.r.(*continueReader); ok {
+			cr.w = w
+		}
+	}
 	if !c.runHandler(w, req) {
 		return false
 	}
@@ -421,11 +433,11 @@ func (c *conn) readRequest() (*http.Request, int, string) {
 		return nil, http.StatusBadRequest, ""
 	}
 	c.cr.limit = false
-	hosts := countHosts(c.cr.rec)
+	hosts, hostOK := countHosts(c.cr.rec)
 	if cap(c.cr.rec) > 8<<10 {
 		c.cr.rec = nil
 	}
-	if status, msg := check(req, hosts); status != 0 {
+	if status, msg := check(req, hosts, hostOK); status != 0 {
 		return nil, status, msg
 	}
 	if d := c.srv.ReadTimeout; d > 0 {
@@ -456,8 +468,9 @@ func isTimeout(err error) bool {
 }
 
 // check applies what net/http's server checks beyond http.ReadRequest;
-// hosts is how many Host lines the request's headers had.
-func check(req *http.Request, hosts int) (int, string) {
+// hosts is how many Host lines the request's headers had, hostOK whether
+// their values are valid hosts.
+func check(req *http.Request, hosts int, hostOK bool) (int, string) {
 	if req.ProtoMajor != 1 {
 		return http.StatusHTTPVersionNotSupported, "unsupported protocol version"
 	}
@@ -467,17 +480,30 @@ func check(req *http.Request, hosts int) (int, string) {
 	if hosts > 1 {
 		return http.StatusBadRequest, "too many Host headers"
 	}
-	if !validHost(req.Host) {
+	// The Host header is checked even when the request line's absolute URL
+	// overrides it, as net/http does: a proxy in front may go by it.
+	if !hostOK || !validHost(req.Host) {
 		return http.StatusBadRequest, "malformed Host header"
+	}
+	// http.ReadRequest lets a space through before a header's colon
+	// ("Transfer-Encoding : chunked"), which it then does not take for the
+	// header a proxy in front may have taken it for.
+	for k := range req.Header {
+		if !validName(k) {
+			return http.StatusBadRequest, "invalid header name"
+		}
 	}
 	return 0, ""
 }
 
 // countHosts counts the Host lines in a request's raw headers, which
-// start at raw[0] and end at the first empty line; folded continuation
-// lines belong to the header before them.
-func countHosts(raw []byte) int {
-	n, requestLine := 0, false
+// start at raw[0] and end at the first empty line, and reports whether
+// their values are valid hosts: http.ReadRequest drops the Host header
+// when the request line has an absolute URL. Folded continuation lines
+// belong to the header before them, joined with a space.
+func countHosts(raw []byte) (n int, valid bool) {
+	valid = true
+	requestLine, inHost := false, false
 	for len(raw) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -490,17 +516,25 @@ func countHosts(raw []byte) int {
 		case !requestLine: // empty lines may precede it
 			requestLine = len(line) > 0
 		case len(line) == 0:
-			return n
+			return n, valid
+		case line[0] == ' ' || line[0] == '\t':
+			if inHost && len(bytes.Trim(line, " \t")) > 0 {
+				valid = false
+			}
 		case len(line) >= 5 && bytes.EqualFold(line[:5], []byte("host:")):
 			n++
+			inHost = true
+			valid = valid && validHost(bytes.Trim(line[5:], " \t"))
+		default:
+			inHost = false
 		}
 	}
-	return n
+	return n, valid
 }
 
 // validHost accepts the bytes RFC 3986 allows in a host and port (as
 // x/net/http/httpguts.ValidHostHeader does).
-func validHost(h string) bool {
+func validHost[T string | []byte](h T) bool {
 	for i := 0; i < len(h); i++ {
 		b := h[i]
 		switch {
@@ -526,15 +560,24 @@ func expect(req *http.Request) (bool, int) {
 	return req.ProtoAtLeast(1, 1) && req.ContentLength != 0, 0
 }
 
-// continueReader sends "100 Continue" before the body's first read.
+// continueReader sends "100 Continue" before the body's first read,
+// unless the answer is already under way: the interim answer would land in
+// its body. The client may then never send the body, and the connection
+// is not kept.
 type continueReader struct {
-	body io.Reader
-	c    *conn
-	sent bool
+	body  io.Reader
+	c     *conn
+	w     *response
+	asked bool // the body was read
+	sent  bool // "100 Continue" was sent
 }
 
 func (r *continueReader) Read(p []byte) (int, error) {
-	if !r.sent {
+	if !r.asked {
+		r.asked = true
+		if r.w != nil && r.w.committed {
+			return r.body.Read(p)
+		}
 		r.sent = true
 		if _, err := r.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
 			return 0, err
@@ -547,13 +590,15 @@ func (r *continueReader) Read(p []byte) (int, error) {
 }
 
 // refuse answers a request that never reached the handler, and the
-// connection is closed after it.
+// connection is closed after it. The body reads as net/http's server's:
+// the status, and the reason after a colon.
 func (c *conn) refuse(status int, msg string) {
-	if msg == "" {
-		msg = http.StatusText(status)
+	text := http.StatusText(status)
+	if msg != "" {
+		text += ": " + msg
 	}
 	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%d %s", status, http.StatusText(status), status, msg)
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%d %s", status, http.StatusText(status), status, text)
 	_ = c.bw.Flush()
 }
 
