@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,24 +27,6 @@ import (
 	"github.com/spgate/spgate/vault"
 )
 
-// syncBuffer collects logs from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is an emulated Amazon, a vault holding its demo app and sellers, and
 // a gateway serving them on loopback.
 type env struct {
@@ -58,7 +38,7 @@ type env struct {
 	gw      *gateway.Gateway
 	metrics *gateway.Metrics
 	url     string
-	logs    *syncBuffer
+	logs    *testenv.Buffer
 	audit   string
 	keys    map[string]string // client name → key
 	cancel  context.CancelFunc
@@ -142,7 +122,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	var log *slog.Logger
 	if o.withoutLogs {
 		log = slog.New(slog.DiscardHandler)

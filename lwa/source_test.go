@@ -1,7 +1,6 @@
 package lwa
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -19,35 +18,18 @@ import (
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	f     *fakeLWA
 	c     *Client
 	clk   *clock.Fake
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 	creds StaticCredentials
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	f := newFakeLWA(t)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	clk := clock.NewFake(t0)
 	c := &Client{
 		TokenURL: f.url(),

@@ -33,24 +33,7 @@ type env struct {
 	srv    *amazontest.Server
 	demo   amazontest.Demo
 	client *spapi.Client
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testenv.Buffer
 }
 
 func endpoints(t testing.TB, srv *amazontest.Server) spapi.Endpoints {
@@ -72,8 +55,8 @@ func sellersOf(d amazontest.Demo) spapi.StaticSellers {
 	return out
 }
 
-func newClient(t testing.TB, srv *amazontest.Server, d amazontest.Demo, mod func(*spapi.Config)) (*spapi.Client, *syncBuffer) {
-	logs := &syncBuffer{}
+func newClient(t testing.TB, srv *amazontest.Server, d amazontest.Demo, mod func(*spapi.Config)) (*spapi.Client, *testenv.Buffer) {
+	logs := &testenv.Buffer{}
 	cfg := spapi.Config{
 		AppID:       d.AppID,
 		Credentials: lwa.StaticCredentials{ClientID: d.ClientID, ClientSecret: secret.New(d.ClientSecret)},

@@ -141,7 +141,7 @@ func FuzzServe(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ln := &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	srv := &h1server.Server{
 		Handler:        http.HandlerFunc(fuzzHandler),

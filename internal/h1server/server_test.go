@@ -22,25 +22,6 @@ import (
 	"github.com/spgate/spgate/internal/testenv"
 )
 
-// syncBuffer collects a server's logs, written from its connections'
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // listen listens on a loopback port.
 func listen(t testing.TB) net.Listener {
 	t.Helper()
@@ -245,8 +226,8 @@ const maxHeaderBytes = 1 << 10
 
 // diffServers starts an h1server.Server and a net/http.Server with the same
 // handler and settings; it returns their addresses and h1server's log.
-func diffServers(t *testing.T) (h1, std string, logs *syncBuffer) {
-	logs = &syncBuffer{}
+func diffServers(t *testing.T) (h1, std string, logs *testenv.Buffer) {
+	logs = &testenv.Buffer{}
 	h1 = serve(t, &h1server.Server{
 		Handler:        http.HandlerFunc(diffHandler),
 		MaxHeaderBytes: maxHeaderBytes,
