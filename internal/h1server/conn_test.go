@@ -387,13 +387,7 @@ func TestShutdownClosesIdleConnections(t *testing.T) {
 // and returns nil.
 func TestShutdownFinishesRequestInFlight(t *testing.T) {
 	t.Parallel()
-	b := newBlocker()
-	srv := &h1server.Server{Handler: b}
-	ln := listen(t)
-	served := start(t, srv, ln)
-	c := dial(t, ln.Addr().String())
-	io.WriteString(c, get("/block"))
-	await(t, b.started, "request")
+	srv, served, c, b := blockedRequest(t)
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := testenv.PatienceContext(t)
@@ -427,13 +421,7 @@ func TestShutdownFinishesRequestInFlight(t *testing.T) {
 // connection to Close.
 func TestShutdownReturnsContextError(t *testing.T) {
 	t.Parallel()
-	b := newBlocker()
-	srv := &h1server.Server{Handler: b}
-	ln := listen(t)
-	served := start(t, srv, ln)
-	c := dial(t, ln.Addr().String())
-	io.WriteString(c, get("/block"))
-	await(t, b.started, "request")
+	srv, served, c, b := blockedRequest(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
@@ -669,4 +657,18 @@ func TestCloseEndsRequestContexts(t *testing.T) {
 	if err := await(t, ended, "handler's return"); !errors.Is(err, context.Canceled) {
 		t.Errorf("after Close the request's context ended with %v, want context.Canceled", err)
 	}
+}
+
+// blockedRequest starts a server whose handler blocks until b.release is
+// closed, and returns it with one request in that handler.
+func blockedRequest(t *testing.T) (*h1server.Server, func() error, net.Conn, *blocker) {
+	t.Helper()
+	b := newBlocker()
+	srv := &h1server.Server{Handler: b}
+	ln := listen(t)
+	served := start(t, srv, ln)
+	c := dial(t, ln.Addr().String())
+	io.WriteString(c, get("/block"))
+	await(t, b.started, "request")
+	return srv, served, c, b
 }
