@@ -58,6 +58,14 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load func(ctx context.Co
 		return e.v, nil
 	}
 	v, err, _ := c.group.Do(key, func() (any, error) {
+		// A caller that missed just as another's load finished finds
+		// that load's value here instead of loading again.
+		c.mu.Lock()
+		e, ok := c.entries[key]
+		c.mu.Unlock()
+		if ok && c.clk.Now().Before(e.expires) {
+			return e.v, nil
+		}
 		v, err := load(context.WithoutCancel(ctx))
 		if err != nil {
 			return nil, err
