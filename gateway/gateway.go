@@ -139,7 +139,7 @@ type Gateway struct {
 	keys    *keyCache
 	sellers *sellerCache
 	mux     *http.ServeMux
-	steps   [6]step // the pipeline before forward, in order
+	steps   [7]step // the pipeline before forward, in order
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -170,7 +170,7 @@ func New(cfg Config) (*Gateway, error) {
 		g.log = slog.New(slog.DiscardHandler)
 	}
 	// Bound once here: method values made per request would allocate.
-	g.steps = [...]step{g.authenticate, g.resolve, g.scope, g.decidePII, g.deadline, g.readBody}
+	g.steps = [...]step{g.unambiguous, g.authenticate, g.resolve, g.scope, g.decidePII, g.deadline, g.readBody}
 	g.keys = newKeyCache(cfg.Directory, g.clk, cfg.KeyCacheTTL)
 	g.sellers = newSellerCache(cfg.Directory, g.clk, cfg.SellerCacheTTL)
 	var b [6]byte
@@ -333,6 +333,20 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), d)
 	defer cancel()
 	g.forward(ctx, w, c)
+}
+
+// controlHeaders are the headers the gateway decides on.
+var controlHeaders = [...]string{"Authorization", HeaderSeller, HeaderPII, HeaderDeadline}
+
+// unambiguous refuses a request that sends a header the gateway decides
+// on more than once: which one counts would be the gateway's guess.
+func (g *Gateway) unambiguous(_ context.Context, r *http.Request, _ *call) *refusal {
+	for _, h := range controlHeaders {
+		if len(r.Header[h]) > 1 {
+			return refuse(http.StatusBadRequest, CodeBadRequest, "send the "+h+" header once")
+		}
+	}
+	return nil
 }
 
 // authenticate checks the client key.

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -131,6 +132,47 @@ func TestScopes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRepeatedControlHeadersAreRefused: a header the gateway decides on,
+// sent twice, is refused rather than read as whichever comes first.
+func TestRepeatedControlHeadersAreRefused(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	s1, s2 := e.demo.Sellers[0].ID, e.demo.Sellers[1].ID
+	key := e.addClient("bc", []string{s1}, []string{"*"}, true)
+	other := e.addClient("other", []string{s2}, []string{"*"}, false)
+	for _, tt := range []struct {
+		name, header string
+		values       []string
+	}{
+		{"two sellers", gateway.HeaderSeller, []string{s1, s2}},
+		{"two keys", "Authorization", []string{"Bearer " + key, "Bearer " + other}},
+		{"two PII headers", gateway.HeaderPII, []string{"address", "buyerInfo"}},
+		{"two deadlines", gateway.HeaderDeadline, []string{"1000", "50"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, e.url+e.ordersPath(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set(gateway.HeaderSeller, s1)
+			req.Header.Del(tt.header)
+			for _, v := range tt.values {
+				req.Header.Add(tt.header, v)
+			}
+			resp, err := e.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			r := result{status: resp.StatusCode, header: resp.Header, body: b}
+			if r.status != http.StatusBadRequest || r.errorCode() != gateway.CodeBadRequest || !strings.Contains(string(b), tt.header) {
+				t.Errorf("%s twice: %d %q %s, want 400 %s naming the header", tt.header, r.status, r.errorCode(), b, gateway.CodeBadRequest)
+			}
+		})
+	}
 }
 
 func TestPII(t *testing.T) {
