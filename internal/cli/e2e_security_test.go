@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -112,6 +113,57 @@ func TestServeDecidesOnWhatIsSent(t *testing.T) {
 		}
 		if code, _, _ := gatewayCall(t, base, "/metrics", noPII, ""); code != http.StatusForbidden {
 			t.Errorf("/metrics with a one-seller key: %d", code)
+		}
+	})
+
+	t.Run("raw requests no client library sends", func(t *testing.T) {
+		auth := "Authorization: Bearer " + noPII + "\r\n"
+		orders := "/orders/v0/orders?MarketplaceIds=" + mkt + "&CreatedAfter=" + created
+		cases := []struct {
+			name, raw string
+			want      []int    // the answers, in order
+			codes     []string // their gateway error codes ("" for none)
+		}{
+			// A body framed two ways: chunked wins, and what follows is a
+			// request of its own that must show its own key.
+			{"a request smuggled after a chunked body that also claims a length",
+				"GET " + orders + " HTTP/1.1\r\nHost: gw\r\n" + auth + "X-Spgate-Seller: " + f.na.ID +
+					"\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+					"GET /orders/v0/orders/123-1234567-1234567/address HTTP/1.1\r\nHost: gw\r\nX-Spgate-Seller: " + f.eu.ID + "\r\n\r\n",
+				[]int{http.StatusOK, http.StatusUnauthorized}, []string{"", "unauthenticated"}},
+			{"a seller header with a space before its colon",
+				"GET " + orders + " HTTP/1.1\r\nHost: gw\r\n" + auth + "X-Spgate-Seller : " + f.eu.ID + "\r\n\r\n",
+				[]int{http.StatusBadRequest}, []string{""}},
+			{"two seller headers, the key's own first",
+				"GET " + orders + " HTTP/1.1\r\nHost: gw\r\n" + auth + "X-Spgate-Seller: " + f.na.ID + "\r\nX-Spgate-Seller: " + f.eu.ID + "\r\n\r\n",
+				[]int{http.StatusBadRequest}, []string{"bad_request"}},
+			{"another seller folded onto the key's own",
+				"GET " + orders + " HTTP/1.1\r\nHost: gw\r\n" + auth + "X-Spgate-Seller: " + f.na.ID + "\r\n " + f.eu.ID + "\r\n\r\n",
+				[]int{http.StatusForbidden}, []string{"seller_forbidden"}},
+			// The gateway sends every call to its own Amazon, whatever
+			// host the request names.
+			{"an absolute URL naming another host",
+				"GET http://attacker.invalid" + orders + " HTTP/1.1\r\nHost: attacker.invalid\r\n" + auth + "X-Spgate-Seller: " + f.na.ID + "\r\n\r\n",
+				[]int{http.StatusOK}, []string{""}},
+			{"headers beyond the gateway's bound",
+				"GET " + orders + " HTTP/1.1\r\nHost: gw\r\n" + auth + "X-Padding: " + strings.Repeat("a", 80<<10) + "\r\n\r\n",
+				[]int{http.StatusRequestHeaderFieldsTooLarge}, []string{""}},
+		}
+		for _, tc := range cases {
+			answers := rawExchange(t, base, tc.raw, len(tc.want))
+			for i, want := range tc.want {
+				if i >= len(answers) {
+					t.Errorf("%s: answer %d missing (got %d)", tc.name, i+1, len(answers))
+					break
+				}
+				a := answers[i]
+				if a.status != want || tc.codes[i] != "" && !strings.Contains(a.body, `"`+tc.codes[i]+`"`) {
+					t.Errorf("%s: answer %d is %d %.200s, want %d %s", tc.name, i+1, a.status, a.body, want, tc.codes[i])
+				}
+				if m, ok := containsPersonalData(a.body); ok {
+					t.Errorf("%s: personal data released (%q)", tc.name, m)
+				}
+			}
 		}
 	})
 
@@ -299,4 +351,38 @@ func TestServeBoundsQueueing(t *testing.T) {
 		return
 	}
 	t.Fatal("30 calls within a second were all served: the seller's limit was not applied")
+}
+
+// rawAnswer is one answer read off a raw connection.
+type rawAnswer struct {
+	status int
+	body   string
+}
+
+// rawExchange writes raw to the gateway at base and reads up to n
+// answers, fewer when the gateway closes the connection first.
+func rawExchange(t *testing.T, base, raw string, n int) []rawAnswer {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	// Patience bounds only a broken run: every answer is due at once.
+	_ = conn.SetReadDeadline(time.Now().Add(testenv.Patience))
+	br := bufio.NewReader(conn)
+	var out []rawAnswer
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out = append(out, rawAnswer{resp.StatusCode, string(b)})
+	}
+	return out
 }
