@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/csv"
 	"os"
 	"os/exec"
@@ -16,31 +15,14 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/internal/cmd/cmdtest"
-	"github.com/spgate/spgate/spapi/orders"
 )
-
-// expectedOrders lists, with a client of its own, the ids of every order of
-// the seller last updated in [since, until).
-func expectedOrders(t *testing.T, e *emuEnv, seller amazontest.DemoSeller, since, until time.Time) []string {
-	t.Helper()
-	var ids []string
-	for o, err := range orders.New(cmdtest.DemoClient(t, e.endpoint, e.demo, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
-		LastUpdatedAfter: since, LastUpdatedBefore: until}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, o.AmazonOrderId)
-	}
-	slices.Sort(ids)
-	return ids
-}
 
 func TestOrdersPull(t *testing.T) {
 	e := newEmuEnv(t, amazontest.WithOrdersPerSeller(120))
 	seller := e.demo.Sellers[1] // EU: routed to the EU listener
 	since := time.Now().Add(-100 * 24 * time.Hour).UTC().Truncate(time.Second)
 	until := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	want := expectedOrders(t, e, seller, since, until)
+	want := cmdtest.OrderIDs(t, e.endpoint, e.demo, seller, since, until)
 	if len(want) < 50 {
 		t.Fatalf("the emulator has only %d orders in range", len(want))
 	}
@@ -149,7 +131,7 @@ func TestOrdersPullKillResume(t *testing.T) {
 	seller := e.demo.Sellers[0]
 	since := time.Now().Add(-100 * 24 * time.Hour).UTC().Truncate(time.Second)
 	until := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	want := expectedOrders(t, e, seller, since, until)
+	want := cmdtest.OrderIDs(t, e.endpoint, e.demo, seller, since, until)
 	out := filepath.Join(t.TempDir(), "orders.jsonl")
 	args := []string{"orders", "pull", "--seller", seller.ID, "--since", since.Format(time.RFC3339), "--until", until.Format(time.RFC3339),
 		"--pii", "address", "--page-size", "5", "--out", out}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"github.com/spgate/spgate/internal/cmd/cmdtest"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -67,7 +68,7 @@ func TestCallAuditBeforeRelease(t *testing.T) {
 	seller := e.demo.Sellers[0]
 	mkt := seller.Marketplaces[0]
 	since := time.Now().Add(-100 * 24 * time.Hour).UTC().Truncate(time.Second)
-	ids := expectedOrders(t, e, seller, since, time.Now().Add(-time.Hour))
+	ids := cmdtest.OrderIDs(t, e.endpoint, e.demo, seller, since, time.Now().Add(-time.Hour))
 	if len(ids) == 0 {
 		t.Fatal("the emulator has no orders")
 	}
@@ -131,7 +132,7 @@ func TestOrdersPullAuditBeforeRelease(t *testing.T) {
 	seller := e.demo.Sellers[0]
 	since := time.Now().Add(-100 * 24 * time.Hour).UTC().Truncate(time.Second)
 	until := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	want := expectedOrders(t, e, seller, since, until)
+	want := cmdtest.OrderIDs(t, e.endpoint, e.demo, seller, since, until)
 	if len(want) < 11 {
 		t.Fatalf("the emulator has only %d orders in range", len(want))
 	}

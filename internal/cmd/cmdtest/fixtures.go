@@ -2,6 +2,7 @@ package cmdtest
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/spgate/spgate/lwa"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
+	"github.com/spgate/spgate/spapi/orders"
 )
 
 // OAuth is the offline Amazon on a fake clock with a draft app whose
@@ -95,6 +97,22 @@ func ReadOrderIDs(t testing.TB, path string, check func(line []byte)) []string {
 		if check != nil {
 			check(sc.Bytes())
 		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// OrderIDs lists, with a client of its own (DemoClient), the sorted ids of
+// every order of seller last updated in [since, until).
+func OrderIDs(t testing.TB, endpoint string, demo amazontest.Demo, seller amazontest.DemoSeller, since, until time.Time) []string {
+	t.Helper()
+	var ids []string
+	for o, err := range orders.New(DemoClient(t, endpoint, demo, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
+		LastUpdatedAfter: since, LastUpdatedBefore: until}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, o.AmazonOrderId)
 	}
 	slices.Sort(ids)
 	return ids

@@ -18,7 +18,6 @@ import (
 	"github.com/spgate/spgate/internal/problem"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/spapi"
-	"github.com/spgate/spgate/spapi/orders"
 	"github.com/spgate/spgate/vault"
 )
 
@@ -55,22 +54,6 @@ func newEmulator(t *testing.T, opts ...amazontest.Option) *emulator {
 		}
 	}
 	return e
-}
-
-// expectedOrders lists, with a client of its own, the ids of every order of
-// the seller last updated in [since, until).
-func expectedOrders(t *testing.T, e *emulator, seller amazontest.DemoSeller, since, until time.Time) []string {
-	t.Helper()
-	var ids []string
-	for o, err := range orders.New(cmdtest.DemoClient(t, e.endpoint, e.demo, seller)).ListOrders(context.Background(), orders.Query{Seller: seller.ID, MarketplaceIDs: seller.Marketplaces,
-		LastUpdatedAfter: since, LastUpdatedBefore: until}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, o.AmazonOrderId)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // TestOrdersPullWithoutCobra runs the verb's run function with its
@@ -114,7 +97,7 @@ func TestOrdersPullWithoutCobra(t *testing.T) {
 		}
 	}
 
-	want := expectedOrders(t, e, seller, now.Add(-100*24*time.Hour), now.Add(-time.Hour))
+	want := cmdtest.OrderIDs(t, e.endpoint, e.demo, seller, now.Add(-100*24*time.Hour), now.Add(-time.Hour))
 	out := filepath.Join(dir, "orders.jsonl")
 	for run, resumed := range []bool{false, true} {
 		o, stdout, stderr := opts(out)
