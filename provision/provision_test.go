@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -373,4 +376,63 @@ func TestTeardownLeavesNothing(t *testing.T) {
 			t.Errorf("second teardown: step %s %s", s.ID, s.Status)
 		}
 	}
+}
+
+// TestSetupTakesEntitiesCreatedMeanwhile: a user or role created between
+// setup reading it and creating it (another setup, or a create the SDK sent
+// again after a lost answer) is taken as found, and the role's trust is
+// locked to the user all the same.
+func TestSetupTakesEntitiesCreatedMeanwhile(t *testing.T) {
+	e := newEnv(t, "Meanwhile")
+	ctx := context.Background()
+	if _, err := e.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: &e.opts.UserName}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := provision.TrustPolicy("arn:aws:iam::123456789012:root")
+	if _, err := e.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: &e.opts.RoleName, AssumeRolePolicyDocument: &foreign}); err != nil {
+		t.Fatal(err)
+	}
+	// Setup's first read of each misses them, as if they came just after.
+	cfg := *e.opts.Config
+	cfg.HTTPClient = &missOnce{next: &http.Client{}, hide: map[string]bool{"GetUser": true, "GetRole": true}}
+	e.opts.Config = &cfg
+	if _, err := provision.Setup(ctx, e.opts); err != nil {
+		t.Fatalf("setup after the user and role appeared meanwhile: %v", err)
+	}
+	chk, err := provision.Check(ctx, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !chk.OK() {
+		t.Errorf("after setup: %s", chk.Text())
+	}
+}
+
+// missOnce answers the first IAM call of each action in hide with
+// NoSuchEntity, and passes everything else to next.
+type missOnce struct {
+	next *http.Client
+	mu   sync.Mutex
+	hide map[string]bool
+}
+
+func (m *missOnce) Do(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	action := form.Get("Action")
+	m.mu.Lock()
+	hide := m.hide[action]
+	delete(m.hide, action)
+	m.mu.Unlock()
+	if !hide {
+		return m.next.Do(req)
+	}
+	xml := `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code>` +
+		`<Message>not found</Message></Error><RequestId>missed</RequestId></ErrorResponse>`
+	return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"text/xml"}}, Body: io.NopCloser(strings.NewReader(xml)), ContentLength: int64(len(xml)), Request: req}, nil
 }

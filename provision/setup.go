@@ -104,7 +104,8 @@ func (s *setup) user(ctx context.Context) error {
 	case s.o.DryRun:
 		st.Status = WouldCreate
 	default:
-		if _, err := s.c.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: &s.o.UserName}); err != nil {
+		// A user created since it was read is the one we want.
+		if _, err := s.c.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: &s.o.UserName}); err != nil && !createdMeanwhile(err) {
 			return explain(err, "create IAM user "+s.o.UserName, "")
 		}
 		s.userExists = true
@@ -229,9 +230,7 @@ func (s *setup) policy(ctx context.Context) error {
 				Description:    aws.String("Selling Partner API: execute-api:Invoke (created by spgate)"),
 			})
 			switch {
-			case apiCode(err) == "EntityAlreadyExists":
-				// Created since it was read: by another setup, or by a
-				// request of ours the SDK sent again after a lost answer.
+			case createdMeanwhile(err):
 				// Make sure it says what it must.
 				if err := s.ensurePolicyDoc(ctx); err != nil {
 					return err
@@ -245,6 +244,12 @@ func (s *setup) policy(ctx context.Context) error {
 	s.add(st)
 	return nil
 }
+
+// createdMeanwhile reports whether a create call failed because the
+// entity exists after all: created since setup read it, by another setup
+// or by a request of ours the SDK sent again after a lost answer. Setup
+// then takes it as found and makes sure it says what it must.
+func createdMeanwhile(err error) bool { return apiCode(err) == "EntityAlreadyExists" }
 
 // ensurePolicyDoc makes ExecuteAPIPolicy the default version of the
 // existing policy unless it already is.
@@ -311,11 +316,18 @@ func (s *setup) role(ctx context.Context) error {
 	default:
 		st.Status = s.would(true)
 		if !s.o.DryRun {
-			if _, err := s.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
+			_, err := s.c.iam.CreateRole(ctx, &iam.CreateRoleInput{
 				RoleName:                 &s.o.RoleName,
 				AssumeRolePolicyDocument: &trust,
 				Description:              aws.String("Selling Partner API role (created by spgate)"),
-			}); err != nil {
+			})
+			switch {
+			case createdMeanwhile(err):
+				// Make sure its trust is locked to the user.
+				if _, err := s.c.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: &s.o.RoleName, PolicyDocument: &trust}); err != nil {
+					return explain(err, "update the trust policy of role "+s.o.RoleName, "")
+				}
+			case err != nil:
 				return explain(err, "create role "+s.o.RoleName, "if IAM says the principal is invalid, the user was just created: run setup again in a few seconds")
 			}
 			s.roleExists = true
