@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spgate/spgate/internal/h1server"
+	"github.com/spgate/spgate/internal/rawconn"
 )
 
 // ServeOptions configure Serve. Zero values take the defaults below.
@@ -145,7 +146,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-l.sem
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+	// The gateway's sockets read and write without waking the runtime's
+	// monitor thread (see package rawconn).
+	return &limitConn{Conn: rawconn.Wrap(c), release: func() { <-l.sem }}, nil
 }
 
 type limitConn struct {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spgate/spgate/internal/rawconn"
 )
 
 // h1Transport is the default wire under the chain: HTTP/1.1 over a pool
@@ -208,6 +210,8 @@ func (t *h1Transport) dial(ctx context.Context, key string, u *url.URL) (*h1Conn
 	if err != nil {
 		return nil, err
 	}
+	// Raw reads and writes: see package rawconn.
+	tcp = rawconn.Wrap(tcp)
 	nc := tcp
 	if u.Scheme == "https" {
 		cfg := t.tls.Clone()

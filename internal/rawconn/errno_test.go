@@ -1,0 +1,5 @@
+package rawconn_test
+
+import "syscall"
+
+var syscallECONNRESET = syscall.ECONNRESET
