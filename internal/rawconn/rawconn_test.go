@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,7 +188,7 @@ func TestErrorsMatchTCPConn(t *testing.T) {
 			return err
 		}, func(t *testing.T, err error) {
 			var se *os.SyscallError
-			if !errors.As(err, &se) || !errors.Is(err, syscallECONNRESET) {
+			if !errors.As(err, &se) || !errors.Is(err, syscall.ECONNRESET) {
 				t.Errorf("err = %v, want a read syscall error ECONNRESET", err)
 			}
 		}},

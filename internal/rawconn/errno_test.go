@@ -1,5 +1,0 @@
-package rawconn_test
-
-import "syscall"
-
-var syscallECONNRESET = syscall.ECONNRESET
