@@ -157,6 +157,15 @@ type limitConn struct {
 	release func()
 }
 
+// CloseWrite half-closes the connection when it can (TCP, and TLS with
+// its close_notify), so a refusal can linger for the rest of an upload.
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)

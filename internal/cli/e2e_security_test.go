@@ -167,6 +167,37 @@ func TestServeDecidesOnWhatIsSent(t *testing.T) {
 		}
 	})
 
+	// A refusal sent before the gateway reads an upload must reach the
+	// client whole: the gateway reads the rest of the upload before it
+	// closes, so the client sees the end of the connection, not a reset
+	// (on a reset, Windows' TCP stack drops what it received).
+	t.Run("an upload refused before it is read", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(testenv.Patience))
+		upload := strings.Repeat(`{"x":1}`, 64<<10/7)
+		raw := fmt.Sprintf("POST /feeds/2021-06-30/documents HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer spg_unknown\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(upload), upload)
+		if _, err := io.WriteString(conn, raw); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.(*net.TCPConn).CloseWrite()
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading the refusal: %v", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"unauthenticated"`) {
+			t.Fatalf("answer %d %.200s (%v), want 401 unauthenticated", resp.StatusCode, body, err)
+		}
+		if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Errorf("after the refusal: %d bytes, %v; want the gateway's end of file, not a reset", n, err)
+		}
+	})
+
 	t.Run("no key reaches Amazon's credentials", func(t *testing.T) {
 		for _, key := range []string{wide, withPII} {
 			req, _ := http.NewRequest(http.MethodPost, base+"/tokens/2021-03-01/restrictedDataToken",

@@ -187,7 +187,10 @@ func (w *response) commit(final bool) error {
 	if _, ok := h["Date"]; !ok {
 		h["Date"] = w.c.srv.date(time.Now())
 	}
-	w.closeAfter = w.closeAfter || w.req.Close || w.c.srv.closing.Load() || hasToken(h.Get("Connection"), "close")
+	// A body left unread beyond what is drained after the answer ends
+	// the connection: say so now, as net/http's server does.
+	w.closeAfter = w.closeAfter || w.req.Close || w.c.srv.closing.Load() || hasToken(h.Get("Connection"), "close") ||
+		unreadBeyond(w.req, maxDiscard)
 	switch {
 	case w.closeAfter:
 		h.Set("Connection", "close")

@@ -47,6 +47,10 @@ type Server struct {
 	// MaxHeaderBytes bounds a request's line and headers (default 1 MiB,
 	// as http.DefaultMaxHeaderBytes).
 	MaxHeaderBytes int
+	// LingerTimeout bounds how long a connection closed while the client
+	// may still be sending (a refusal, a body left unread) reads and
+	// throws away what arrives before it closes (default 500 ms).
+	LingerTimeout time.Duration
 	// BaseContext returns the context of a listener's connections
 	// (default context.Background()).
 	BaseContext func(net.Listener) context.Context
@@ -87,6 +91,19 @@ func (s *Server) date(now time.Time) []string {
 // read and thrown away to keep the connection; past it the connection is
 // closed instead.
 const maxDiscard = 256 << 10
+
+// A connection closed while the client may still be sending is half-closed
+// first, and what arrives is read and thrown away until the client closes
+// too, for at most Server.LingerTimeout (default lingerTimeout) and
+// lingerMax bytes. Closing a socket with unread input makes the kernel
+// answer with a reset, and a client whose TCP stack drops what it
+// received on a reset (Windows' does) then loses the answer it was sent:
+// a refusal of an upload would read as a broken connection. net/http's
+// server waits 500 ms the same way.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerMax     = 4 << 20
+)
 
 // bufferBeforeCommit is how much of an answer is held back, so that a
 // short answer goes out with a Content-Length instead of chunked.
@@ -270,6 +287,9 @@ type conn struct {
 	held    []byte
 	copyBuf []byte
 	state   atomic.Uint64 // http.ConnState<<56 | unix seconds of the change
+	// linger: the connection ends while the client may still be sending
+	// (a refusal, or a body left unread), so it is closed lingering.
+	linger bool
 }
 
 func (c *conn) setState(st http.ConnState) {
@@ -317,6 +337,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 func (c *conn) serve(ctx context.Context) {
 	defer func() {
 		c.cancel()
+		if c.linger {
+			c.lingerClose()
+		}
 		_ = c.rwc.Close()
 		c.srv.forget(c)
 		c.setState(http.StateClosed)
@@ -379,6 +402,7 @@ func (c *conn) serveOne(ctx context.Context) bool {
 	if req == nil {
 		if status != 0 {
 			c.refuse(status, msg)
+			c.linger = true
 		}
 		return false
 	}
@@ -395,13 +419,26 @@ func (c *conn) serveOne(ctx context.Context) bool {
 			cr.w = w
 		}
 	}
-	if !c.runHandler(w, req) {
+	if !c.runHandler(w, req) || !w.finish() || !c.drainBody(req) {
+		c.linger = unread(req)
 		return false
 	}
-	if !w.finish() {
-		return false
+	return true
+}
+
+// lingerClose half-closes the connection and reads what the client still
+// sends, until it closes its side, the linger timeout passes or lingerMax
+// bytes arrived (see lingerTimeout).
+func (c *conn) lingerClose() {
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
-	return c.drainBody(req)
+	d := c.srv.LingerTimeout
+	if d <= 0 {
+		d = lingerTimeout
+	}
+	_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+	_, _ = io.CopyN(io.Discard, c.rwc, lingerMax)
 }
 
 // readRequest reads and checks a request; without one it returns the
@@ -632,7 +669,29 @@ func (c *conn) drainBody(req *http.Request) bool {
 		return false
 	}
 	n, err := io.CopyN(io.Discard, b.r, maxDiscard+1)
-	return n <= maxDiscard && errors.Is(err, io.EOF)
+	b.eof = b.eof || errors.Is(err, io.EOF)
+	return n <= maxDiscard && b.eof
+}
+
+// unread reports whether the client may still be sending req's body: it
+// has one that was not read to its end, and was not held back waiting for
+// "100 Continue".
+func unread(req *http.Request) bool {
+	b, ok := req.Body.(*body)
+	if !ok || b.eof || req.ContentLength >= 0 && b.read >= req.ContentLength {
+		return false
+	}
+	if cr, ok := b.r.(*continueReader); ok && !cr.sent {
+		return false
+	}
+	return true
+}
+
+// unreadBeyond reports whether more than n bytes of req's body, of a
+// known length, are still to be read.
+func unreadBeyond(req *http.Request, n int64) bool {
+	b, ok := req.Body.(*body)
+	return ok && !b.eof && req.ContentLength >= 0 && req.ContentLength-b.read > n
 }
 
 // body is a request body whose Close only stops the handler's reads:
@@ -640,6 +699,8 @@ func (c *conn) drainBody(req *http.Request) bool {
 type body struct {
 	r      io.Reader
 	closed bool
+	read   int64 // bytes read
+	eof    bool  // read to its end
 }
 
 var errBodyClosed = errors.New("http: invalid Read on closed Body")
@@ -648,7 +709,10 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.closed {
 		return 0, errBodyClosed
 	}
-	return b.r.Read(p)
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	b.eof = b.eof || err == io.EOF
+	return n, err
 }
 
 func (b *body) Close() error {
