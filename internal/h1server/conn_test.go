@@ -672,3 +672,27 @@ func blockedRequest(t *testing.T) (*h1server.Server, func() error, net.Conn, *bl
 	await(t, b.started, "request")
 	return srv, served, c, b
 }
+
+// TestConnContextRunsInAcceptOrder: ConnContext sees connections in the
+// order they were accepted (it runs in the accept loop, as http.Server's
+// does), so a hook that counts connections against a cap refuses the
+// newest, never an older one that waited for its goroutine.
+func TestConnContextRunsInAcceptOrder(t *testing.T) {
+	t.Parallel()
+	const n = 64
+	seen := make(chan string, n)
+	addr := serve(t, &h1server.Server{Handler: echo, ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+		seen <- c.RemoteAddr().String()
+		return ctx
+	}})
+	var dialed []string
+	for range n {
+		c := dial(t, addr) // returns once the handshake is done: accept order
+		dialed = append(dialed, c.LocalAddr().String())
+	}
+	for i := range n {
+		if got := await(t, seen, "ConnContext's call"); got != dialed[i] {
+			t.Fatalf("ConnContext's call %d is for connection %s, want %s (dialed %d-th)", i+1, got, dialed[i], i+1)
+		}
+	}
+}

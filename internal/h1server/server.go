@@ -54,7 +54,8 @@ type Server struct {
 	// BaseContext returns the context of a listener's connections
 	// (default context.Background()).
 	BaseContext func(net.Listener) context.Context
-	// ConnContext, when set, derives a connection's context from it.
+	// ConnContext, when set, derives a connection's context from it; it
+	// runs in the accept loop, as http.Server's does.
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
 	// ConnState, when set, is told each connection's state changes
 	// (StateNew, StateActive, StateIdle, StateClosed), as http.Server does.
@@ -138,6 +139,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		cctx, cancel := context.WithCancel(ctx)
+		// Here, as in http.Server, not in the connection's goroutine: a
+		// ConnContext that counts or refuses connections sees them in the
+		// order they were accepted.
+		if f := s.ConnContext; f != nil {
+			if cctx = f(cctx, rw); cctx == nil {
+				panic("h1server: ConnContext returned nil")
+			}
+		}
 		c := s.newConn(rw, cancel)
 		if c == nil {
 			cancel()
@@ -344,9 +353,6 @@ func (c *conn) serve(ctx context.Context) {
 		c.srv.forget(c)
 		c.setState(http.StateClosed)
 	}()
-	if f := c.srv.ConnContext; f != nil {
-		ctx = f(ctx, c.rwc)
-	}
 	if tc, ok := c.rwc.(*tls.Conn); ok && !c.handshake(ctx, tc) {
 		return
 	}
