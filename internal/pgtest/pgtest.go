@@ -335,7 +335,7 @@ func (c *cluster) launch(bin, data, dir string, cred *syscall.Credential, port i
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
 		"-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "shared_buffers=32MB")
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGINT, Setpgid: true}
+	c.cmd.SysProcAttr = serverAttr(cred)
 	c.cmd.Dir = dir
 	c.cmd.Stdout, c.cmd.Stderr = &syncWriter{b: c.log}, &syncWriter{b: c.log}
 	c.done = make(chan struct{})
