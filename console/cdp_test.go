@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,7 +59,7 @@ type cdp struct {
 	events  chan cdpMessage
 	session string
 	done    chan struct{}
-	stderr  *strings.Builder
+	stderr  *testenv.Buffer
 }
 
 type cdpMessage struct {
@@ -96,15 +95,15 @@ func startChromium(t testing.TB) *cdp {
 		"--window-size=1280,800", "--user-data-dir="+profile, "--remote-debugging-pipe", "about:blank")
 	cmd.ExtraFiles = []*os.File{cmdIn, cmdOut}
 	cmd.Env = append(os.Environ(), "HOME="+profile)
-	var stderr strings.Builder
-	cmd.Stderr = &lockedWriter{b: &stderr}
+	stderr := &testenv.Buffer{Max: 1 << 16}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
 	cmdIn.Close()
 	cmdOut.Close()
 	c := &cdp{t: t, cmd: cmd, in: ourOut, out: ourIn, waiting: map[int]chan cdpMessage{}, events: make(chan cdpMessage, 1024),
-		done: make(chan struct{}), stderr: &stderr}
+		done: make(chan struct{}), stderr: stderr}
 	go c.read()
 	t.Cleanup(c.close)
 	var target struct {
@@ -122,20 +121,6 @@ func startChromium(t testing.TB) *cdp {
 	// Answer confirm() dialogs (Revoke, Rotate now) with OK.
 	c.run("Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": "window.confirm = function () { return true; };"})
 	return c
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.b.Len() < 1<<16 {
-		w.b.Write(p)
-	}
-	return len(p), nil
 }
 
 func (c *cdp) read() {

@@ -22,29 +22,13 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/spgate/spgate/internal/mototest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/provision"
 )
 
 var moto *mototest.Server
 
 func TestMain(m *testing.M) { os.Exit(mototest.RunMain(m, &moto)) }
-
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // env is one test's view of the shared moto server: its own resource names
 // (moto's state is shared), an admin IAM client and a captured log.
@@ -54,13 +38,13 @@ type env struct {
 	opts provision.Options
 	iam  *iam.Client
 	sqs  *sqs.Client
-	log  *logBuf
+	log  *testenv.Buffer
 }
 
 func newEnv(t *testing.T, prefix string) *env {
 	srv := mototest.Need(t, moto)
 	cfg := srv.AdminConfig()
-	lb := &logBuf{}
+	lb := &testenv.Buffer{}
 	return &env{t: t, srv: srv, log: lb, iam: iam.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg),
 		opts: provision.Options{
 			Config:     &cfg,

@@ -1,7 +1,6 @@
 package rotation
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,24 +34,6 @@ var moto *mototest.Server
 
 func TestMain(m *testing.M) { os.Exit(mototest.RunMain(m, &moto)) }
 
-// syncBuf is a goroutine-safe log sink.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // clockQueue advances the fake clock on every empty receive, as a long poll
 // would, so the timeout is reached without sleeping.
 type clockQueue struct {
@@ -80,8 +61,8 @@ type env struct {
 	queueURL string
 	admin    *sqs.Client
 	ep       spapi.Endpoints
-	logs     *syncBuf
-	progress *syncBuf
+	logs     *testenv.Buffer
+	progress *testenv.Buffer
 	cfg      Config
 	requests atomic.Int64
 	secrets  []string // every secret value seen, for the leak check
@@ -96,7 +77,7 @@ var nonName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	m := mototest.Need(t, moto)
-	e := &env{t: t, ctx: context.Background(), logs: &syncBuf{}, progress: &syncBuf{}}
+	e := &env{t: t, ctx: context.Background(), logs: &testenv.Buffer{}, progress: &testenv.Buffer{}}
 	e.fake = clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	e.srv = amazontest.NewServer(amazontest.WithClock(e.fake), amazontest.WithoutRateLimits(),
 		amazontest.WithSQS(m.Endpoint, m.Admin.AccessKeyID, secret.New(m.Admin.SecretAccessKey)))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/gateway"
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // The Business Central guide (docs/business-central.md) shows AL that a BC
@@ -420,7 +421,7 @@ func TestBusinessCentralContract(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, done := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0")
 
 	// call sends what SendOnce sends.
@@ -588,7 +589,7 @@ func TestBusinessCentralContract(t *testing.T) {
 		"--marketplace", strings.Join(f.na.Marketplaces, ","), "--refresh-token-file", "-")
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
-	var stderr2 e2eBuffer
+	var stderr2 testenv.Buffer
 	base, done = e2eServe(t, ctx2, &stderr2, "--audit-log", f.audit, "--key-cache", "0")
 	status, h, body = call(f.plainKey, f.na.ID, firstPage(f.na.Marketplaces[0]), false)
 	if status != http.StatusUnauthorized || !strings.Contains(body, `"code":"`+gateway.CodeSecretInvalid+`"`) {

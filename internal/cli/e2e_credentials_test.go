@@ -35,7 +35,7 @@ func TestServeFollowsTheVault(t *testing.T) {
 	f := newServeFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "10m", "--ready-interval", "1h")
 	path := "/sellers/v1/marketplaceParticipations"
 	if code, _, body := gatewayCall(t, base, path, f.metaKey, f.na.ID); code != http.StatusOK {
@@ -92,7 +92,7 @@ func TestServeRevokedSeller(t *testing.T) {
 	f := newServeFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	// The seller revoked the app before the gateway started: the gateway
 	// holds no token for it, only the refresh token Amazon now refuses.
 	if !f.srv.Revoke(f.eu.ID, f.demo.AppID) {
@@ -172,7 +172,7 @@ func TestServeUsesASecretRotatedElsewhere(t *testing.T) {
 	key := strings.TrimSpace(out)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", filepath.Join(dir, "audit.jsonl"), "--ready-interval", "1h")
 	path := "/sellers/v1/marketplaceParticipations"
 	if code, _, body := gatewayCall(t, base, path, key, s.ID); code != http.StatusOK {
@@ -223,7 +223,7 @@ func TestServeShortLivedRDT(t *testing.T) {
 	f := newServeFixture(t, amazontest.WithTokenLifetime(60*time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit)
 	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	code, _, body := gatewayCall(t, base, "/orders/v0/orders?MarketplaceIds="+f.na.Marketplaces[0]+"&CreatedAfter="+created, f.orderKey, f.na.ID)

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +22,6 @@ import (
 // The end-to-end tests drive spgate only through Main (or the test binary
 // re-executed as spgate), so they keep working whatever the command
 // implementations are built from.
-
-// e2eBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type e2eBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *e2eBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *e2eBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // e2eHome gives the test its own HOME, XDG directories, vault path and
 // master key, and clears every variable a developer's shell might leak in.
@@ -151,10 +132,10 @@ func e2eMask(s string) string {
 
 // e2eServe runs `spgate serve` in process until ctx ends. It returns the
 // gateway's base URL and a channel that yields Main's exit code.
-func e2eServe(t *testing.T, ctx context.Context, stderr *e2eBuffer, args ...string) (string, <-chan int) {
+func e2eServe(t *testing.T, ctx context.Context, stderr *testenv.Buffer, args ...string) (string, <-chan int) {
 	t.Helper()
 	done := make(chan int, 1)
-	var out e2eBuffer
+	var out testenv.Buffer
 	go func() {
 		done <- Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &out, stderr)
 	}()

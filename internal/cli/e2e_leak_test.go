@@ -16,6 +16,7 @@ import (
 	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/internal/cmdutil"
 	"github.com/spgate/spgate/internal/mototest"
+	"github.com/spgate/spgate/internal/testenv"
 	"github.com/spgate/spgate/secret"
 	"github.com/spgate/spgate/vault"
 )
@@ -213,7 +214,7 @@ func TestE2ENoSecretLeaks(t *testing.T) {
 
 		audit := filepath.Join(dir, "audit.jsonl")
 		sctx, stop := context.WithCancel(ctx)
-		var serveErr e2eBuffer
+		var serveErr testenv.Buffer
 		base, done := e2eServe(t, sctx, &serveErr, append([]string{"--audit-log", audit}, pass.mode...)...)
 		for _, c := range []struct {
 			path, key string

@@ -44,7 +44,7 @@ func TestServeDecidesOnWhatIsSent(t *testing.T) {
 	withPII := strings.TrimSpace(out)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0")
 
 	mkt := f.na.Marketplaces[0]
@@ -261,7 +261,7 @@ func TestServeAuditsBeforeRelease(t *testing.T) {
 	f := newServeFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", "/dev/full", "--key-cache", "0")
 	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	ordersPath := "/orders/v0/orders?MarketplaceIds=" + f.na.Marketplaces[0] + "&CreatedAfter=" + created
@@ -285,7 +285,7 @@ func TestServeAnswersSlowBodies(t *testing.T) {
 	f := newServeFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -323,7 +323,7 @@ func TestServeRefusesTamperedKeys(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0")
 	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	ordersPath := "/orders/v0/orders?MarketplaceIds=" + f.eu.Marketplaces[0] + "&CreatedAfter=" + created
@@ -359,7 +359,7 @@ func TestServeBoundsQueueing(t *testing.T) {
 	f := newServeFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--max-queue-wait", "10s")
 	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	ordersPath := "/orders/v0/orders?MarketplaceIds=" + f.na.Marketplaces[0] + "&CreatedAfter=" + created

@@ -115,7 +115,7 @@ func TestServeGateway(t *testing.T) {
 	f := newServeFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, done := e2eServe(t, ctx, &stderr, "--audit-log", f.audit, "--key-cache", "0", "--ready-interval", "50ms", "--log-level", "info")
 
 	created := time.Now().Add(-90 * 24 * time.Hour).UTC().Format(time.RFC3339)
@@ -270,7 +270,7 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 	f := newServeFixture(t)
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--audit-log", f.audit, "--log-level", "info")
-	stderr := &e2eBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = io.Discard, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func TestServePortTaken(t *testing.T) {
 func TestServeLogsAtTheDefaultLevel(t *testing.T) {
 	f := newServeFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, done := e2eServe(t, ctx, &stderr, "--audit-log", f.audit)
 	if code, _, body := gatewayCall(t, base, "/sellers/v1/marketplaceParticipations", f.metaKey, f.na.ID); code != http.StatusOK {
 		t.Fatalf("status %d: %.300s", code, body)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // reservedSKUs are SKUs real catalogues hold that need escaping in a path.
@@ -21,7 +23,7 @@ func TestSKUsWithReservedCharacters(t *testing.T) {
 	key := strings.TrimSpace(out)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	base, _ := e2eServe(t, ctx, &stderr, "--audit-log", f.audit)
 	mkt := f.na.Marketplaces[0]
 	body := e2eWriteFile(t, f.dir, "listing.json", `{"productType":"PRODUCT","requirements":"LISTING_OFFER_ONLY","attributes":{"condition_type":[{"value":"new_new","marketplace_id":"`+mkt+`"}]}}`)

@@ -226,7 +226,7 @@ func startEmulate(t *testing.T, args []string) demo.EmulatorInfo {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
-	var errb e2eBuffer
+	var errb testenv.Buffer
 	go func() {
 		done <- Main(ctx, args, strings.NewReader(""), pw, &errb)
 		pw.Close()

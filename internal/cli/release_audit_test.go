@@ -3,13 +3,14 @@ package cli
 import (
 	"context"
 	"database/sql"
-	"github.com/spgate/spgate/internal/cmd/cmdtest"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spgate/spgate/internal/cmd/cmdtest"
 
 	_ "modernc.org/sqlite"
 

@@ -37,7 +37,7 @@ type replica struct {
 	cmd    *exec.Cmd
 	base   string
 	audit  string // its audit log file
-	stderr *e2eBuffer
+	stderr *testenv.Buffer
 	dead   atomic.Bool
 
 	mu       sync.Mutex
@@ -162,7 +162,7 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	listening := regexp.MustCompile(`serving app \S+ on (http://127\.0\.0\.1:\d+)`)
 	replicas := make([]*replica, 3)
 	for i := range replicas {
-		r := &replica{stderr: &e2eBuffer{}, audit: filepath.Join(t.TempDir(), fmt.Sprintf("audit-%d.jsonl", i))}
+		r := &replica{stderr: &testenv.Buffer{}, audit: filepath.Join(t.TempDir(), fmt.Sprintf("audit-%d.jsonl", i))}
 		r.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--auto-rotate", "--log-level", "info", "--audit-log", r.audit)
 		r.cmd.Env = env
 		r.cmd.Stderr = r.stderr

@@ -198,7 +198,7 @@ func TestServeAutoRotateHonoursAWSEndpoint(t *testing.T) {
 	v.Close()
 	ctx, cancel := testenv.PatienceContext(t)
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	sctx, stop := context.WithCancel(ctx)
 	_, done := e2eServe(t, sctx, &stderr, "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"), "--auto-rotate")
 	defer func() { stop(); <-done }()

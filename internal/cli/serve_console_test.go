@@ -27,7 +27,7 @@ func TestServeConsole(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr e2eBuffer
+	var stderr testenv.Buffer
 	gw, done := e2eServe(t, ctx, &stderr, "--console", "127.0.0.1:0", "--audit-log", f.audit)
 	re := regexp.MustCompile(`(http://127\.0\.0\.1:\d+)/login\?token=(spc_[A-Za-z0-9_-]+)`)
 	var m []string

@@ -296,15 +296,16 @@ func isLength(v string, n int64) bool {
 }
 
 // validName reports whether k is an HTTP token.
-func validName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		b := k[i]
+func validName(k string) bool { return k != "" && alnumOr(k, "!#$%&'*+-.^_`|~") }
+
+// alnumOr reports whether every byte of s is an ASCII letter or digit, or
+// one of extra.
+func alnumOr[T string | []byte](s T, extra string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
 		switch {
 		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0:
+		case strings.IndexByte(extra, b) >= 0:
 		default:
 			return false
 		}

@@ -577,18 +577,7 @@ func countHosts(raw []byte) (n int, valid bool) {
 
 // validHost accepts the bytes RFC 3986 allows in a host and port (as
 // x/net/http/httpguts.ValidHostHeader does).
-func validHost[T string | []byte](h T) bool {
-	for i := 0; i < len(h); i++ {
-		b := h[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", b) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validHost[T string | []byte](h T) bool { return alnumOr(h, "!$%&'()*+,-.:;=[]_~") }
 
 // expect reports whether the body waits for "100 Continue", sent when
 // the handler first reads it, and refuses any other expectation.

@@ -14,7 +14,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -36,6 +35,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/spgate/spgate/internal/testenv"
 )
 
 // EnvDSN names a server the tests may use: a DSN whose user may create
@@ -229,7 +230,7 @@ type cluster struct {
 	dir  string
 	dsn  string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *testenv.Buffer
 	done chan struct{}
 	once sync.Once
 }
@@ -284,7 +285,7 @@ func startCluster() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{dir: dir, log: &bytes.Buffer{}}
+	c := &cluster{dir: dir, log: &testenv.Buffer{}}
 	fail := func(err error) (*cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
@@ -337,7 +338,7 @@ func (c *cluster) launch(bin, data, dir string, cred *syscall.Credential, port i
 		"-c", "full_page_writes=off", "-c", "shared_buffers=32MB")
 	c.cmd.SysProcAttr = serverAttr(cred)
 	c.cmd.Dir = dir
-	c.cmd.Stdout, c.cmd.Stderr = &syncWriter{b: c.log}, &syncWriter{b: c.log}
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	c.done = make(chan struct{})
 	if err := c.cmd.Start(); err != nil {
 		c.cmd = nil
@@ -371,10 +372,7 @@ func (c *cluster) waitReady() error {
 	}
 }
 
-func (c *cluster) output() string {
-	w := syncWriter{b: c.log}
-	return w.String()
-}
+func (c *cluster) output() string { return strings.TrimSpace(c.log.String()) }
 
 // stop shuts the server down fast (SIGINT: abort transactions, close) and
 // removes its folder.
@@ -400,20 +398,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-var logMu sync.Mutex
-
-type syncWriter struct{ b *bytes.Buffer }
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	logMu.Lock()
-	defer logMu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	logMu.Lock()
-	defer logMu.Unlock()
-	return strings.TrimSpace(w.b.String())
 }

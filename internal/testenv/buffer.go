@@ -5,9 +5,14 @@ import (
 	"sync"
 )
 
-// Buffer collects what goroutines write (a logger's output) and is safe
-// to read while they still write.
+// Buffer collects what goroutines or a child process write (a logger's
+// output, a server's stderr) and is safe to read while they still write.
 type Buffer struct {
+	// Max, when positive, bounds what is kept: bytes past it are dropped
+	// (and reported written), so a chatty process cannot grow it without
+	// bound.
+	Max int
+
 	mu sync.Mutex
 	b  bytes.Buffer
 }
@@ -16,6 +21,10 @@ type Buffer struct {
 func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.Max > 0 {
+		s.b.Write(p[:min(len(p), max(0, s.Max-s.b.Len()))])
+		return len(p), nil
+	}
 	return s.b.Write(p)
 }
 
