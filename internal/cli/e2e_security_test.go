@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -416,4 +417,90 @@ func rawExchange(t *testing.T, base, raw string, n int) []rawAnswer {
 		out = append(out, rawAnswer{resp.StatusCode, string(b)})
 	}
 	return out
+}
+
+// TestServeCapsUnauthenticatedConnections probes `spgate serve
+// --max-unauthenticated-conns` as an attacker without a key would: it
+// fills the cap with connections that never show a valid key, and a
+// further one is closed at once, while a client that showed its key keeps
+// its connection and its calls; a freed slot is taken again.
+func TestServeCapsUnauthenticatedConnections(t *testing.T) {
+	const limit = 3
+	f := newServeFixture(t)
+	out, _ := e2eMust(t, ExitOK, "", "client", "add", "bc", "--seller", f.na.ID, "--operation", "sellers")
+	key := strings.TrimSpace(out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr testenv.Buffer
+	base, _ := e2eServe(t, ctx, &stderr, "--max-unauthenticated-conns", fmt.Sprint(limit))
+	addr := strings.TrimPrefix(base, "http://")
+	const path = "/sellers/v1/marketplaceParticipations"
+
+	type client struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	dial := func() client {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(testenv.Patience))
+		return client{c, bufio.NewReader(c)}
+	}
+	// call sends one request on cl and returns the status, or 0 when the
+	// gateway closed the connection instead of answering.
+	call := func(cl client, auth string) int {
+		fmt.Fprintf(cl.c, "GET %s HTTP/1.1\r\nHost: gw\r\n%sX-Spgate-Seller: %s\r\n\r\n", path, auth, f.na.ID)
+		resp, err := http.ReadResponse(cl.br, nil)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("no answer and no close within %v", testenv.Patience)
+			}
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	withKey := "Authorization: Bearer " + key + "\r\n"
+
+	bc := dial()
+	if code := call(bc, withKey); code != http.StatusOK {
+		t.Fatalf("the client with a key: %d", code)
+	}
+	// The attacker's connections, each refused but kept open, fill the
+	// cap: every one is answered, so the gateway has counted it.
+	attacker := make([]client, limit)
+	for i := range attacker {
+		attacker[i] = dial()
+		if code := call(attacker[i], "Authorization: Bearer spg_guessed\r\n"); code != http.StatusUnauthorized {
+			t.Fatalf("attacker connection %d: %d, want 401", i+1, code)
+		}
+	}
+	if code := call(dial(), ""); code != 0 {
+		t.Errorf("a connection past the cap of %d unauthenticated ones was answered %d, want it closed", limit, code)
+	}
+	if code := call(bc, withKey); code != http.StatusOK {
+		t.Errorf("the client with a key, on its connection, while the cap is full: %d", code)
+	}
+	for i, a := range attacker {
+		if code := call(a, ""); code != http.StatusUnauthorized {
+			t.Errorf("attacker connection %d within the cap: %d, want it kept and refused again", i+1, code)
+		}
+	}
+	// A slot freed by closing one is taken again.
+	attacker[0].c.Close()
+	for end := time.Now().Add(testenv.Patience); ; {
+		if code := call(dial(), ""); code == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no new connection was served within %v of a slot freed", testenv.Patience)
+		}
+	}
+	if strings.Contains(stderr.String(), key) || strings.Contains(stderr.String(), "spg_guessed") {
+		t.Error("the gateway's log names a client key")
+	}
 }
