@@ -2,53 +2,18 @@ package h1server_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/spgate/spgate/amazontest"
 	"github.com/spgate/spgate/internal/h1server"
 	"github.com/spgate/spgate/internal/testenv"
 )
-
-// selfSigned returns a certificate for host, made for the test, and a
-// pool that trusts it.
-func selfSigned(t *testing.T, host string) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: host},
-		DNSNames:     []string{host},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, pool
-}
 
 // TestTLS: on a tls.NewListener, requests are served with r.TLS set, and
 // a client whose handshake fails loses only its own connection: Serve
@@ -56,8 +21,13 @@ func selfSigned(t *testing.T, host string) (tls.Certificate, *x509.CertPool) {
 func TestTLS(t *testing.T) {
 	t.Parallel()
 	const host = "h1server.test"
-	cert, pool := selfSigned(t, host)
-	ln := tls.NewListener(listen(t), &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	// The emulator's throw-away CA and a certificate it signed for host.
+	b, err := amazontest.NewTLSBundle(time.Now(), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := b.ClientPool()
+	ln := tls.NewListener(listen(t), &tls.Config{Certificates: []tls.Certificate{b.Certificate}, NextProtos: []string{"http/1.1"}})
 	srv := &h1server.Server{ReadHeaderTimeout: testenv.Patience, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil {
 			io.WriteString(w, "no TLS")
